@@ -1,0 +1,71 @@
+"""Shared fixtures: a real emulator on a free 127.0.0.1 port, real HTTP everywhere."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own history database, download folder and no ambient key."""
+    monkeypatch.setenv("HAILUO_HOME", str(tmp_path / "hailuo_home"))
+    monkeypatch.delenv("EVOLINK_API_KEY", raising=False)
+    monkeypatch.delenv("HAILUO_BASE_URL", raising=False)
+    monkeypatch.delenv("HAILUO_FILES_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def api_key() -> str:
+    # Unique per test so a leak can be searched for precisely.
+    return f"sk-test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def emulator_factory():
+    """Start emulators with any configuration; all are stopped after the test."""
+    from hailuo_nb.emulator import Emulator
+
+    started = []
+
+    def make(**config):
+        config.setdefault("task_seconds", 0.2)
+        config.setdefault("seed", 0)
+        emu = Emulator(**config)
+        emu.start()
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture
+def emulator(emulator_factory):
+    """A fast emulator (tasks finish in 0.2 s) with no faults and no rate limit."""
+    return emulator_factory()
+
+
+@pytest.fixture
+def env_for(monkeypatch, api_key):
+    """Point the environment (key + base URLs) at an emulator, as a user would."""
+
+    def point(emu):
+        monkeypatch.setenv("EVOLINK_API_KEY", api_key)
+        monkeypatch.setenv("HAILUO_BASE_URL", emu.base_url)
+        monkeypatch.setenv("HAILUO_FILES_URL", emu.files_url)
+        return emu
+
+    return point
+
+
+def chromium_path() -> str | None:
+    for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if os.path.exists(path):
+            return path
+    return None
