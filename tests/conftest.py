@@ -19,6 +19,35 @@ def _isolated_home(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fast_polling():
+    """Tests use tasks of a fraction of a second: poll fast, and forget leftovers after."""
+    from hailuo_nb import api
+    from hailuo_nb.settings import settings
+
+    saved = {name: getattr(settings, name) for name in settings.trait_names()}
+    settings.poll_interval = 0.05
+    settings.max_poll_interval = 0.5
+    settings.first_poll_delay = 0.05
+    yield settings
+    poller = api._poller
+    if poller is not None:
+        poller.forget_all()
+    api._live.clear()
+    api._clients.clear()
+    for name, value in saved.items():
+        setattr(settings, name, value)
+
+
+@pytest.fixture
+def client(emulator, api_key):
+    """A Client pointed at the test's emulator."""
+    from hailuo_nb import Client
+
+    with Client(api_key=api_key, base_url=emulator.base_url, files_url=emulator.files_url) as c:
+        yield c
+
+
 @pytest.fixture
 def api_key() -> str:
     # Unique per test so a leak can be searched for precisely.

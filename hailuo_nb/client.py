@@ -1,0 +1,399 @@
+"""The only module that speaks HTTP to the service.
+
+One ``requests.Session`` per client. Retry rules:
+- connection refused / connect timeout: nothing was sent, so any method is retried
+  (urllib3's ``Retry`` does this at the adapter level);
+- GET: 429, 500, 502, 503, 504 and dropped/timed-out responses are retried with capped
+  exponential backoff and jitter, honouring ``Retry-After`` (seconds or HTTP date) and
+  "retry after N seconds" in the body's ``fallback_suggestion``, within a deadline;
+- POST (submit, upload): only 429 and 503 (the service created nothing). After a
+  timeout or a dropped response the task may exist: we raise and never send it again.
+The key goes only to the API and files hosts, never to result links, and is scrubbed
+from every message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.util.retry import Retry
+
+from ._version import __version__
+from .credentials import resolve_api_key
+from .errors import (
+    APIError,
+    HailuoError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    ValidationError,
+    advised_retry_seconds,
+    api_error_for,
+)
+from .images import check_image, guess_filename, read_local_image
+from .request import GenerationRequest
+from .snapshot import TaskSnapshot
+
+DEFAULT_BASE_URL = "https://api.evolink.ai"
+DEFAULT_FILES_URL = "https://files-api.evolink.ai"
+BASE_URL_ENV = "HAILUO_BASE_URL"
+FILES_URL_ENV = "HAILUO_FILES_URL"
+
+GET_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+POST_RETRY_STATUSES = frozenset({429, 503})  # the service created nothing
+_CHUNK = 1024 * 1024
+
+ProgressCallback = Callable[[int, int | None], None]
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(url: str, what: str) -> str:
+    url = str(url).strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            f"{what} must be an http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}.", field=what
+        )
+    return url
+
+
+def _nothing_was_sent(exc: BaseException) -> bool:
+    """True when a connection error happened before the request left this machine."""
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(
+        reason, (NewConnectionError, ConnectTimeoutError)
+    )
+
+
+class Client:
+    """A client of the Hailuo 2.3 video API (evolink.ai).
+
+    ``api_key`` defaults to ``EVOLINK_API_KEY`` (or ``%hailuo login``); ``base_url``
+    and ``files_url`` to ``HAILUO_BASE_URL`` / ``HAILUO_FILES_URL`` or the real service.
+    ``timeout`` is seconds (or a ``(connect, read)`` pair) for one HTTP call;
+    ``deadline`` bounds all retries of one call.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        files_url: str | None = None,
+        timeout: float | tuple[float, float] = (10.0, 60.0),
+        *,
+        max_retries: int = 5,
+        deadline: float = 120.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+    ):
+        self._api_key = resolve_api_key(api_key)
+        self.base_url = _check_base_url(
+            base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL, "base_url"
+        )
+        default_files = self.base_url if _is_loopback(self.base_url) else DEFAULT_FILES_URL
+        self.files_url = _check_base_url(
+            files_url or os.environ.get(FILES_URL_ENV) or default_files, "files_url"
+        )
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.deadline = deadline
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._random = random.Random()
+        self._session = self._make_session(auth=True)
+        self._media = self._make_session(auth=False)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _make_session(self, *, auth: bool) -> requests.Session:
+        session = requests.Session()
+        # Connection-level retries only: nothing reached the server, so any method is safe.
+        retry = Retry(
+            total=None, connect=3, read=0, status=0, other=0, redirect=2,
+            backoff_factor=0.2, allowed_methods=None, raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["User-Agent"] = f"hailuo_nb/{__version__}"
+        session.trust_env = True
+        if auth:
+            session.headers["Authorization"] = f"Bearer {self._api_key}"
+        return session
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r}, files_url={self.files_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+        self._media.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _scrub(self, text: str) -> str:
+        return str(text).replace(self._api_key, "***") if self._api_key else str(text)
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.backoff_cap, self.backoff_base * (2**attempt))
+        return delay * (0.5 + self._random.random() / 2)
+
+    def _error_from_response(self, response: requests.Response) -> APIError:
+        status = response.status_code
+        body: Any = None
+        envelope: dict = {}
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            inner = body.get("error")
+            if isinstance(inner, dict):
+                envelope = inner
+            elif "msg" in body or "success" in body:  # the files API's own envelope
+                envelope = {"code": body.get("code"), "message": body.get("msg")}
+            elif isinstance(inner, str):
+                envelope = {"message": inner}
+        message = envelope.get("message")
+        if not message:
+            reason = response.reason or "error"
+            message = f"{reason} (the answer was not the API's JSON error)"
+        header_wait = Retry.parse_retry_after(Retry(), response.headers["Retry-After"]) if (
+            response.headers.get("Retry-After")
+        ) else None
+        fallback = envelope.get("fallback_suggestion")
+        wait = header_wait if header_wait is not None else advised_retry_seconds(fallback)
+        cls = api_error_for(status)
+        return cls(
+            self._scrub(str(message)),
+            status=status,
+            code=envelope.get("code"),
+            type=envelope.get("type"),
+            param=envelope.get("param"),
+            fallback_suggestion=self._scrub(fallback) if fallback else None,
+            retry_after=wait,
+            body=None,
+        )
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        retry: bool = True,
+        idempotent: bool,
+        session: requests.Session | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One call with the retry rules above; returns a 2xx response or raises."""
+        session = session or self._session
+        statuses = GET_RETRY_STATUSES if idempotent else POST_RETRY_STATUSES
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                response = session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.RequestException as exc:
+                sent = not _nothing_was_sent(exc)
+                error = self._transport_error(method, url, exc, may_exist=sent and not idempotent)
+                if not retry or (sent and not idempotent):
+                    raise error from None
+                delay = self._backoff(attempt)
+            else:
+                if response.status_code < 400:
+                    return response
+                error = self._error_from_response(response)
+                response.close()
+                if not retry or response.status_code not in statuses:
+                    raise error
+                delay = error.retry_after if error.retry_after is not None else self._backoff(
+                    attempt
+                )
+            attempt += 1
+            remaining = self.deadline - (time.monotonic() - started)
+            if attempt > self.max_retries or delay > remaining:
+                raise error
+            time.sleep(max(0.0, delay))
+
+    def _transport_error(
+        self, method: str, url: str, exc: BaseException, *, may_exist: bool
+    ) -> TransportError:
+        what = type(exc).__name__
+        where = urlsplit(url).netloc
+        if may_exist:
+            text = (
+                f"No answer from {where} after sending the request ({what}): the task may "
+                "have been created anyway — check `hailuo_nb.history()` or `%hailuo resume` "
+                "before submitting again."
+            )
+        else:
+            text = f"Could not reach {where} ({what}): check the network or base_url, then retry."
+        return TransportError(self._scrub(text), may_have_been_created=may_exist)
+
+    def _json(self, response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise ServerError(
+                "The service answered with something that is not JSON",
+                status=response.status_code,
+            ) from None
+
+    # -- the API ------------------------------------------------------------------------
+
+    def submit(self, request: GenerationRequest, *, retry: bool = True) -> TaskSnapshot:
+        """Create a generation task. A local image is uploaded first."""
+        if not isinstance(request, GenerationRequest):
+            raise ValidationError(
+                "submit() takes a GenerationRequest: GenerationRequest(prompt=...).",
+                field="request",
+            )
+        image_url = None
+        if request.image_kind in ("path", "bytes"):
+            image_url = self.upload_image(request.image_bytes())
+        body = request.to_json(image_url=image_url)
+        response = self._request(
+            "POST",
+            f"{self.base_url}/v1/videos/generations",
+            json=body,
+            retry=retry,
+            idempotent=False,
+        )
+        snapshot = TaskSnapshot.from_json(self._json(response))
+        if not snapshot.id:
+            raise ServerError("The service accepted the request but returned no task id",
+                              status=response.status_code)
+        return snapshot
+
+    def get_task(self, task_id: str, *, retry: bool = True) -> TaskSnapshot:
+        """The task's current state."""
+        task_id = str(task_id or "").strip()
+        if not task_id or "/" in task_id or len(task_id) > 200:
+            raise ValidationError(
+                f"Not a task id: {task_id!r} — ids look like task-unified-1757169743-7cvnl5zw.",
+                field="task_id",
+            )
+        response = self._request(
+            "GET",
+            f"{self.base_url}/v1/tasks/{quote(task_id, safe='')}",
+            retry=retry,
+            idempotent=True,
+        )
+        return TaskSnapshot.from_json(self._json(response), task_id=task_id)
+
+    def upload_image(self, path_or_bytes: str | os.PathLike | bytes) -> str:
+        """Upload a local image through the files API; returns its ``file_url``."""
+        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+            data = bytes(path_or_bytes)
+            info = check_image(data, "image bytes")
+        else:
+            data, info = read_local_image(path_or_bytes)
+        files = {"file": (guess_filename(info), data, info.mime)}
+        response = self._request(
+            "POST",
+            f"{self.files_url}/api/v1/files/upload/stream",
+            files=files,
+            retry=True,
+            idempotent=False,
+        )
+        body = self._json(response)
+        data_part = body.get("data") if isinstance(body, dict) else None
+        url = data_part.get("file_url") if isinstance(data_part, dict) else None
+        if not (isinstance(body, dict) and body.get("success") is not False and url):
+            message = body.get("msg") if isinstance(body, dict) else None
+            raise APIError(
+                self._scrub(message or "the files API returned no file_url"),
+                status=response.status_code,
+            )
+        return str(url)
+
+    def download(
+        self,
+        url: str,
+        path: str | os.PathLike,
+        progress: ProgressCallback | None = None,
+        *,
+        attempts: int = 3,
+    ) -> Path:
+        """Stream ``url`` to ``path`` (via a temporary file, then an atomic rename).
+
+        The key is never sent to result links. A 404 means the link expired.
+        """
+        parts = urlsplit(str(url))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError(f"Refusing to download a non-http(s) URL: {url!r}.")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        last: HailuoError | None = None
+        for attempt in range(max(1, attempts)):
+            try:
+                return self._download_once(str(url), target, progress)
+            except NotFoundError as exc:
+                raise NotFoundError(
+                    "The result link is gone (links expire 24 h after completion)",
+                    status=404,
+                    code=exc.code,
+                    type=exc.type,
+                ) from None
+            except (TransportError, ServerError, RateLimitError) as exc:
+                last = exc
+                time.sleep(self._backoff(attempt))
+        assert last is not None
+        raise last
+
+    def _download_once(self, url: str, target: Path, progress: ProgressCallback | None) -> Path:
+        response = self._request(
+            "GET", url, retry=True, idempotent=True, session=self._media, stream=True
+        )
+        with response:
+            expected = response.headers.get("Content-Length")
+            total = int(expected) if expected and expected.isdigit() else None
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=".part-", suffix=target.suffix, dir=target.parent
+            )
+            written = 0
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    for chunk in response.iter_content(chunk_size=_CHUNK):
+                        handle.write(chunk)
+                        written += len(chunk)
+                        if progress is not None:
+                            progress(written, total)
+                if total is not None and written != total:
+                    raise TransportError(
+                        f"Download cut short: got {written} of {total} bytes; it is retried."
+                    )
+                os.replace(tmp_name, target)
+            except requests.RequestException as exc:
+                raise self._transport_error("GET", url, exc, may_exist=False) from None
+            finally:
+                if os.path.exists(tmp_name):
+                    os.unlink(tmp_name)
+        return target
+

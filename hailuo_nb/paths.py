@@ -1,0 +1,43 @@
+"""Where hailuo_nb keeps its files: history database, saved key, downloads."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+HOME_ENV = "HAILUO_HOME"
+DEFAULT_DOWNLOAD_DIR = "hailuo_videos"
+
+
+def hailuo_home() -> Path:
+    """``$HAILUO_HOME``, else the platform's user data directory."""
+    configured = os.environ.get(HOME_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "hailuo_nb"
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_stem(text: str, *, fallback: str = "video", limit: int = 120) -> str:
+    """A file-name stem that cannot leave its directory (no separators, no dots-only)."""
+    stem = _UNSAFE.sub("_", str(text)).strip("._-")[:limit]
+    return stem or fallback
+
+
+def inside(directory: Path, name: str) -> Path:
+    """``directory / name``, refusing anything that would resolve outside ``directory``."""
+    root = directory.resolve()
+    target = (root / name).resolve()
+    if target.parent != root:
+        raise ValueError(f"Refusing to write outside {root}: {name!r}")
+    return target

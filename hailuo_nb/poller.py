@@ -1,0 +1,366 @@
+"""ONE daemon thread polls every live task of the process (plus one download thread).
+
+The poller only sets traits and writes the store: it never prints or displays
+(output from a thread lands in whatever cell runs at that moment). It also sends
+queued submissions (batches, and requests that met a 429), one at a time, so that a
+rate limit pauses everything at once and nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    HailuoError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from .settings import settings
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .request import GenerationRequest
+    from .task import Task
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE_LIMIT_PAUSE = 10.0
+NOT_FOUND_TOLERANCE = 3  # a task id the server forgot this many times in a row is lost
+
+
+@dataclass(eq=False)
+class Batch:
+    max_in_flight: int
+    in_flight: set = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class _Submission:
+    task: Task
+    request: GenerationRequest
+    client: Client
+    batch: Batch | None
+
+
+@dataclass(eq=False)
+class _Watch:
+    task: Task
+    client: Client
+    failures: int = 0
+    not_found: int = 0
+
+
+def next_poll_interval(task: Task, now: float, *, lo: float, hi: float) -> float:
+    """Seconds until the next poll: long while the end is far, short as it nears.
+
+    Uses the server's ``estimated_time`` when given, else the progress rate.
+    """
+    started = task.created if task.created is not None else task.submitted_at
+    elapsed = max(0.0, now - started)
+    estimate = task.estimated_time
+    if not estimate and task.progress > 0 and elapsed > 0:
+        estimate = elapsed * 100.0 / task.progress
+    if estimate:
+        remaining = estimate - elapsed
+        interval = remaining / 2.0 if remaining > 0 else lo
+    else:
+        interval = lo + elapsed / 4.0  # no clue: slow down gently
+    return min(hi, max(lo, interval))
+
+
+class Poller:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._watching: dict[int, _Watch] = {}
+        self._submissions: deque[_Submission] = deque()
+        self._paused_until = 0.0
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._random = random.Random()
+        self.downloader = Downloader()
+        self.polls = 0
+
+    # -- public ------------------------------------------------------------------------
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def watch(self, task: Task, client: Client, *, delay: float | None = None) -> None:
+        """Poll ``task`` until it is terminal."""
+        with self._cond:
+            if id(task) in self._watching:
+                return
+            watch = _Watch(task, client)
+            self._watching[id(task)] = watch
+            first = settings.first_poll_delay if delay is None else delay
+            self._schedule(watch, time.time() + min(first, settings.poll_interval))
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def submit_later(
+        self, task: Task, request: GenerationRequest, client: Client, batch: Batch | None = None
+    ) -> None:
+        """Queue a request; the poller sends it when the batch has room and no pause holds."""
+        with self._cond:
+            self._submissions.append(_Submission(task, request, client, batch))
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request of this process for ``seconds`` (a 429 said so)."""
+        with self._cond:
+            self._paused_until = max(self._paused_until, time.time() + seconds)
+            self._cond.notify_all()
+
+    @property
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - time.time())
+
+    def forget_all(self) -> None:
+        """Stop following every task (tests, and `%hailuo emulator stop`)."""
+        with self._cond:
+            self._heap.clear()
+            self._watching.clear()
+            self._submissions.clear()
+            self._paused_until = 0.0
+            self._cond.notify_all()
+
+    def live_count(self) -> int:
+        with self._cond:
+            return len(self._watching) + len(self._submissions)
+
+    # -- thread ------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="hailuo-poller", daemon=True)
+            self._thread.start()
+
+    def _schedule(self, watch: _Watch, due: float) -> None:
+        heapq.heappush(self._heap, (due, next(self._seq), watch))
+
+    def _take_work(self) -> _Submission | _Watch | None:
+        """Under the lock: the next thing to do now, or None after waiting a while."""
+        now = time.time()
+        if now < self._paused_until:
+            self._cond.wait(self._paused_until - now)
+            return None
+        for sub in self._submissions:
+            if sub.batch is None or len(sub.batch.in_flight) < sub.batch.max_in_flight:
+                self._submissions.remove(sub)
+                return sub
+        if self._heap and self._heap[0][0] <= now:
+            return heapq.heappop(self._heap)[2]
+        timeout = self._heap[0][0] - now if self._heap else None  # idle: sleep until woken
+        self._cond.wait(timeout)
+        return None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                work = self._take_work()
+            if work is None:
+                continue
+            try:
+                if isinstance(work, _Submission):
+                    self._submit(work)
+                else:
+                    self._poll(work)
+            except Exception as exc:  # never let one task kill the thread for all
+                log.exception("hailuo poller: unexpected error")
+                if isinstance(work, _Watch):
+                    with self._cond:
+                        work.failures += 1
+                        self._schedule(work, time.time() + settings.max_poll_interval)
+                else:
+                    work.task.fail_locally("internal_error", f"{type(exc).__name__}: {exc}")
+
+    # -- submissions ---------------------------------------------------------------------
+
+    def _submit(self, sub: _Submission) -> None:
+        from .api import record_task
+
+        task = sub.task
+        task.status = "submitting"
+        try:
+            snapshot = sub.client.submit(sub.request, retry=False)
+        except RateLimitError as exc:
+            wait = exc.retry_after or DEFAULT_RATE_LIMIT_PAUSE
+            task.status = "queued"
+            task.note = f"rate-limited: waiting {wait:g} s"
+            with self._cond:
+                self._submissions.appendleft(sub)
+                self._paused_until = max(self._paused_until, time.time() + wait)
+            return
+        except ServerError as exc:
+            if exc.status == 503:  # nothing was created: try again later
+                task.status = "queued"
+                task.note = "service unavailable: retrying"
+                with self._cond:
+                    self._submissions.appendleft(sub)
+                    self._paused_until = max(
+                        self._paused_until, time.time() + (exc.retry_after or 5.0)
+                    )
+                return
+            self._fail(task, exc)
+            return
+        except TransportError as exc:
+            if not exc.may_have_been_created:
+                task.status = "queued"
+                task.note = "network error: retrying"
+                with self._cond:
+                    self._submissions.appendleft(sub)
+                    self._paused_until = max(self._paused_until, time.time() + 2.0)
+                return
+            self._fail(task, exc, code="submission_uncertain")
+            return
+        except HailuoError as exc:
+            self._fail(task, exc)
+            return
+        task.note = ""
+        task.apply(snapshot)
+        record_task(task)
+        if sub.batch is not None:
+            with self._cond:
+                sub.batch.in_flight.add(id(task))
+            task._batch = sub.batch
+        self.watch(task, sub.client)
+
+    def _fail(self, task: Task, exc: HailuoError, code: str | None = None) -> None:
+        from .api import record_task
+
+        if code is None:
+            code = f"http_{exc.status}" if isinstance(exc, APIError) else "request_error"
+        task.fail_locally(code, str(exc))
+        record_task(task)
+        self._release(task)
+
+    def _release(self, task: Task) -> None:
+        batch = getattr(task, "_batch", None)
+        if batch is not None:
+            with self._cond:
+                batch.in_flight.discard(id(task))
+                self._cond.notify_all()
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def _poll(self, watch: _Watch) -> None:
+        from .api import record_task
+
+        task = watch.task
+        self.polls += 1
+        try:
+            snapshot = watch.client.get_task(task.id, retry=False)
+        except RateLimitError as exc:
+            wait = exc.retry_after or DEFAULT_RATE_LIMIT_PAUSE
+            task.note = f"rate-limited: polling paused {wait:g} s"
+            with self._cond:
+                self._paused_until = max(self._paused_until, time.time() + wait)
+                self._schedule(watch, self._paused_until)
+            return
+        except NotFoundError as exc:
+            watch.not_found += 1
+            if watch.not_found >= NOT_FOUND_TOLERANCE:
+                self._finish(watch, failure=("not_found", str(exc)))
+                return
+            self._retry_later(watch, "task not found yet: retrying")
+            return
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            self._finish(watch, failure=(f"http_{exc.status}", str(exc)))
+            return
+        except (TransportError, ServerError, APIError) as exc:
+            self._retry_later(watch, f"{type(exc).__name__}: retrying")
+            return
+        watch.failures = 0
+        watch.not_found = 0
+        auto = task.download_dir is not None
+        if snapshot.status == "completed" and auto and not task.local_path:
+            task.download_state = "waiting"  # before status, so wait() never returns early
+        if task.apply(snapshot):
+            record_task(task)
+        if snapshot.is_terminal:
+            self._finish(watch)
+            return
+        now = time.time()
+        interval = next_poll_interval(
+            task, now, lo=settings.poll_interval, hi=settings.max_poll_interval
+        )
+        with self._cond:
+            self._schedule(watch, now + interval)
+
+    def _retry_later(self, watch: _Watch, note: str) -> None:
+        watch.failures += 1
+        watch.task.note = note
+        delay = min(
+            settings.max_poll_interval, settings.poll_interval * (2 ** min(watch.failures, 8))
+        )
+        delay *= 0.5 + self._random.random() / 2
+        with self._cond:
+            self._schedule(watch, time.time() + delay)
+
+    def _finish(self, watch: _Watch, failure: tuple[str, str] | None = None) -> None:
+        from .api import record_task
+
+        task = watch.task
+        if failure is not None:
+            task.fail_locally(*failure)
+            record_task(task)
+        with self._cond:
+            self._watching.pop(id(task), None)
+        self._release(task)
+        if task.status == "completed" and task.download_state == "waiting":
+            self.downloader.enqueue(task, watch.client)
+
+
+class Downloader:
+    """One thread that saves finished videos, so big files never stall the polling."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def enqueue(self, task: Task, client: Client) -> None:
+        task.download_state = "waiting"
+        self._queue.put((task, client))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="hailuo-downloader", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        from .downloads import save_result
+
+        while True:
+            task, client = self._queue.get()
+            try:
+                save_result(task, client)
+            except Exception as exc:  # save_result reports its own errors; this is a bug net
+                log.exception("hailuo downloader: unexpected error")
+                task.download_error = f"{type(exc).__name__}: {exc}"
+                task.download_state = "failed"

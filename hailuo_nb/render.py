@@ -1,0 +1,151 @@
+"""Static text and HTML of a task: what shows where widgets cannot render.
+
+Everything from the user or the server is escaped; a ``<video>`` gets only an
+http(s) URL or a file this project downloaded.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    from .task import Task
+
+LINK_LIFETIME = 24 * 3600
+STATUS_COLOURS = {
+    "completed": "#1a7f37",
+    "failed": "#cf222e",
+    "processing": "#0969da",
+    "pending": "#6e7781",
+    "queued": "#6e7781",
+    "submitting": "#6e7781",
+}
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def safe_http_url(url: str | None) -> str | None:
+    """The URL when it is plain http(s) with a host; anything else (javascript:, data:) → None."""
+    if not url or not isinstance(url, str):
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url.strip()
+
+
+def video_src(task: Task) -> str | None:
+    """Where a player should point: the downloaded file when it is under the
+    working directory (the Jupyter server can serve it, as a relative URL),
+    else the result URL when it is http(s). Never base64."""
+    if task.local_path and os.path.exists(task.local_path):
+        try:
+            rel = os.path.relpath(task.local_path, os.getcwd())
+        except ValueError:
+            rel = None
+        if rel and not rel.startswith(".."):
+            return quote(rel.replace(os.sep, "/"))
+    return safe_http_url(task.url)
+
+
+def link_time_left(task: Task, now: float | None = None) -> float | None:
+    if task.status != "completed" or task.finished is None:
+        return None
+    return max(0.0, task.finished + LINK_LIFETIME - (now or time.time()))
+
+
+def status_line(task: Task) -> str:
+    parts = [task.status]
+    if task.status not in ("completed", "failed"):
+        parts.append(f"{task.progress}%")
+    parts.append(f"elapsed {format_seconds(task.elapsed)}")
+    if task.estimated_time and task.status in ("pending", "processing"):
+        eta = max(0.0, task.estimated_time - task.elapsed)
+        parts.append(f"ETA ~{format_seconds(eta)}")
+    if task.note:
+        parts.append(task.note)
+    return " · ".join(parts)
+
+
+def failure_line(task: Task) -> str:
+    err = task.error or {}
+    if not err:
+        return ""
+    from .errors import TaskFailedError
+
+    return str(TaskFailedError(task.id or None, err.get("code"), err.get("message"),
+                               retryable=err.get("retryable")))
+
+
+def task_text(task: Task) -> str:
+    lines = [f"Hailuo task {task.id or '(not yet submitted)'} — {task.mode}"]
+    if task.request is not None:
+        req = task.request
+        lines.append(f"  prompt:  {shorten(req.prompt or '(none)', 100)}")
+        lines.append(f"  quality: {req.quality}, {req.duration} s")
+    lines.append(f"  status:  {status_line(task)}")
+    if task.status == "failed":
+        lines.append(f"  error:   {failure_line(task)}")
+    if task.local_path:
+        lines.append(f"  file:    {task.local_path}")
+    elif task.download_error:
+        lines.append(f"  download failed: {task.download_error}")
+    if task.url:
+        lines.append(f"  url:     {task.url}")
+    return "\n".join(lines)
+
+
+def task_html(task: Task) -> str:
+    esc = html.escape
+    colour = STATUS_COLOURS.get(task.status, "#6e7781")
+    prompt = task.prompt or "(no prompt)"
+    rows = [
+        f'<div class="hailuo-task" style="font-family:sans-serif;max-width:760px;'
+        f'border:1px solid #d0d7de;border-radius:6px;padding:8px 12px">',
+        f"<div><b>Hailuo task</b> <code>{esc(task.id or '(not yet submitted)')}</code> "
+        f"· {esc(task.mode)}</div>",
+        f'<div title="{esc(prompt)}">{esc(shorten(prompt, 120))}</div>',
+    ]
+    if task.request is not None:
+        rows.append(f"<div>{esc(task.request.quality)}, {task.request.duration} s</div>")
+    width = 100 if task.status == "completed" else task.progress
+    rows.append(
+        f'<div style="background:#eaeef2;height:8px;border-radius:4px;margin:6px 0">'
+        f'<div style="width:{int(width)}%;height:8px;border-radius:4px;'
+        f'background:{colour}"></div></div>'
+    )
+    rows.append(f'<div style="color:{colour}">{esc(status_line(task))}</div>')
+    if task.status == "failed":
+        rows.append(f'<div style="color:#cf222e">{esc(failure_line(task))}</div>')
+    src = video_src(task) if task.status == "completed" else None
+    if src:
+        rows.append(
+            f'<video src="{esc(src, quote=True)}" controls preload="metadata" '
+            f'style="max-width:100%;max-height:360px"></video>'
+        )
+    if task.local_path:
+        rows.append(f"<div>Saved to <code>{esc(task.local_path)}</code></div>")
+    elif task.download_error:
+        rows.append(f'<div style="color:#cf222e">Download failed: {esc(task.download_error)}</div>')
+    rows.append("</div>")
+    return "\n".join(rows)

@@ -1,0 +1,208 @@
+"""SQLite history of every task: what makes resume after a kernel restart possible.
+
+One row per task (keyed by a local id, so a request queued but not yet sent is
+recorded too), one event row per status change. WAL mode, one connection per
+thread, file created 0600. The API key is never written here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .paths import hailuo_home
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    local_id      TEXT PRIMARY KEY,
+    task_id       TEXT UNIQUE,
+    status        TEXT NOT NULL,
+    progress      INTEGER NOT NULL DEFAULT 0,
+    request       TEXT,
+    results       TEXT,
+    error_code    TEXT,
+    error_message TEXT,
+    local_path    TEXT,
+    download_dir  TEXT,
+    base_url      TEXT,
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL,
+    finished_at   REAL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    local_id TEXT NOT NULL,
+    at       REAL NOT NULL,
+    status   TEXT NOT NULL,
+    progress INTEGER,
+    detail   TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_task ON events(local_id);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status);
+"""
+
+COLUMNS = (
+    "local_id", "task_id", "status", "progress", "request", "results", "error_code",
+    "error_message", "local_path", "download_dir", "base_url", "created_at", "updated_at",
+    "finished_at",
+)
+_JSON_COLUMNS = ("request", "results")
+
+
+def default_store_path() -> Path:
+    return hailuo_home() / "history.sqlite3"
+
+
+class Store:
+    """Thread-safe task history in one SQLite file."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Create it owner-only before SQLite opens it; WAL/SHM files inherit the mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(self.path, 0o600)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        with self._write_lock:
+            self._conn().executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def _write(self, sql: str, params: Iterable[Any]) -> None:
+        with self._write_lock:
+            self._conn().execute(sql, tuple(params))
+
+    # -- writes -------------------------------------------------------------------------
+
+    def new_local_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def record(self, local_id: str, **fields: Any) -> None:
+        """Insert or update a task row; records a status change as an event."""
+        now = time.time()
+        unknown = set(fields) - set(COLUMNS)
+        if unknown:
+            raise KeyError(f"unknown store columns: {sorted(unknown)}")
+        values = {k: (json.dumps(v) if k in _JSON_COLUMNS and v is not None else v)
+                  for k, v in fields.items()}
+        values["updated_at"] = now
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT status FROM tasks WHERE local_id = ?", (local_id,)
+                ).fetchone()
+                if row is None:
+                    values.setdefault("status", "queued")
+                    values.setdefault("created_at", now)
+                    cols = ["local_id", *values]
+                    conn.execute(
+                        f"INSERT INTO tasks ({', '.join(cols)}) "  # noqa: S608 - fixed names
+                        f"VALUES ({', '.join('?' for _ in cols)})",
+                        (local_id, *values.values()),
+                    )
+                    old_status = None
+                else:
+                    old_status = row["status"]
+                    sets = ", ".join(f"{k} = ?" for k in values)
+                    conn.execute(
+                        f"UPDATE tasks SET {sets} WHERE local_id = ?",  # noqa: S608
+                        (*values.values(), local_id),
+                    )
+                status = fields.get("status")
+                if status is not None and status != old_status:
+                    conn.execute(
+                        "INSERT INTO events (local_id, at, status, progress, detail) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (local_id, now, status, fields.get("progress"),
+                         fields.get("error_message")),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -- reads --------------------------------------------------------------------------
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+        rows = self._conn().execute(sql, tuple(params)).fetchall()
+        return [self._decode(row) for row in rows]
+
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> dict:
+        out = dict(row)
+        for key in _JSON_COLUMNS:
+            if out.get(key):
+                try:
+                    out[key] = json.loads(out[key])
+                except ValueError:
+                    pass
+        return out
+
+    def get(self, local_id: str) -> dict | None:
+        rows = self._rows("SELECT * FROM tasks WHERE local_id = ?", (local_id,))
+        return rows[0] if rows else None
+
+    def by_task_id(self, task_id: str) -> dict | None:
+        rows = self._rows("SELECT * FROM tasks WHERE task_id = ?", (task_id,))
+        return rows[0] if rows else None
+
+    def all(self, limit: int | None = None) -> list[dict]:
+        sql = "SELECT * FROM tasks ORDER BY created_at DESC, rowid DESC"
+        if limit is not None:
+            return self._rows(sql + " LIMIT ?", (int(limit),))
+        return self._rows(sql)
+
+    def unfinished(self) -> list[dict]:
+        """Rows with a server id that were still running, or finished but not on disk."""
+        return self._rows(
+            "SELECT * FROM tasks WHERE task_id IS NOT NULL AND ("
+            " status NOT IN ('completed', 'failed')"
+            " OR (status = 'completed' AND local_path IS NULL AND download_dir IS NOT NULL))"
+            " ORDER BY created_at"
+        )
+
+    def events(self, local_id: str) -> list[dict]:
+        return self._rows(
+            "SELECT at, status, progress, detail FROM events WHERE local_id = ? ORDER BY id",
+            (local_id,),
+        )
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+_stores: dict[Path, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def default_store() -> Store:
+    """The store at ``$HAILUO_HOME`` (re-read each call, so the env var can change)."""
+    path = default_store_path()
+    with _stores_lock:
+        store = _stores.get(path)
+        if store is None or not path.exists():
+            store = _stores[path] = Store(path)
+        return store

@@ -1,0 +1,214 @@
+"""``Task``: one generation, observable with traitlets.
+
+The poller thread is the only writer of a live task's traits (besides ``refresh``);
+views observe them. Statuses are the server's (pending, processing, completed,
+failed) plus two local ones before the server knows the task: ``queued`` (waiting
+for a batch slot or a rate-limit pause) and ``submitting``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from traitlets import Dict, Float, HasTraits, Instance, Int, List, Unicode, observe
+
+from .errors import HailuoError, TaskFailedError, TaskTimeoutError, ValidationError
+from .render import task_html, task_text
+from .request import GenerationRequest
+from .snapshot import TERMINAL_STATUSES, TaskSnapshot
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .store import Store
+
+LOCAL_STATUSES = ("queued", "submitting")
+
+
+class DownloadError(HailuoError):
+    """The finished video could not be saved to disk."""
+
+
+class Task(HasTraits):
+    """A video generation task; its traits follow the server's state."""
+
+    id = Unicode("", help="The server's task id ('' while queued).")
+    status = Unicode("queued")
+    progress = Int(0)
+    results = List(Unicode())
+    error = Dict(None, allow_none=True, help="{code, message, retryable} when failed.")
+    created = Float(None, allow_none=True, help="Unix time the task was created.")
+    updated = Float(None, allow_none=True, help="Unix time of the last state change seen.")
+    finished = Float(None, allow_none=True, help="Unix time it reached a terminal state.")
+    elapsed = Float(0.0, help="Seconds since creation (until finished).")
+    estimated_time = Float(None, allow_none=True, help="Server's estimate, seconds.")
+    local_path = Unicode(None, allow_none=True, help="The downloaded video, once on disk.")
+    download_state = Unicode("", help="'', 'waiting', 'downloading', 'done', 'failed', 'off'.")
+    download_error = Unicode("")
+    note = Unicode("", help="A local remark: rate-limited, retrying, …")
+    request = Instance(GenerationRequest, allow_none=True)
+    download_dir = Unicode(None, allow_none=True)
+
+    def __init__(
+        self,
+        *,
+        request: GenerationRequest | None = None,
+        client: Client | None = None,
+        store: Store | None = None,
+        local_id: str | None = None,
+        **traits: Any,
+    ):
+        super().__init__(request=request, **traits)
+        self._client = client
+        self._store = store
+        self.local_id = local_id or (store.new_local_id() if store else "")
+        self._changed = threading.Condition()
+        self.submitted_at = time.time()
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_done(self) -> bool:
+        """Terminal, and the download (if any) is settled."""
+        if not self.is_terminal:
+            return False
+        if self.status == "completed" and self.download_state in ("waiting", "downloading"):
+            return False
+        return True
+
+    @property
+    def mode(self) -> str:
+        return self.request.mode if self.request else "unknown"
+
+    @property
+    def prompt(self) -> str:
+        return self.request.prompt if self.request else ""
+
+    @property
+    def url(self) -> str | None:
+        return self.results[0] if self.results else None
+
+    @observe("status", "local_path", "download_state", "progress", "error")
+    def _wake_waiters(self, change: dict) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def apply(self, snapshot: TaskSnapshot) -> bool:
+        """Take the server's state; returns True when anything changed."""
+        now = time.time()
+        before = (self.status, self.progress, tuple(self.results), self.error)
+        with self.hold_trait_notifications():
+            if snapshot.id and not self.id:
+                self.id = snapshot.id
+            if snapshot.created and self.created is None:
+                self.created = float(snapshot.created)
+            if snapshot.estimated_time is not None:
+                self.estimated_time = float(snapshot.estimated_time)
+            self.progress = snapshot.progress
+            self.results = list(snapshot.results)
+            self.error = snapshot.error.to_json() if snapshot.error else None
+            if snapshot.status in TERMINAL_STATUSES and self.finished is None:
+                self.finished = now
+            self.status = snapshot.status
+            self.elapsed = self._elapsed(now)
+            changed = before != (self.status, self.progress, tuple(self.results), self.error)
+            if changed:
+                self.updated = now
+            if not snapshot.status == "failed":
+                self.note = ""
+        return changed
+
+    def fail_locally(self, code: str, message: str, *, retryable: bool = False) -> None:
+        """End a task that the server never accepted (or that we cannot follow)."""
+        now = time.time()
+        with self.hold_trait_notifications():
+            self.error = {"code": code, "message": message, "retryable": retryable}
+            self.finished = now
+            self.updated = now
+            self.elapsed = self._elapsed(now)
+            self.status = "failed"
+
+    def _elapsed(self, now: float) -> float:
+        start = self.created if self.created is not None else self.submitted_at
+        end = self.finished if self.finished is not None else now
+        return max(0.0, end - start)
+
+    # -- actions --------------------------------------------------------------------------
+
+    def refresh(self) -> Task:
+        """Ask the server now (from the calling thread)."""
+        if not self.id:
+            return self
+        self.apply(self._require_client().get_task(self.id))
+        return self
+
+    def wait(self, timeout: float | None = None) -> Task:
+        """Block until the task is terminal and its download settled.
+
+        Raises ``TaskFailedError`` for a failed task, ``TaskTimeoutError`` when
+        ``timeout`` seconds pass (the task goes on), ``DownloadError`` when the video
+        could not be saved. Ctrl-C stops the waiting, not the task.
+        """
+        deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+        with self._changed:
+            while not self.is_done:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TaskTimeoutError(
+                        f"Task {self.id or '(not yet submitted)'} is still {self.status} "
+                        f"({self.progress}%) after {timeout:g} s; it goes on on the server — "
+                        "call .wait() again or check `%hailuo status`.",
+                        task_id=self.id or None,
+                    )
+                # Short slices keep Ctrl-C responsive.
+                self._changed.wait(0.25 if remaining is None else min(0.25, remaining))
+        if self.status == "failed":
+            err = self.error or {}
+            raise TaskFailedError(
+                self.id or None, err.get("code"), err.get("message"),
+                retryable=err.get("retryable"),
+            )
+        if self.download_state == "failed":
+            raise DownloadError(
+                f"Task {self.id} completed but its video could not be saved: "
+                f"{self.download_error} — the link is {self.url}"
+            )
+        return self
+
+    def save(self, path: str | Path) -> Path:
+        """Copy the video to ``path`` (downloading it first if needed)."""
+        target = Path(path).expanduser()
+        if target.is_dir():
+            target = target / f"{self.id or 'video'}.mp4"
+        if self.local_path and Path(self.local_path).exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.local_path, target)
+            return target
+        if self.status != "completed" or not self.url:
+            raise ValidationError(
+                f"Task {self.id or '(not submitted)'} is {self.status}: nothing to save yet — "
+                "wait for it with task.wait()."
+            )
+        return self._require_client().download(self.url, target)
+
+    def _require_client(self) -> Client:
+        if self._client is None:
+            from .api import default_client
+
+            self._client = default_client()
+        return self._client
+
+    # -- display ---------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return task_text(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        return {"text/plain": task_text(self), "text/html": task_html(self)}
