@@ -9,36 +9,40 @@ Importing this package is light: widgets and IPython load only when used.
 """
 
 from ._version import __version__
-from .api import (
-    generate,
-    generate_many,
-    history,
-    live_tasks,
-    queue_generation,
-    resume,
-    wait_all,
-)
-from .client import Client
-from .errors import (
-    APIError,
-    AuthenticationError,
-    BadRequestError,
-    HailuoError,
-    InsufficientQuotaError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestTooLargeError,
-    ServerError,
-    TaskFailedError,
-    TaskTimeoutError,
-    TransportError,
-    ValidationError,
-)
-from .request import GenerationRequest
-from .settings import settings
-from .snapshot import TaskFailure, TaskSnapshot
-from .task import DownloadError, Task
+
+# Names resolve on first use (PEP 562), so `import hailuo_nb` stays cheap and a
+# submodule (the emulator, say) can be imported without loading the whole client.
+_EXPORTS = {
+    "generate": "api", "generate_many": "api", "history": "api", "live_tasks": "api",
+    "queue_generation": "api", "resume": "api", "wait_all": "api",
+    "Client": "client",
+    "GenerationRequest": "request",
+    "settings": "settings",
+    "TaskFailure": "snapshot", "TaskSnapshot": "snapshot",
+    "DownloadError": "task", "Task": "task",
+    **{name: "errors" for name in (
+        "APIError", "AuthenticationError", "BadRequestError", "HailuoError",
+        "InsufficientQuotaError", "NotFoundError", "PermissionDeniedError", "RateLimitError",
+        "RequestTooLargeError", "ServerError", "TaskFailedError", "TaskTimeoutError",
+        "TransportError", "ValidationError",
+    )},
+}
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hailuo_nb' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "APIError",
