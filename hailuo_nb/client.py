@@ -78,6 +78,16 @@ def _check_base_url(url: str, what: str) -> str:
     return url
 
 
+def _retry_after_header(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (seconds or an HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(Retry().parse_retry_after(value)))
+    except Exception:  # urllib3 raises InvalidHeader on nonsense
+        return None
+
+
 def _nothing_was_sent(exc: BaseException) -> bool:
     """True when a connection error happened before the request left this machine."""
     reason = exc.args[0] if exc.args else None
@@ -184,9 +194,7 @@ class Client:
         if not message:
             reason = response.reason or "error"
             message = f"{reason} (the answer was not the API's JSON error)"
-        header_wait = Retry.parse_retry_after(Retry(), response.headers["Retry-After"]) if (
-            response.headers.get("Retry-After")
-        ) else None
+        header_wait = _retry_after_header(response.headers.get("Retry-After"))
         fallback = envelope.get("fallback_suggestion")
         wait = header_wait if header_wait is not None else advised_retry_seconds(fallback)
         cls = api_error_for(status)

@@ -61,12 +61,12 @@ class Task(HasTraits):
         local_id: str | None = None,
         **traits: Any,
     ):
+        self._changed = threading.Condition()  # before traits are set: observers use it
+        self.submitted_at = time.time()
         super().__init__(request=request, **traits)
         self._client = client
         self._store = store
         self.local_id = local_id or (store.new_local_id() if store else "")
-        self._changed = threading.Condition()
-        self.submitted_at = time.time()
 
     # -- state ---------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from hailuo_nb import (
     ValidationError,
 )
 from hailuo_nb.credentials import MissingAPIKeyError
-from tests.imagefactory import png_bytes
+from imagefactory import png
 
 POST = "POST /v1/videos/generations"
 GET = "GET /v1/tasks"
@@ -223,7 +223,7 @@ def test_key_and_urls_come_from_the_environment(emulator, env_for, api_key):
 
 def test_upload_local_image_and_submit_image_to_video(client, emulator, tmp_path):
     path = tmp_path / "frame.png"
-    path.write_bytes(png_bytes(640, 360))
+    path.write_bytes(png(640, 360))
     url = client.upload_image(path)
     assert url.startswith(emulator.files_url)
     snap = client.submit(GenerationRequest(image=path))
