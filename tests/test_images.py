@@ -303,6 +303,28 @@ def test_read_local_image_unreadable(tmp_path):
         path.chmod(0o600)
 
 
+def test_read_local_image_open_failure_is_reported(tmp_path, monkeypatch):
+    # Root reads anything, so simulate the permission error at open().
+    path = factory.write(tmp_path / "locked.png", factory.png(400, 400))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("builtins.open", refuse)
+    with pytest.raises(ValidationError) as err:
+        read_local_image(path)
+    msg = one_line(err.value)
+    assert msg.startswith("Image file not found:") and "Permission denied" in msg
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_read_local_image_refuses_a_pipe_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ValidationError, match="not a regular file"):
+        read_local_image(fifo)
+
+
 def test_read_local_image_checks_size_before_reading(tmp_path, monkeypatch):
     # A sparse 2 GB file: refused from stat, without reading it into memory.
     path = tmp_path / "huge.png"
