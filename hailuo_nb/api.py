@@ -157,8 +157,9 @@ def generate(
         record_task(task)
         raise
     else:
-        task.apply(snapshot)
-        record_task(task)
+        with task.settling():
+            task.apply(snapshot)
+            record_task(task)
         poller.watch(task, client)
     if wait:
         task.wait(timeout)

@@ -58,6 +58,15 @@ def _write_json_atomically(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _download_failed(task: Task, reason: str) -> None:
+    from .api import record_task
+
+    with task.settling():
+        task.download_error = reason
+        record_task(task)
+        task.download_state = "failed"
+
+
 def save_result(task: Task, client: Client) -> Path | None:
     """Download ``task``'s video; sets ``local_path`` or ``download_error``."""
     from .api import record_task
@@ -73,18 +82,14 @@ def save_result(task: Task, client: Client) -> Path | None:
         client.download(url, path)
         _write_json_atomically(path.with_suffix(".json"), sidecar_for(task, path))
     except NotFoundError:
-        task.download_error = "the result link has expired (links live 24 h): it cannot be saved"
-        task.download_state = "failed"
-        record_task(task)
+        _download_failed(task, "the result link has expired (links live 24 h): it cannot be saved")
         return None
     except (HailuoError, OSError, ValueError) as exc:
-        task.download_error = str(exc)
-        task.download_state = "failed"
-        record_task(task)
+        _download_failed(task, str(exc))
         return None
-    with task.hold_trait_notifications():
+    with task.settling():  # on record before waiters see "done"
         task.download_error = ""
         task.local_path = str(path)
+        record_task(task)
         task.download_state = "done"
-    record_task(task)
     return path

@@ -236,9 +236,10 @@ class Poller:
         except HailuoError as exc:
             self._fail(task, exc)
             return
-        task.note = ""
-        task.apply(snapshot)
-        record_task(task)
+        with task.settling():
+            task.note = ""
+            task.apply(snapshot)
+            record_task(task)
         if sub.batch is not None:
             with self._cond:
                 sub.batch.in_flight.add(id(task))
@@ -250,8 +251,9 @@ class Poller:
 
         if code is None:
             code = f"http_{exc.status}" if isinstance(exc, APIError) else "request_error"
-        task.fail_locally(code, str(exc))
-        record_task(task)
+        with task.settling():
+            task.fail_locally(code, str(exc))
+            record_task(task)
         self._release(task)
 
     def _release(self, task: Task) -> None:
@@ -295,8 +297,9 @@ class Poller:
         auto = task.download_dir is not None
         if snapshot.status == "completed" and auto and not task.local_path:
             task.download_state = "waiting"  # before status, so wait() never returns early
-        if task.apply(snapshot):
-            record_task(task)
+        with task.settling():
+            if task.apply(snapshot):
+                record_task(task)
         if snapshot.is_terminal:
             self._finish(watch)
             return
@@ -322,8 +325,9 @@ class Poller:
 
         task = watch.task
         if failure is not None:
-            task.fail_locally(*failure)
-            record_task(task)
+            with task.settling():
+                task.fail_locally(*failure)
+                record_task(task)
         with self._cond:
             self._watching.pop(id(task), None)
         self._release(task)

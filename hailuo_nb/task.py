@@ -100,6 +100,10 @@ class Task(HasTraits):
         with self._changed:
             self._changed.notify_all()
 
+    def settling(self) -> threading.Condition:
+        """Hold this while changing state AND writing the store: waiters see both or neither."""
+        return self._changed
+
     def apply(self, snapshot: TaskSnapshot) -> bool:
         """Take the server's state; returns True when anything changed."""
         now = time.time()
