@@ -132,8 +132,8 @@ def test_two_hundred_tasks_one_poller_thread(client, emulator, _fast_polling):
 def test_batch_respects_max_in_flight_and_absorbs_a_429_storm(emulator_factory, api_key):
     emu = emulator_factory(rpm=10_000, task_seconds=0.3)
     client = Client(api_key=api_key, base_url=emu.base_url)
-    emu.inject(POST, "429", times=5)
-    emu.inject(GET, "429", times=20)
+    emu.inject(POST, "429", times=3)
+    emu.inject(GET, "429", times=6)
     peak = {"n": 0}
     running = set()
     lock = threading.Lock()

@@ -74,6 +74,7 @@ class EmulatorServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stalls
     server: EmulatorServer
     timeout = 120  # an idle keep-alive connection is closed after this
 

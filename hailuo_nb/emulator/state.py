@@ -64,7 +64,7 @@ CANNED = {
     403: ("Access denied", None, None),
     404: ("Task not found or expired", None, None),
     413: ("Request entity too large", None, None),
-    429: ("Rate limit exceeded", "retry after 2 seconds", 2),
+    429: ("Rate limit exceeded", "retry after 1 seconds", 1),
     500: ("Internal server error", "try again later", None),
     502: ("Upstream service error", "try again later", None),
     503: ("Service temporarily unavailable", "retry after 1 seconds", 1),
