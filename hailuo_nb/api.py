@@ -125,8 +125,8 @@ def generate(
         request = GenerationRequest(
             prompt=prompt,
             image=image,
-            quality=quality or settings.default_quality,
-            duration=duration or settings.default_duration,
+            quality=settings.default_quality if quality is None else quality,
+            duration=settings.default_duration if duration is None else duration,
             prompt_optimizer=prompt_optimizer,
             fast_pretreatment=fast_pretreatment,
         )
