@@ -55,20 +55,24 @@ def record_task(task: Task) -> None:
     if store is None:
         return
     err = task.error or {}
+    fields = {}
+    if not getattr(task, "_recorded", False):  # the request never changes: write it once
+        fields["request"] = task.request.to_record() if task.request else None
+        fields["base_url"] = task._client.base_url if task._client else None
     store.record(
         task.local_id,
+        **fields,
         task_id=task.id or None,
         status=task.status,
         progress=task.progress,
-        request=task.request.to_record() if task.request else None,
         results=list(task.results) or None,
         error_code=err.get("code"),
         error_message=err.get("message"),
         local_path=task.local_path,
         download_dir=task.download_dir,
-        base_url=task._client.base_url if task._client else None,
         finished_at=task.finished,
     )
+    task._recorded = True
     if task.id:
         with _lock:
             _live.setdefault(task.id, task)
