@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .client import Client
-from .errors import RateLimitError, ServerError, ValidationError
+from .errors import RETRYABLE_TASK_CODES, RateLimitError, ServerError, ValidationError
 from .poller import Batch, Poller
 from .request import GenerationRequest
 from .settings import settings
@@ -278,28 +279,7 @@ def resume(
             attached.append(existing)
             continue
         task_client = client or default_client(base_url=row.get("base_url"))
-        request = None
-        if row.get("request"):
-            try:
-                request = GenerationRequest.from_record(row["request"])
-            except Exception:  # bytes images cannot be rebuilt; the task still resumes
-                request = None
-        task = Task(
-            request=request,
-            client=task_client,
-            store=store,
-            local_id=row["local_id"],
-            id=tid,
-            status=row.get("status") or "pending",
-            progress=int(row.get("progress") or 0),
-            results=list(row.get("results") or []),
-            download_dir=row.get("download_dir"),
-            local_path=row.get("local_path"),
-        )
-        if row.get("created_at"):
-            task.submitted_at = row["created_at"]
-        if row.get("finished_at"):
-            task.finished = row["finished_at"]
+        task = _task_from_row(row, client=task_client, store=store)
         record_task(task)
         with _lock:
             _live[tid] = task
@@ -310,6 +290,39 @@ def resume(
             poller.watch(task, task_client, delay=0.0)
         attached.append(task)
     return attached
+
+
+def _task_from_row(row: dict, *, client: Client | None = None,
+                   store: Store | None = None) -> Task:
+    """A Task object for a history row (not followed: call resume() for that)."""
+    request = None
+    if row.get("request"):
+        try:
+            request = GenerationRequest.from_record(row["request"])
+        except Exception:  # bytes images cannot be rebuilt; the task still resumes
+            request = None
+    task = Task(
+        request=request,
+        client=client,
+        store=store or default_store(),
+        local_id=row["local_id"],
+        id=row.get("task_id") or "",
+        status=row.get("status") or "pending",
+        progress=int(row.get("progress") or 0),
+        results=list(row.get("results") or []),
+        download_dir=row.get("download_dir"),
+        local_path=row.get("local_path"),
+    )
+    if row.get("error_code"):
+        task.error = {"code": row["error_code"], "message": row.get("error_message") or "",
+                      "retryable": row["error_code"] in RETRYABLE_TASK_CODES}
+    if row.get("created_at"):
+        task.submitted_at = row["created_at"]
+    if row.get("finished_at"):
+        task.finished = row["finished_at"]
+    task.elapsed = task._elapsed(time.time())
+    task._recorded = bool(row.get("created_at"))  # a row the store already holds
+    return task
 
 
 def history(limit: int | None = None, *, as_dataframe: bool = False, store: Store | None = None):

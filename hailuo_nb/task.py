@@ -215,4 +215,23 @@ class Task(HasTraits):
         return task_text(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        """In a kernel with ipywidgets: a live TaskView (plus text and HTML that stand
+        alone); elsewhere (terminal IPython, nbconvert of a dead kernel): text and HTML."""
+        if _in_kernel():
+            try:
+                from .widgets import TaskView
+            except ImportError:
+                pass
+            else:
+                return TaskView(self)._repr_mimebundle_()
         return {"text/plain": task_text(self), "text/html": task_html(self)}
+
+
+def _in_kernel() -> bool:
+    import sys
+
+    shell_module = sys.modules.get("IPython")
+    if shell_module is None:
+        return False
+    shell = shell_module.get_ipython()
+    return getattr(shell, "kernel", None) is not None
