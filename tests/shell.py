@@ -43,6 +43,8 @@ class CellRun:
 class TestingShell(InteractiveShell):
     """An InteractiveShell whose cells report their output instead of printing it."""
 
+    __test__ = False  # not a test class, despite the name
+
     @classmethod
     def create(cls, **config_overrides: Any) -> TestingShell:
         config = Config()
