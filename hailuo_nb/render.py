@@ -87,6 +87,54 @@ def status_line(task: Task) -> str:
     return " · ".join(parts)
 
 
+DOWNLOAD_NOTES = {
+    "waiting": "download queued",
+    "downloading": "downloading the video…",
+    "failed": "download failed",
+}
+
+
+def download_note(task: Task) -> str:
+    """A few words on the download, for a status line ('' when there is nothing to say)."""
+    if task.download_state == "done" and task.local_path:
+        return "saved"
+    return DOWNLOAD_NOTES.get(task.download_state, "")
+
+
+def refused_url_note(task: Task) -> str:
+    """Why a completed task's result link is neither played nor linked ('' if it is fine)."""
+    if task.status != "completed" or not task.url or safe_http_url(task.url):
+        return ""
+    return ("the result link is not an http(s) URL, so it is not played or linked — "
+            "report the task id to the provider.")
+
+
+def player_html(task: Task) -> str:
+    """A ``<video>`` for a completed task, or ''.
+
+    ``src`` is only ever ``video_src(task)`` (a relative path the Jupyter server serves,
+    or an http(s) URL), escaped; never base64. No autoplay, no loop. While the download
+    is in flight there is no player yet, so it does not switch source mid-play.
+    """
+    if task.status != "completed" or task.download_state in ("waiting", "downloading"):
+        return ""
+    src = video_src(task)
+    if not src:
+        return ""
+    return (
+        f'<video src="{html.escape(src, quote=True)}" controls preload="metadata" '
+        f'playsinline style="max-width:100%;max-height:400px;display:block"></video>'
+    )
+
+
+def link_life_text(task: Task, now: float | None = None) -> str:
+    """'valid ~23h59m more' / 'expired' for a completed task's result link, else ''."""
+    left = link_time_left(task, now)
+    if left is None:
+        return ""
+    return "expired" if left <= 0 else f"valid ~{format_seconds(left)} more"
+
+
 def failure_line(task: Task) -> str:
     err = task.error or {}
     if not err:
@@ -111,7 +159,11 @@ def task_text(task: Task) -> str:
     elif task.download_error:
         lines.append(f"  download failed: {task.download_error}")
     if task.url:
-        lines.append(f"  url:     {task.url}")
+        life = link_life_text(task)
+        lines.append(f"  url:     {task.url}" + (f" (link {life})" if life else ""))
+    refused = refused_url_note(task)
+    if refused:
+        lines.append(f"  note:    {refused}")
     return "\n".join(lines)
 
 
@@ -137,12 +189,19 @@ def task_html(task: Task) -> str:
     rows.append(f'<div style="color:{colour}">{esc(status_line(task))}</div>')
     if task.status == "failed":
         rows.append(f'<div style="color:#cf222e">{esc(failure_line(task))}</div>')
-    src = video_src(task) if task.status == "completed" else None
-    if src:
+    player = player_html(task)
+    if player:
+        rows.append(player)
+    url = safe_http_url(task.url) if task.status == "completed" else None
+    if url:
+        life = link_life_text(task)
         rows.append(
-            f'<video src="{esc(src, quote=True)}" controls preload="metadata" '
-            f'style="max-width:100%;max-height:360px"></video>'
+            f'<div><a href="{esc(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
+            f"Open in a new tab</a>{esc(f' · link {life}' if life else '')}</div>"
         )
+    refused = refused_url_note(task)
+    if refused:
+        rows.append(f'<div style="color:#cf222e">{esc(refused)}</div>')
     if task.local_path:
         rows.append(f"<div>Saved to <code>{esc(task.local_path)}</code></div>")
     elif task.download_error:

@@ -220,10 +220,10 @@ class Task(HasTraits):
         if _in_kernel():
             try:
                 from .widgets import TaskView
-            except ImportError:
+
+                return TaskView(self)._repr_mimebundle_(include=include, exclude=exclude)
+            except Exception:  # no ipywidgets, no comm: the static bundle still says it all
                 pass
-            else:
-                return TaskView(self)._repr_mimebundle_()
         return {"text/plain": task_text(self), "text/html": task_html(self)}
 
 

@@ -2,7 +2,8 @@
 
 Every change rebuilds a ``GenerationRequest`` (pure, no network): its error is the
 reason Submit is disabled. Submit hands the request to the poller thread
-(``queue_generation``) and returns at once.
+(``queue_generation``) and returns at once; the new task's ``TaskView`` goes on top
+of the list under the form.
 """
 
 from __future__ import annotations
@@ -12,45 +13,95 @@ from typing import Any
 
 import ipywidgets as W
 
+from .. import render
 from ..camera import CAMERA_GROUPS, lint_prompt
 from ..errors import HailuoError, ValidationError
-from ..images import check_image
-from ..request import MAX_PROMPT_CHARS, SUPPORTED_COMBINATIONS, GenerationRequest
-from .task_view import TaskView
+from ..request import (
+    DURATIONS,
+    MAX_PROMPT_CHARS,
+    QUALITIES,
+    SUPPORTED_COMBINATIONS,
+    GenerationRequest,
+)
+from .task_view import THUMBNAIL_MAX_BYTES, TaskView
 
-_BRACKET_END = "]"
+RED = "#cf222e"
+AMBER = "#9a6700"
+GREY = "#6e7781"
+NOTE_1080P = "1080p is 6 s only — choose 768p for 10 s."
+NOTE_10S = "10 s is 768p only — choose 6 s for 1080p."
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _small(text_html: str, colour: str = GREY) -> str:
+    return f'<small style="color:{colour};white-space:normal;line-height:1.4">{text_html}</small>'
 
 
 def add_camera_command(prompt: str, command: str, *, combine: bool) -> str:
-    """Append ``[command]``; with ``combine``, join a bracket the prompt ends with."""
+    """Append ``[command]``; with ``combine``, join the bracket group the prompt ends with.
+
+    ``"A city [Pan left]"`` + Pedestal up, combined → ``"A city [Pan left,Pedestal up]"``.
+    """
     text = prompt.rstrip()
-    if combine and text.endswith(_BRACKET_END) and "[" in text:
-        return f"{text[:-1]},{command}]"
+    if combine and text.endswith("]"):
+        start = text.rfind("[")
+        inner = text[start + 1:-1].strip() if start >= 0 else ""
+        if start >= 0 and "]" not in text[start:-1]:
+            joined = f"{inner},{command}" if inner else command
+            return f"{text[:start]}[{joined}]"
     sep = " " if text else ""
     return f"{text}{sep}[{command}]"
 
 
+def durations_for(quality: str) -> tuple[int, ...]:
+    return tuple(d for d in DURATIONS if d in SUPPORTED_COMBINATIONS.get(quality, ()))
+
+
+def qualities_for(duration: int) -> tuple[str, ...]:
+    return tuple(q for q in QUALITIES if duration in SUPPORTED_COMBINATIONS[q])
+
+
 class GenerationForm(W.VBox):
-    """``GenerationForm()``: prompt editor with camera commands, options, image, Submit."""
+    """``GenerationForm(client=None)``: prompt editor with camera commands, options,
+    image, and a Submit button that is only enabled for a valid request.
+
+    Widgets tests and users reach for: ``prompt``, ``counter``, ``lint_output``,
+    ``camera_buttons`` (name → Button), ``combine``, ``quality``, ``duration``,
+    ``duration_note``, ``image_url``, ``upload``, ``image_note``, ``thumbnail``,
+    ``prompt_optimizer``, ``fast_pretreatment``, ``submit_button``, ``reason``;
+    ``request`` (the request the form describes, or None), ``tasks``, ``views``.
+    """
 
     def __init__(self, client: Any = None, **kwargs: Any):
         self._client = client
         self._image_bytes: bytes | None = None
         self._image_name = ""
+        self._image_error = ""
+        self._image_info: Any = None
+        self._url_note: tuple[str, str] | None = None
+        self._syncing = False
         self.tasks: list = []
         self.views: list[TaskView] = []
         self.request: GenerationRequest | None = None
+        self.error: str = ""
 
+        # -- prompt ------------------------------------------------------------------------
         self.prompt = W.Textarea(
             placeholder="Describe the video… camera moves go in brackets, e.g. [Pan left]",
-            layout=W.Layout(width="100%", height="90px"),
+            layout=W.Layout(width="100%", height="96px"),
             continuous_update=True,
         )
-        self.counter = W.HTML()
-        self.lint_output = W.HTML(layout=W.Layout(width="100%"))
+        self.counter = W.HTML(layout=W.Layout(width="auto", min_width="90px"))
+        self.lint_output = W.HTML(layout=W.Layout(width="100%", min_width="0"))
+
+        # -- camera toolbar ------------------------------------------------------------------
         self.combine = W.ToggleButton(
             description="combine", value=False, icon="link",
-            tooltip="Add the next command into the last bracket: [Pan left,Pedestal up]",
+            tooltip="When on, a command joins the bracket the prompt ends with: "
+                    "[Pan left,Pedestal up] (3 per bracket at most)",
             layout=W.Layout(width="auto"),
         )
         self.camera_buttons: dict[str, W.Button] = {}
@@ -58,47 +109,67 @@ class GenerationForm(W.VBox):
         for family, commands in CAMERA_GROUPS.items():
             buttons = []
             for command in commands:
-                button = W.Button(description=command, tooltip=f"insert [{command}]",
-                                  layout=W.Layout(width="auto", height="28px"))
+                button = W.Button(description=command, tooltip=f"add [{command}] to the prompt",
+                                  layout=W.Layout(width="auto", height="28px",
+                                                  margin="1px 2px"))
                 button.on_click(self._insert_camera(command))
                 self.camera_buttons[command] = button
                 buttons.append(button)
-            rows.append(W.HBox([W.HTML(f"<small>{html.escape(family)}</small>",
-                                       layout=W.Layout(width="64px")), *buttons]))
+            rows.append(W.HBox(
+                [W.HTML(_small(_esc(family)), layout=W.Layout(width="90px", min_width="90px")),
+                 W.HBox(buttons, layout=W.Layout(flex_flow="row wrap", flex="1 1 auto"))],
+                layout=W.Layout(width="100%", align_items="center"),
+            ))
         self.toolbar = W.VBox(
-            [W.HBox([W.HTML("<b>Camera</b>"), self.combine],
+            [W.HBox([W.HTML("<b>Camera</b>", layout=W.Layout(width="90px")), self.combine,
+                     W.HTML(_small("adds <code>[Command]</code> at the end of the prompt"),
+                            layout=W.Layout(margin="0 0 0 8px"))],
                     layout=W.Layout(align_items="center")),
-             W.Box(rows, layout=W.Layout(display="flex", flex_flow="row wrap",
-                                         grid_gap="2px 12px"))],
+             *rows],
+            layout=W.Layout(width="100%"),
         )
-        self.quality = W.ToggleButtons(options=list(SUPPORTED_COMBINATIONS), value="768p",
+
+        # -- options -------------------------------------------------------------------------
+        self.quality = W.ToggleButtons(options=list(QUALITIES), value="768p",
                                        description="Quality",
-                                       style={"button_width": "70px"})
-        self.duration = W.ToggleButtons(options=[("6 s", 6), ("10 s", 10)], value=6,
+                                       style={"button_width": "64px"},
+                                       layout=W.Layout(width="auto"))
+        self.duration = W.ToggleButtons(options=[(f"{d} s", d) for d in DURATIONS], value=6,
                                         description="Duration",
-                                        style={"button_width": "60px"})
+                                        style={"button_width": "56px"},
+                                        layout=W.Layout(width="auto"))
         self.duration_note = W.HTML()
-        self.image_url = W.Text(placeholder="https://… image for image-to-video (optional)",
-                                description="Image URL", layout=W.Layout(width="100%"))
+        self.prompt_optimizer = W.Checkbox(value=True, description="Prompt optimizer",
+                                           indent=False, layout=W.Layout(width="auto"))
+        self.fast_pretreatment = W.Checkbox(value=False, description="Fast pretreatment",
+                                            indent=False, layout=W.Layout(width="auto"))
+
+        # -- image ---------------------------------------------------------------------------
+        self.image_url = W.Text(
+            placeholder="https://… or a local file path (optional: image-to-video)",
+            description="Image", layout=W.Layout(width="100%"), continuous_update=False,
+        )
         self.upload = W.FileUpload(accept="image/jpeg,image/png,image/webp", multiple=False,
-                                   description="Upload image")
+                                   description="Upload image", layout=W.Layout(width="auto"))
         self.clear_image = W.Button(description="Remove image", icon="times",
                                     layout=W.Layout(width="auto", display="none"))
-        self.thumbnail = W.Image(layout=W.Layout(display="none", width="96px"))
-        self.image_note = W.HTML()
-        self.prompt_optimizer = W.Checkbox(value=True, description="Prompt optimizer",
-                                           indent=False)
-        self.fast_pretreatment = W.Checkbox(value=False, description="Fast pretreatment",
-                                            indent=False)
-        self.submit_button = W.Button(description="Generate", button_style="primary",
-                                      icon="play", disabled=True)
-        self.reason = W.HTML()
-        self.task_box = W.VBox()
+        self.thumbnail = W.Image(layout=W.Layout(display="none", width="96px",
+                                                 min_width="96px", height="auto"))
+        self.image_note = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
 
-        for widget in (self.prompt, self.image_url, self.prompt_optimizer,
-                       self.fast_pretreatment, self.duration):
+        # -- submit --------------------------------------------------------------------------
+        self.submit_button = W.Button(description="Generate", button_style="primary",
+                                      icon="play", disabled=True,
+                                      layout=W.Layout(width="auto", min_width="120px"))
+        self.reason = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0",
+                                             margin="0 0 0 8px"))
+        self.task_box = W.VBox(layout=W.Layout(width="100%"))
+
+        for widget in (self.prompt, self.prompt_optimizer, self.fast_pretreatment):
             widget.observe(self._refresh, names="value")
-        self.quality.observe(self._quality_changed, names="value")
+        self.image_url.observe(self._image_url_changed, names="value")
+        self.quality.observe(self._combination_changed, names="value")
+        self.duration.observe(self._combination_changed, names="value")
         self.upload.observe(self._uploaded, names="value")
         self.clear_image.on_click(self._remove_image)
         self.submit_button.on_click(self._submit)
@@ -106,15 +177,19 @@ class GenerationForm(W.VBox):
         children = [
             W.HTML("<b>Hailuo 2.3 video</b>"),
             self.prompt,
-            W.HBox([self.counter, self.lint_output], layout=W.Layout(width="100%")),
+            W.HBox([self.counter, self.lint_output],
+                   layout=W.Layout(width="100%", align_items="flex-start")),
             self.toolbar,
-            W.HBox([self.quality, self.duration], layout=W.Layout(flex_flow="row wrap")),
+            W.HBox([self.quality, self.duration],
+                   layout=W.Layout(flex_flow="row wrap", width="100%")),
             self.duration_note,
             self.image_url,
             W.HBox([self.upload, self.clear_image, self.thumbnail, self.image_note],
-                   layout=W.Layout(align_items="center")),
-            W.HBox([self.prompt_optimizer, self.fast_pretreatment]),
-            W.HBox([self.submit_button, self.reason], layout=W.Layout(align_items="center")),
+                   layout=W.Layout(align_items="center", width="100%")),
+            W.HBox([self.prompt_optimizer, self.fast_pretreatment],
+                   layout=W.Layout(width="100%")),
+            W.HBox([self.submit_button, self.reason],
+                   layout=W.Layout(align_items="center", width="100%")),
             self.task_box,
         ]
         layout = kwargs.pop("layout", None) or W.Layout(width="100%", max_width="780px")
@@ -122,7 +197,7 @@ class GenerationForm(W.VBox):
         self.add_class("hailuo-form")
         self._refresh()
 
-    # -- events ---------------------------------------------------------------------------------
+    # -- events (main thread: they come from the frontend) ------------------------------------
 
     def _insert_camera(self, command: str):
         def insert(_button: W.Button) -> None:
@@ -130,55 +205,74 @@ class GenerationForm(W.VBox):
                                                    combine=self.combine.value)
         return insert
 
-    def _quality_changed(self, change: dict) -> None:
-        allowed = SUPPORTED_COMBINATIONS[change["new"]]
-        options = [(f"{d} s", d) for d in (6, 10) if d in allowed]
-        if self.duration.value not in allowed:
-            self.duration.value = allowed[0]
-        self.duration.options = options
-        self.duration_note.value = (
-            "" if len(allowed) > 1 else
-            '<small style="color:#6e7781">1080p is 6 s only; choose 768p for 10 s.</small>'
-        )
+    def _combination_changed(self, _change: dict) -> None:
+        """Offer only what the contract allows: 1080p hides 10 s, 10 s hides 1080p."""
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            quality, duration = self.quality.value, self.duration.value
+            _set_options(self.duration, [(f"{d} s", d) for d in durations_for(quality)],
+                         duration)
+            _set_options(self.quality, list(qualities_for(duration)), quality)
+            notes = []
+            if len(durations_for(quality)) < len(DURATIONS):
+                notes.append(NOTE_1080P if quality == "1080p" else
+                             f"{quality} is {'/'.join(map(str, durations_for(quality)))} s only.")
+            if len(qualities_for(duration)) < len(QUALITIES):
+                notes.append(NOTE_10S if duration == 10 else
+                             f"{duration} s is {'/'.join(qualities_for(duration))} only.")
+            self.duration_note.value = _small(_esc(" ".join(notes))) if notes else ""
+        finally:
+            self._syncing = False
+        self._refresh()
+
+    def _image_url_changed(self, _change: dict) -> None:
+        self._url_note = None  # checked again, once, for the new text
         self._refresh()
 
     def _uploaded(self, change: dict) -> None:
         files = change["new"]
         if not files:
             return
-        item = files[0]
-        data = bytes(item["content"])
-        self._image_name = str(item.get("name") or "upload")
-        # Keep the bytes in Python only: the upload widget's state would carry them into
-        # the saved notebook.
-        self.upload.value = ()
         try:
-            info = check_image(data, self._image_name)
+            item = files[0]
+            data = bytes(item["content"])
+            name = str(item.get("name") or "upload")
+        except Exception as exc:  # a frontend that sends something odd
+            self._set_image(None, "", f"Could not read the upload: {exc}")
+        else:
+            self._check_upload(data, name)
+        # Keep the bytes in Python only: the FileUpload's synced value would carry them
+        # into the saved notebook.
+        self.upload.value = ()
+
+    def _check_upload(self, data: bytes, name: str) -> None:
+        try:
+            info = GenerationRequest(image=data).image_info  # the checks Submit would run
         except ValidationError as exc:
-            self._image_bytes = None
-            self.image_note.value = f'<span style="color:#cf222e">{html.escape(str(exc))}</span>'
-            self._show_thumbnail(None)
+            self._set_image(None, name, f"{name}: {exc}")
         else:
-            self._image_bytes = data
-            self.image_note.value = html.escape(f"{self._image_name}: {info.describe()}")
-            self._show_thumbnail(data if info.size <= 300 * 1024 else None, info.format)
+            self._set_image(data, name, "", info)
+
+    def _set_image(self, data: bytes | None, name: str, error: str, info: Any = None) -> None:
+        self._image_bytes = data
+        self._image_name = name
+        self._image_error = error
+        self._image_info = info
+        small = data is not None and len(data) <= THUMBNAIL_MAX_BYTES
+        with self.thumbnail.hold_sync():
+            if small:
+                self.thumbnail.format = info.format if info is not None else "png"
+                self.thumbnail.value = data
+            else:
+                self.thumbnail.value = b""
+        self.thumbnail.layout.display = None if small else "none"
+        self.clear_image.layout.display = None if (data is not None or error) else "none"
         self._refresh()
 
-    def _show_thumbnail(self, data: bytes | None, fmt: str = "png") -> None:
-        if data:
-            self.thumbnail.format = fmt
-            self.thumbnail.value = data
-            self.thumbnail.layout.display = None
-        else:
-            self.thumbnail.value = b""
-            self.thumbnail.layout.display = "none"
-        self.clear_image.layout.display = None if self._image_bytes else "none"
-
-    def _remove_image(self, _button: W.Button) -> None:
-        self._image_bytes = None
-        self.image_note.value = ""
-        self._show_thumbnail(None)
-        self._refresh()
+    def _remove_image(self, _button: W.Button | None = None) -> None:
+        self._set_image(None, "", "")
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -190,7 +284,11 @@ class GenerationForm(W.VBox):
     def build_request(self) -> GenerationRequest:
         """The request the form describes now (raises ValidationError)."""
         if self._image_bytes is not None and self.image_url.value.strip():
-            raise ValidationError("Use either an uploaded image or an image URL, not both.")
+            raise ValidationError(
+                "Use either an uploaded image or an image URL/path, not both — "
+                "clear the URL field or remove the upload.", field="image")
+        if self._image_error and self._image_bytes is None and not self.image_url.value.strip():
+            raise ValidationError(self._image_error, field="image")
         return GenerationRequest(
             prompt=self.prompt.value,
             image=self._image(),
@@ -200,27 +298,78 @@ class GenerationForm(W.VBox):
             fast_pretreatment=self.fast_pretreatment.value,
         )
 
+    def _image_note_html(self) -> str:
+        """What the form knows about the image: the checks run as soon as it is given."""
+        if self._image_bytes is not None and self.image_url.value.strip():
+            return _small("✖ Use either the upload or the URL/path, not both.", RED)
+        if self._image_bytes is not None:
+            info = self._image_info.describe() if self._image_info is not None else ""
+            extra = ("" if len(self._image_bytes) <= THUMBNAIL_MAX_BYTES
+                     else " (no preview above 300 KB)")
+            return _small(f"✔ {_esc(self._image_name)}: {_esc(info)}{_esc(extra)}")
+        text = self.image_url.value.strip()
+        if not text:
+            return _small(f"✖ {_esc(self._image_error)}", RED) if self._image_error else ""
+        if self._url_note is None or self._url_note[0] != text:
+            self._url_note = (text, self._check_url_or_path(text))
+        return self._url_note[1]
+
+    @staticmethod
+    def _check_url_or_path(text: str) -> str:
+        try:
+            req = GenerationRequest(image=text)  # no network: URLs are checked by shape
+        except ValidationError as exc:
+            return _small(f"✖ {_esc(exc)}", RED)
+        if req.image_kind == "url":
+            return _small(f"✔ image URL <code>{_esc(render.shorten(text, 70))}</code> "
+                          "(the provider fetches it)")
+        info = req.image_info.describe() if req.image_info else ""
+        return _small(f"✔ local file <code>{_esc(render.shorten(text, 50))}</code>: "
+                      f"{_esc(info)} (uploaded when you submit)")
+
     def _refresh(self, _change: Any = None) -> None:
+        try:
+            self._validate()
+        except Exception as exc:  # never leave the form half-updated without a word
+            self.request = None
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.submit_button.disabled = True
+            self.reason.value = _small(_esc(f"Internal error: {self.error}"), RED)
+
+    def _validate(self) -> None:
         text = self.prompt.value
         n = len(text)
-        colour = "#cf222e" if n > MAX_PROMPT_CHARS else "#6e7781"
-        self.counter.value = (f'<small style="color:{colour};white-space:nowrap">'
+        over = n > MAX_PROMPT_CHARS
+        self.counter.value = (f'<small style="color:{RED if over else GREY};white-space:nowrap;'
+                              f'{"font-weight:bold;" if over else ""}">'
                               f"{n}/{MAX_PROMPT_CHARS}</small>")
         lint = lint_prompt(text)
-        notes = [f'<span style="color:#cf222e">✖ {html.escape(i.message)}</span>'
-                 for i in lint.errors]
-        notes += [f'<span style="color:#9a6700">⚠ {html.escape(i.message)}</span>'
+        notes = [f'<span style="color:{RED}">✖ {_esc(i.message)}</span>' for i in lint.errors]
+        notes += [f'<span style="color:{AMBER}">⚠ {_esc(i.message)}</span>'
                   for i in lint.warnings]
-        self.lint_output.value = "<small>" + "<br>".join(notes) + "</small>" if notes else ""
+        self.lint_output.value = (
+            '<small style="white-space:normal;line-height:1.4">' + "<br>".join(notes)
+            + "</small>" if notes else "")
+        self.image_note.value = self._image_note_html()
         try:
             self.request = self.build_request()
         except ValidationError as exc:
             self.request = None
-            self.submit_button.disabled = True
-            self.reason.value = f'<small style="color:#cf222e">{html.escape(str(exc))}</small>'
+            self.error = str(exc)
+            with self.submit_button.hold_sync():
+                self.submit_button.disabled = True
+                self.submit_button.tooltip = self.error
+            self.reason.value = _small(f"✖ {_esc(self.error)}", RED)
         else:
-            self.submit_button.disabled = False
-            self.reason.value = f"<small>{html.escape(self.request.mode)}</small>"
+            self.error = ""
+            with self.submit_button.hold_sync():
+                self.submit_button.disabled = False
+                self.submit_button.tooltip = "Send this request (returns at once)"
+            req = self.request
+            self.reason.value = _small(
+                f"ready: {_esc(req.mode)} · {_esc(req.quality)} · {_esc(req.duration)} s")
+
+    # -- submit ----------------------------------------------------------------------------------
 
     def _submit(self, _button: W.Button | None = None):
         """Queue the request and add its view; returns at once (no network here)."""
@@ -231,22 +380,38 @@ class GenerationForm(W.VBox):
             return None
         try:
             task = queue_generation(self.request, client=self._client)
-        except HailuoError as exc:  # e.g. no key: say so where the user looks
-            self.reason.value = f'<small style="color:#cf222e">{html.escape(str(exc))}</small>'
+        except HailuoError as exc:  # e.g. no API key: say so where the user looks
+            self.reason.value = _small(f"✖ {_esc(exc)}", RED)
             return None
         view = TaskView(task)
         self.tasks.append(task)
         self.views.append(view)
         self.task_box.children = (view, *self.task_box.children)
+        self.reason.value = _small(f"queued {_esc(task.mode)} — see below; you can submit "
+                                   "another one now")
         return task
 
     def submit(self):
-        """Same as clicking Generate; returns the new Task (or None if invalid)."""
+        """Same as clicking Generate; returns the new Task (or None if the input is invalid)."""
         return self._submit()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = "GenerationForm (needs a Jupyter frontend with ipywidgets)"
-        data["text/html"] = ("<p><b>Hailuo generation form</b>: this needs a live Jupyter "
-                             "kernel with ipywidgets; use <code>%%hailuo</code> otherwise.</p>")
+        lines = ["Hailuo generation form — needs a Jupyter frontend with ipywidgets."]
+        html_rows = ["<p><b>Hailuo generation form</b>: it needs a live Jupyter kernel with "
+                     "ipywidgets; in a terminal use <code>hailuo_nb.generate(...)</code>.</p>"]
+        for task in self.tasks:
+            lines.append(render.task_text(task))
+            html_rows.append(render.task_html(task))
+        data["text/plain"] = "\n\n".join(lines)
+        data["text/html"] = "\n".join(html_rows)
         return data
+
+
+def _set_options(widget: W.ToggleButtons, options: list, keep: Any) -> None:
+    """Change a selection's options, keeping its value (one message, no flicker)."""
+    if list(widget.options) == list(options):
+        return
+    with widget.hold_sync():
+        widget.options = options
+        widget.value = keep

@@ -27,15 +27,22 @@ def summary_counts(tasks: Iterable[Task]) -> Counter:
 
 
 class Gallery(W.VBox):
-    """``Gallery(tasks)``: batches and history at a glance."""
+    """``Gallery(tasks)``: batches and history at a glance.
+
+    Two columns at 800 px (``auto-fill`` of ``minmax(360px, 1fr)``), one compact
+    ``TaskView`` per task, and a summary line — "N done · N running · N failed" —
+    kept current from the poller thread.
+    """
 
     def __init__(self, tasks: Iterable[Task], **kwargs: Any):
         self.tasks = list(tasks)
-        self.summary = W.HTML()
-        self.views = [TaskView(task, compact=True,
-                               layout=W.Layout(border="1px solid #d0d7de", padding="4px 8px",
-                                               width="auto"))
-                      for task in self.tasks]
+        self.summary = W.HTML(layout=W.Layout(width="100%"))
+        self.views = [
+            TaskView(task, compact=True,
+                     layout=W.Layout(border="1px solid #d0d7de", padding="6px 8px",
+                                     width="auto", min_width="0", overflow="hidden"))
+            for task in self.tasks
+        ]
         self.grid = W.GridBox(
             self.views,
             layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(360px, 1fr))",
@@ -43,33 +50,62 @@ class Gallery(W.VBox):
         )
         layout = kwargs.pop("layout", None) or W.Layout(width="100%", max_width="800px")
         super().__init__(children=[self.summary, self.grid], layout=layout, **kwargs)
+        self.add_class("hailuo-gallery")
         for task in self.tasks:
             task.observe(self._update, names="status")
         self._update()
 
     @classmethod
-    def from_history(cls, limit: int = 20) -> Gallery:
-        """The last ``limit`` tasks of the history (unfinished ones are re-attached)."""
+    def from_history(cls, limit: int = 20, **kwargs: Any) -> Gallery:
+        """The last ``limit`` tasks of the history, newest first.
+
+        Unfinished ones are re-attached (``hailuo_nb.api.resume``) so they go on live;
+        finished ones are shown as recorded — a completed row with its video on disk
+        gets a player at once, with no request to the server.
+        """
         from ..api import _task_from_row, resume
         from ..store import default_store
 
         live = {t.id: t for t in resume()}
         tasks = [live.get(row["task_id"]) or _task_from_row(row)
                  for row in default_store().all(limit) if row.get("task_id")]
-        return cls(tasks)
+        return cls(tasks, **kwargs)
 
     def summary_text(self) -> str:
         counts = summary_counts(self.tasks)
-        return (f"{len(self.tasks)} tasks: {counts['done']} done · "
+        noun = "task" if len(self.tasks) == 1 else "tasks"
+        return (f"{len(self.tasks)} {noun}: {counts['done']} done · "
                 f"{counts['running']} running · {counts['failed']} failed")
 
     def _update(self, _change: Any = None) -> None:
+        # Runs in the poller thread: never raise into it.
         try:
-            self.summary.value = f"<b>{html.escape(self.summary_text())}</b>"
-        except Exception:  # noqa: S110 - never break the poller from an observer
-            pass
+            counts = summary_counts(self.tasks)
+            colour = "#cf222e" if counts["failed"] else (
+                "#1a7f37" if not counts["running"] else "#0969da")
+            value = (f'<b style="color:{colour};line-height:1.6">'
+                     f"{html.escape(self.summary_text())}</b>")
+            if self.summary.value != value:
+                self.summary.value = value
+        except Exception as exc:
+            try:
+                self.summary.value = (f'<span style="color:#cf222e">hailuo_nb gallery error: '
+                                      f"{html.escape(repr(exc))}</span>")
+            except Exception:  # noqa: S110 - nothing more can be shown
+                pass
+
+    def close(self) -> None:
+        for task in self.tasks:
+            try:
+                task.unobserve(self._update, names="status")
+            except ValueError:
+                pass
+        for view in self.views:
+            view.close()
+        super().close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        """The widget view, plus text and HTML that stand alone (terminal, nbconvert)."""
         data = super()._repr_mimebundle_(**kwargs) or {}
         data["text/plain"] = "\n\n".join(
             [self.summary_text(), *(render.task_text(t) for t in self.tasks)])

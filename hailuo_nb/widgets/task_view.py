@@ -1,92 +1,134 @@
 """``TaskView``: a live view of one Task (progress, status, errors, player).
 
 It only observes the task. Observers run in the poller thread: they set widget
-traits (one comm message per widget per batch, thanks to ``hold_sync``), never call
-``display()`` or ``print``, and never let an exception escape into the poller.
+traits (one comm message per changed widget per redraw, thanks to ``hold_sync``),
+never call ``display()`` or ``print``, and never let an exception escape into the
+poller: a failure is shown in the view instead.
+
+The player is display data inside an ``ipywidgets.Output`` (its ``outputs`` trait
+set directly, which is safe from a thread): JupyterLab rewrites a relative ``src``
+in rendered outputs, not inside an ``HTML`` widget's value.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import threading
-import time
+from collections.abc import Iterable
 from typing import Any
 
 import ipywidgets as W
 
 from .. import render
 from ..task import Task
+from ._throttle import MESSAGES_PER_SECOND, Throttle
 
-# At most this many redraws a second; the terminal state is always drawn.
-MAX_UPDATES_PER_SECOND = 10
-THUMBNAIL_MAX_BYTES = 300 * 1024  # bigger images are named, not embedded in widget state
+THUMBNAIL_MAX_BYTES = 300 * 1024  # bigger images are described, not put in widget state
 WATCHED = (
     "id", "status", "progress", "error", "results", "local_path", "download_state",
-    "download_error", "note", "elapsed", "estimated_time",
+    "download_error", "note", "elapsed", "estimated_time", "finished",
 )
+# Changes that settle something: drawn at once, whatever the budget says.
+SETTLING = frozenset({"status", "error", "local_path", "download_state", "download_error"})
 BAR_STYLES = {"completed": "success", "failed": "danger"}
+RED = "#cf222e"
+GREY = "#57606a"
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
 
 
 class TaskView(W.VBox):
-    """``TaskView(task)``: what a researcher looks at while a video is being made."""
+    """``TaskView(task)``: what a researcher looks at while a video is being made.
 
-    def __init__(self, task: Task, *, compact: bool = False, **kwargs: Any):
+    ``compact=True`` (used by ``Gallery``) leaves out the copy / save controls.
+    """
+
+    def __init__(self, task: Task, *, compact: bool = False,
+                 messages_per_second: float = MESSAGES_PER_SECOND, **kwargs: Any):
         self.task = task
         self.compact = compact
-        self._lock = threading.Lock()
-        self._last_draw = 0.0
-        self._pending: threading.Timer | None = None
-        self._drawn_player: str | None = None
+        self._internal_error = ""
+        self._throttle = Throttle(lambda: self._draw(), rate=messages_per_second,
+                                  on_error=self._show_internal_error)
 
-        self.header = W.HTML()
-        self.prompt_html = W.HTML(layout=W.Layout(width="100%"))
+        self.header = W.HTML(layout=W.Layout(width="100%", min_width="0"))
+        self.prompt_html = W.HTML(layout=W.Layout(width="100%", min_width="0"))
         self.thumbnail = self._thumbnail()
-        self.label = W.HTML(layout=W.Layout(width="90px"))
+        # tqdm.notebook's shape: HBox(HTML, progress, HTML).
+        self.label = W.HTML(layout=W.Layout(width="52px", min_width="52px"))
         self.bar = W.IntProgress(
-            min=0, max=100, value=0, bar_style="info", layout=W.Layout(flex="1 1 auto")
+            min=0, max=100, value=0, bar_style="info",
+            layout=W.Layout(flex="1 1 auto", width="auto", min_width="80px"),
         )
-        self.status_html = W.HTML(layout=W.Layout(min_width="220px"))
-        self.progress_row = W.HBox(
-            [self.label, self.bar, self.status_html],
-            layout=W.Layout(width="100%", align_items="center"),
-        )
+        self.status_html = W.HTML(layout=W.Layout(
+            width="auto", min_width="0", max_width="100%" if compact else "55%",
+            margin="0 0 0 8px"))
+        bar_row = [self.label, self.bar] if compact else [self.label, self.bar,
+                                                          self.status_html]
+        self.progress_row = W.HBox(bar_row, layout=W.Layout(width="100%",
+                                                            align_items="center"))
         self.error_html = W.HTML(layout=W.Layout(display="none", width="100%"))
-        self.player = W.Output(layout=W.Layout(display="none", width="100%"))
-        self.link_html = W.HTML()
-        self.copy_button = W.Button(description="Copy id", icon="copy",
-                                    layout=W.Layout(width="auto"),
-                                    tooltip="Show the task id, selected, ready to copy")
-        self.id_text = W.Text(layout=W.Layout(display="none", width="330px"))
+        self.player = W.Output(layout=W.Layout(display="none", width="100%",
+                                               max_width="100%", overflow="hidden"))
+        self.link_html = W.HTML(layout=W.Layout(width="auto", min_width="0"))
+
+        self.copy_button = W.Button(
+            description="Copy id", icon="copy", layout=W.Layout(width="auto"),
+            tooltip="Show the task id in a box, ready to select and copy",
+        )
+        self.id_text = W.Text(layout=W.Layout(display="none", width="300px"),
+                              tooltip="The task id (read-only)")
         self.save_path = W.Text(placeholder="save as… e.g. results/fox.mp4",
-                                layout=W.Layout(width="240px"))
-        self.save_button = W.Button(description="Save", icon="save",
-                                    layout=W.Layout(width="auto"))
-        self.save_note = W.HTML()
+                                layout=W.Layout(width="220px"))
+        self.save_button = W.Button(description="Save as", icon="save",
+                                    layout=W.Layout(width="auto"),
+                                    tooltip="Copy the video to this path (task.save)")
+        self.save_note = W.HTML(layout=W.Layout(width="100%"))
         self.copy_button.on_click(self._show_id)
         self.save_button.on_click(self._save_as)
-        self.actions = W.HBox(
-            [self.copy_button, self.id_text, self.save_path, self.save_button, self.link_html],
-            layout=W.Layout(flex_flow="row wrap", align_items="center", width="100%"),
-        )
-        top = [self.header, self.prompt_html]
+        self.id_text.observe(self._keep_id, names="value")
+
+        if compact:
+            self.actions = W.HBox([self.link_html],
+                                  layout=W.Layout(width="100%", flex_flow="row wrap"))
+        else:
+            self.actions = W.HBox(
+                [self.copy_button, self.id_text, self.save_path, self.save_button,
+                 self.link_html],
+                layout=W.Layout(flex_flow="row wrap", align_items="center", width="100%"),
+            )
+
+        text_column = [self.header, self.prompt_html]
         if self.thumbnail is not None:
-            top = [W.HBox([self.thumbnail, W.VBox([self.header, self.prompt_html],
-                                                  layout=W.Layout(flex="1 1 auto"))])]
-        children = [*top, self.progress_row, self.error_html, self.player]
+            top: list[W.Widget] = [W.HBox(
+                [self.thumbnail,
+                 W.VBox(text_column, layout=W.Layout(flex="1 1 auto", min_width="0"))],
+                layout=W.Layout(width="100%", align_items="flex-start"),
+            )]
+        else:
+            top = text_column
+        children = [*top, self.progress_row]
+        if compact:
+            children.append(self.status_html)
+        children += [self.error_html, self.player, self.actions]
         if not compact:
-            children += [self.actions, self.save_note]
+            children.append(self.save_note)
         layout = kwargs.pop("layout", None) or W.Layout(
-            width="100%", max_width="780px", border="1px solid #d0d7de",
-            padding="6px 10px", margin="4px 0",
+            width="100%", max_width="780px", min_width="0", border="1px solid #d0d7de",
+            padding="6px 10px", margin="4px 0", overflow="hidden",
         )
         super().__init__(children=children, layout=layout, **kwargs)
         self.add_class("hailuo-task-view")
-        self._draw()
+        self._throttle(force=True)
         task.observe(self._on_change, names=list(WATCHED))
 
     # -- pieces -------------------------------------------------------------------------------
 
     def _thumbnail(self) -> W.Image | None:
+        """The user's own small image (bytes or a local file) — never the video."""
         req = self.task.request
         if req is None or req.image_kind not in ("bytes", "path"):
             return None
@@ -97,37 +139,48 @@ class TaskView(W.VBox):
             data = req.image_bytes()
         except Exception:  # the file moved since: no thumbnail, the rest still works
             return None
+        if not data:
+            return None
         return W.Image(value=data, format=info.format,
-                       layout=W.Layout(width="96px", height="auto", margin="0 8px 0 0"))
+                       layout=W.Layout(width="96px", min_width="96px", height="auto",
+                                       margin="0 10px 0 0"))
 
     def _header_html(self) -> str:
-        task, esc = self.task, html.escape
+        task = self.task
         req = task.request
-        parts = [f"<b>{esc(task.mode)}</b>"]
+        parts = [f"<b>{_esc(task.mode)}</b>"]
         if req is not None:
-            parts.append(f"{esc(req.quality)} · {req.duration} s")
+            parts.append(f"{_esc(req.quality)} · {_esc(req.duration)} s")
             if req.image_kind == "url" and req.image_url:
-                parts.append(f"image: <code>{esc(render.shorten(req.image_url, 60))}</code>")
-            elif req.image_kind == "path":
-                parts.append(f"image: <code>{esc(render.shorten(str(req.image), 60))}</code>")
-        parts.append(f"<code>{esc(task.id or 'not yet submitted')}</code>")
-        return " · ".join(parts)
+                url = render.shorten(req.image_url, 48)
+                parts.append(f'image <code title="{_esc(req.image_url)}">{_esc(url)}</code>')
+            elif req.image_kind == "path" and req.image_path:
+                name = os.path.basename(str(req.image_path))
+                parts.append(f'image <code title="{_esc(req.image_path)}">'
+                             f"{_esc(render.shorten(name, 40))}</code>")
+            elif req.image_kind == "bytes" and req.image_info is not None:
+                parts.append(f"image {_esc(req.image_info.describe())}")
+        parts.append(f"<code>{_esc(task.id or 'not yet submitted')}</code>")
+        return ('<div style="line-height:1.5;white-space:normal;overflow-wrap:anywhere">'
+                + " · ".join(parts) + "</div>")
 
     def _prompt_html(self) -> str:
         prompt = self.task.prompt or "(no prompt)"
         return (
-            f'<div title="{html.escape(prompt, quote=True)}" style="white-space:nowrap;'
-            f'overflow:hidden;text-overflow:ellipsis;max-width:740px">'
-            f"{html.escape(render.shorten(prompt, 110))}</div>"
+            f'<div title="{_esc(prompt)}" style="white-space:nowrap;overflow:hidden;'
+            f'text-overflow:ellipsis;max-width:100%;line-height:1.5">'
+            f"{_esc(render.shorten(prompt, 160))}</div>"
         )
 
     def _status_html(self) -> str:
         task = self.task
-        colour = render.STATUS_COLOURS.get(task.status, "#57606a")
-        text = html.escape(render.status_line(task))
-        if task.download_state == "downloading":
-            text += " · downloading…"
-        return f'<span style="color:{colour}">{text}</span>'
+        colour = render.STATUS_COLOURS.get(task.status, GREY)
+        text = render.status_line(task)
+        extra = render.download_note(task)
+        if extra:
+            text += f" · {extra}"
+        return (f'<div style="color:{colour};white-space:normal;line-height:1.35;'
+                f'overflow-wrap:anywhere">{_esc(text)}</div>')
 
     def _error_block(self) -> str:
         task = self.task
@@ -135,131 +188,176 @@ class TaskView(W.VBox):
         if task.status == "failed":
             err = task.error or {}
             provider = err.get("message") or "no message from the provider"
-            lines.append(f"<b>Failed ({html.escape(str(err.get('code', 'unknown')))}):</b> "
-                         f"{html.escape(provider)}")
-            lines.append(html.escape(render.failure_line(task)))
+            lines.append(f"<b>Failed ({_esc(err.get('code') or 'unknown')}):</b> "
+                         f"{_esc(provider)}")
+            lines.append(_esc(render.failure_line(task)))
         if task.download_error:
-            lines.append(f"<b>Download failed:</b> {html.escape(task.download_error)}")
-        if task.status == "completed" and task.url and not render.safe_http_url(task.url):
-            lines.append("<b>Refused to play:</b> the result link is not an http(s) URL.")
+            lines.append(f"<b>Download failed:</b> {_esc(task.download_error)}")
+        refused = render.refused_url_note(task)
+        if refused:
+            lines.append(f"<b>No player:</b> {_esc(refused)}")
+        if self._internal_error:
+            lines.append(self._internal_error)
         if not lines:
             return ""
-        return ('<div style="color:#cf222e;white-space:normal">' + "<br>".join(lines)
-                + "</div>")
+        return (f'<div style="color:{RED};white-space:normal;line-height:1.4;'
+                f'overflow-wrap:anywhere">' + "<br>".join(lines) + "</div>")
 
     def _link_html(self) -> str:
         task = self.task
-        url = render.safe_http_url(task.url)
-        if task.status != "completed" or not url:
+        parts = []
+        url = render.safe_http_url(task.url) if task.status == "completed" else None
+        if url:
+            life = render.link_life_text(task)
+            parts.append(f'<a href="{_esc(url)}" target="_blank" rel="noopener noreferrer">'
+                         f"Open in a new tab ↗</a>" + (f" · link {_esc(life)}" if life else ""))
+        if task.local_path and task.download_state == "done":
+            shown = render.shorten(_display_path(task.local_path), 60)
+            parts.append(f'saved as <code title="{_esc(task.local_path)}">{_esc(shown)}</code>')
+        if not parts:
             return ""
-        left = render.link_time_left(task)
-        life = f" · link valid ~{render.format_seconds(left)}" if left is not None else ""
-        return (f'<a href="{html.escape(url, quote=True)}" target="_blank" '
-                f'rel="noopener noreferrer">Open in a new tab</a>{html.escape(life)}')
+        return ('<span style="line-height:1.5;white-space:normal;overflow-wrap:anywhere">'
+                + " · ".join(parts) + "</span>")
 
     def _player_outputs(self) -> tuple:
-        src = render.video_src(self.task) if self.task.status == "completed" else None
-        if not src:
+        html_ = render.player_html(self.task)
+        if not html_:
             return ()
-        video = (
-            f'<video src="{html.escape(src, quote=True)}" controls preload="metadata" '
-            f'playsinline style="max-width:100%;max-height:400px;display:block"></video>'
-        )
-        return ({"output_type": "display_data", "data": {"text/html": video},
+        return ({"output_type": "display_data", "data": {"text/html": html_},
                  "metadata": {}},)
+
+    def _plan(self) -> list[tuple[W.Widget, dict[str, Any]]]:
+        """Every synced value the view should show now, per widget."""
+        task = self.task
+        if task.status == "completed":
+            value, label = 100, "100%"
+        elif task.status == "failed":
+            value, label = 100, "✖"  # a full red bar reads as "ended", not "stuck at 0"
+        else:
+            value, label = max(0, min(100, int(task.progress))), f"{task.progress}%"
+        colour = render.STATUS_COLOURS.get(task.status, GREY)
+        error = self._error_block()
+        player = self._player_outputs()
+        link = self._link_html()
+        return [
+            (self.header, {"value": self._header_html()}),
+            (self.prompt_html, {"value": self._prompt_html()}),
+            (self.label, {"value": f'<b style="color:{colour}">{_esc(label)}</b>'}),
+            (self.bar, {"value": value, "bar_style": BAR_STYLES.get(task.status, "info")}),
+            (self.status_html, {"value": self._status_html()}),
+            (self.error_html, {"value": error}),
+            (self.error_html.layout, {"display": None if error else "none"}),
+            (self.link_html, {"value": link}),
+            (self.player, {"outputs": player}),
+            (self.player.layout, {"display": None if player else "none"}),
+        ]
 
     # -- drawing --------------------------------------------------------------------------------
 
     def _on_change(self, change: dict) -> None:
         try:
-            task = self.task
-            settled = change["name"] in ("status", "local_path", "download_state", "error")
-            now = time.monotonic()
-            with self._lock:
-                wait = self._last_draw + 1.0 / MAX_UPDATES_PER_SECOND - now
-                if wait > 0 and not settled and not task.is_terminal:
-                    if self._pending is None:  # a trailing redraw, so nothing stays stale
-                        self._pending = threading.Timer(wait, self._flush)
-                        self._pending.daemon = True
-                        self._pending.start()
-                    return
-            self._draw()
+            force = change.get("name") in SETTLING or self.task.is_terminal
+            self._throttle(force=force)
         except Exception as exc:  # an observer must never break the poller
             self._show_internal_error(exc)
 
-    def _flush(self) -> None:
-        with self._lock:
-            self._pending = None
-        try:
-            self._draw()
-        except Exception as exc:
-            self._show_internal_error(exc)
-
-    def _draw(self) -> None:
-        task = self.task
-        with self._lock:
-            self._last_draw = time.monotonic()
-        value = 100 if task.status == "completed" else task.progress
-        player = self._player_outputs()
-        error = self._error_block()
-        # Set only what changed: each changed trait is part of one message per widget.
-        with self.hold_sync(), self.bar.hold_sync(), self.player.hold_sync():
-            _set(self.header, "value", self._header_html())
-            _set(self.prompt_html, "value", self._prompt_html())
-            _set(self.label, "value", f"<b>{value}%</b>")
-            _set(self.bar, "value", value)
-            _set(self.bar, "bar_style", BAR_STYLES.get(task.status, "info"))
-            _set(self.status_html, "value", self._status_html())
-            _set(self.error_html, "value", error)
-            _set(self.error_html.layout, "display", None if error else "none")
-            _set(self.link_html, "value", self._link_html())
-            src = player[0]["data"]["text/html"] if player else None
-            if src != self._drawn_player:
-                self.player.outputs = player
-                self._drawn_player = src
-            _set(self.player.layout, "display", None if player else "none")
+    def _draw(self) -> int:
+        """Apply the plan; returns the number of comm messages sent (one per changed
+        widget: its changed traits go out together under ``hold_sync``)."""
+        return _apply(self._plan())
 
     def _show_internal_error(self, exc: Exception) -> None:
         try:
-            self.error_html.value = (
-                '<div style="color:#cf222e">hailuo_nb view error: '
-                f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</div>"
-            )
+            self._internal_error = (f"hailuo_nb view error: {_esc(type(exc).__name__)}: "
+                                    f"{_esc(exc)}")
+            block = (f'<div style="color:{RED};white-space:normal">'
+                     f"{self._internal_error}</div>")
+            with self.error_html.hold_sync():
+                self.error_html.value = block
             self.error_html.layout.display = None
         except Exception:  # noqa: S110 - nothing more can be shown
             pass
 
-    # -- actions --------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        """Draw now (skipping the message budget)."""
+        self._throttle(force=True)
 
-    def _show_id(self, _button: W.Button) -> None:
-        self.id_text.value = self.task.id or "(not yet submitted)"
-        self.id_text.layout.display = None
+    # -- actions (main thread: button clicks) ---------------------------------------------------
 
-    def _save_as(self, _button: W.Button) -> None:
+    def _show_id(self, _button: W.Button | None = None) -> None:
+        with self.id_text.hold_sync():
+            self.id_text.value = self.task.id or "(not yet submitted)"
+            self.id_text.layout.display = None
+        try:
+            self.id_text.focus()
+        except Exception:  # noqa: S110 - older ipywidgets: no focus(), still visible
+            pass
+
+    def _keep_id(self, change: dict) -> None:
+        """Read-only without JavaScript: an edit is put back at once."""
+        if self.id_text.layout.display == "none":
+            return
+        wanted = self.task.id or "(not yet submitted)"
+        if change["new"] != wanted:
+            self.id_text.value = wanted
+
+    def _save_as(self, _button: W.Button | None = None) -> None:
         path = self.save_path.value.strip()
         if not path:
             self.save_note.value = "Type a path first, e.g. <code>results/fox.mp4</code>."
             return
+        task = self.task
+        if task.local_path and os.path.exists(task.local_path):
+            self._do_save(path)  # a local copy: quick, no network
+            return
+        # A download: never block the kernel in a click handler.
+        self.save_note.value = f"Saving to <code>{_esc(path)}</code>…"
+        threading.Thread(target=self._do_save, args=(path,), daemon=True,
+                         name="hailuo-save-as").start()
+
+    def _do_save(self, path: str) -> None:
         try:
             saved = self.task.save(path)
         except Exception as exc:
-            self.save_note.value = f'<span style="color:#cf222e">{html.escape(str(exc))}</span>'
-            return
-        self.save_note.value = f"Saved to <code>{html.escape(str(saved))}</code>"
+            self.save_note.value = f'<span style="color:{RED}">{_esc(exc)}</span>'
+        else:
+            self.save_note.value = f"Saved to <code>{_esc(saved)}</code>"
 
     def close(self) -> None:
-        self.task.unobserve(self._on_change, names=list(WATCHED))
+        try:
+            self.task.unobserve(self._on_change, names=list(WATCHED))
+        except ValueError:
+            pass
+        self._throttle.close()
         super().close()
 
     # -- static fallback -------------------------------------------------------------------------
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        """The widget view, plus text and HTML that stand alone (terminal, nbconvert)."""
         data = super()._repr_mimebundle_(**kwargs) or {}
         data["text/plain"] = render.task_text(self.task)
         data["text/html"] = render.task_html(self.task)
         return data
 
 
-def _set(obj: Any, name: str, value: Any) -> None:
-    if getattr(obj, name) != value:
-        setattr(obj, name, value)
+def _display_path(path: str) -> str:
+    """A path relative to the working directory when it is under it, else as is."""
+    try:
+        rel = os.path.relpath(path, os.getcwd())
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _apply(plan: Iterable[tuple[W.Widget, dict[str, Any]]]) -> int:
+    sent = 0
+    for widget, values in plan:
+        changed = {k: v for k, v in values.items() if getattr(widget, k) != v}
+        if not changed:
+            continue
+        with widget.hold_sync():
+            for name, value in changed.items():
+                setattr(widget, name, value)
+        sent += 1
+    return sent
