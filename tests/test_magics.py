@@ -190,7 +190,9 @@ def test_cell_magic_submits_displays_once_and_returns_none(shell, emu, api_key):
 
 
 def test_every_generation_option_reaches_the_request(shell, emu):
-    run = shell.run("%%hailuo -q 1080p -d 6 --no-optimize --fast -o clip\nA city at night [Pan left]")
+    run = shell.run(
+        "%%hailuo -q 1080p -d 6 --no-optimize --fast -o clip\nA city at night [Pan left]"
+    )
     assert run.error is None, run.stderr
     task = shell.user_ns["clip"]
     assert task is shell.user_ns["_hailuo_task"]
