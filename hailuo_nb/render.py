@@ -80,8 +80,9 @@ def status_line(task: Task) -> str:
         parts.append(f"{task.progress}%")
     parts.append(f"elapsed {format_seconds(task.elapsed)}")
     if task.estimated_time and task.status in ("pending", "processing"):
-        eta = max(0.0, task.estimated_time - task.elapsed)
-        parts.append(f"ETA ~{format_seconds(eta)}")
+        eta = task.estimated_time - task.elapsed
+        parts.append(f"ETA ~{format_seconds(eta)}" if eta >= 1
+                     else f"past the ~{format_seconds(task.estimated_time)} estimate")
     if task.note:
         parts.append(task.note)
     return " · ".join(parts)

@@ -75,7 +75,7 @@ def video_tags(view: TaskView) -> list[str]:
     return [o["data"]["text/html"] for o in view.player.outputs]
 
 
-SAFE_TAGS = {"div", "span", "b", "br", "code", "small", "a", "video", "p"}
+SAFE_TAGS = {"div", "span", "b", "i", "br", "code", "small", "a", "video", "p"}
 
 
 class _TagAudit(HTMLParser):

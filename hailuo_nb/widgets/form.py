@@ -105,42 +105,48 @@ class GenerationForm(W.VBox):
             layout=W.Layout(width="auto"),
         )
         self.camera_buttons: dict[str, W.Button] = {}
-        rows = []
+        groups = []
         for family, commands in CAMERA_GROUPS.items():
             buttons = []
             for command in commands:
                 button = W.Button(description=command, tooltip=f"add [{command}] to the prompt",
                                   layout=W.Layout(width="auto", height="28px",
-                                                  margin="1px 2px"))
+                                                  margin="0 2px 0 0"))
                 button.on_click(self._insert_camera(command))
                 self.camera_buttons[command] = button
                 buttons.append(button)
-            rows.append(W.HBox(
-                [W.HTML(_small(_esc(family)), layout=W.Layout(width="90px", min_width="90px")),
-                 W.HBox(buttons, layout=W.Layout(flex_flow="row wrap", flex="1 1 auto"))],
-                layout=W.Layout(width="100%", align_items="center"),
+            # One family: its name over its buttons; the families flow and wrap.
+            groups.append(W.VBox(
+                [W.HTML(_small(_esc(family)), layout=W.Layout(height="18px")),
+                 W.HBox(buttons)],
+                layout=W.Layout(width="auto", margin="0 14px 6px 0"),
             ))
         self.toolbar = W.VBox(
-            [W.HBox([W.HTML("<b>Camera</b>", layout=W.Layout(width="90px")), self.combine,
-                     W.HTML(_small("adds <code>[Command]</code> at the end of the prompt"),
-                            layout=W.Layout(margin="0 0 0 8px"))],
-                    layout=W.Layout(align_items="center")),
-             *rows],
+            [W.HBox([W.HTML("<b>Camera</b>", layout=W.Layout(width="70px")), self.combine,
+                     W.HTML(_small("each button adds <code>[Command]</code> at the end of "
+                                   "the prompt; <i>combine</i> joins the last bracket"),
+                            layout=W.Layout(margin="0 0 0 10px", min_width="0"))],
+                    layout=W.Layout(align_items="center", width="100%")),
+             W.Box(groups, layout=W.Layout(display="flex", flex_flow="row wrap",
+                                           width="100%", margin="4px 0 0 0"))],
             layout=W.Layout(width="100%"),
         )
 
         # -- options -------------------------------------------------------------------------
         self.quality = W.ToggleButtons(options=list(QUALITIES), value="768p",
                                        description="Quality",
-                                       style={"button_width": "64px"},
-                                       layout=W.Layout(width="auto"))
+                                       style={"button_width": "64px",
+                                              "description_width": "60px"},
+                                       layout=W.Layout(width="auto", margin="0 24px 0 0"))
         self.duration = W.ToggleButtons(options=[(f"{d} s", d) for d in DURATIONS], value=6,
                                         description="Duration",
-                                        style={"button_width": "56px"},
+                                        style={"button_width": "56px",
+                                               "description_width": "60px"},
                                         layout=W.Layout(width="auto"))
         self.duration_note = W.HTML()
         self.prompt_optimizer = W.Checkbox(value=True, description="Prompt optimizer",
-                                           indent=False, layout=W.Layout(width="auto"))
+                                           indent=False,
+                                           layout=W.Layout(width="auto", margin="0 24px 0 0"))
         self.fast_pretreatment = W.Checkbox(value=False, description="Fast pretreatment",
                                             indent=False, layout=W.Layout(width="auto"))
 
@@ -148,6 +154,7 @@ class GenerationForm(W.VBox):
         self.image_url = W.Text(
             placeholder="https://… or a local file path (optional: image-to-video)",
             description="Image", layout=W.Layout(width="100%"), continuous_update=False,
+            style={"description_width": "60px"},
         )
         self.upload = W.FileUpload(accept="image/jpeg,image/png,image/webp", multiple=False,
                                    description="Upload image", layout=W.Layout(width="auto"))

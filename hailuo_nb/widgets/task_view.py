@@ -65,7 +65,7 @@ class TaskView(W.VBox):
         )
         self.status_html = W.HTML(layout=W.Layout(
             width="auto", min_width="0", max_width="100%" if compact else "55%",
-            margin="0 0 0 8px"))
+            margin="0" if compact else "0 0 0 8px"))
         bar_row = [self.label, self.bar] if compact else [self.label, self.bar,
                                                           self.status_html]
         self.progress_row = W.HBox(bar_row, layout=W.Layout(width="100%",
@@ -87,6 +87,9 @@ class TaskView(W.VBox):
                                     layout=W.Layout(width="auto"),
                                     tooltip="Copy the video to this path (task.save)")
         self.save_note = W.HTML(layout=W.Layout(width="100%"))
+        # Saving means something once there is a video: hidden until then.
+        self.save_box = W.HBox([self.save_path, self.save_button],
+                               layout=W.Layout(display="none", align_items="center"))
         self.copy_button.on_click(self._show_id)
         self.save_button.on_click(self._save_as)
         self.id_text.observe(self._keep_id, names="value")
@@ -96,8 +99,7 @@ class TaskView(W.VBox):
                                   layout=W.Layout(width="100%", flex_flow="row wrap"))
         else:
             self.actions = W.HBox(
-                [self.copy_button, self.id_text, self.save_path, self.save_button,
-                 self.link_html],
+                [self.copy_button, self.id_text, self.save_box, self.link_html],
                 layout=W.Layout(flex_flow="row wrap", align_items="center", width="100%"),
             )
 
@@ -122,8 +124,9 @@ class TaskView(W.VBox):
         )
         super().__init__(children=children, layout=layout, **kwargs)
         self.add_class("hailuo-task-view")
-        self._throttle(force=True)
+        # Observe first, then draw: a change in between is drawn either way.
         task.observe(self._on_change, names=list(WATCHED))
+        self._throttle(force=True)
 
     # -- pieces -------------------------------------------------------------------------------
 
@@ -160,7 +163,8 @@ class TaskView(W.VBox):
                              f"{_esc(render.shorten(name, 40))}</code>")
             elif req.image_kind == "bytes" and req.image_info is not None:
                 parts.append(f"image {_esc(req.image_info.describe())}")
-        parts.append(f"<code>{_esc(task.id or 'not yet submitted')}</code>")
+        ident = f"<code>{_esc(task.id or 'not yet submitted')}</code>"
+        parts.append(f'<small style="color:{GREY}">{ident}</small>' if self.compact else ident)
         return ('<div style="line-height:1.5;white-space:normal;overflow-wrap:anywhere">'
                 + " · ".join(parts) + "</div>")
 
@@ -186,11 +190,9 @@ class TaskView(W.VBox):
         task = self.task
         lines = []
         if task.status == "failed":
-            err = task.error or {}
-            provider = err.get("message") or "no message from the provider"
-            lines.append(f"<b>Failed ({_esc(err.get('code') or 'unknown')}):</b> "
-                         f"{_esc(provider)}")
-            lines.append(_esc(render.failure_line(task)))
+            # failure_line: the provider's code and message, then what to do.
+            line = render.failure_line(task) or "The task failed with no message."
+            lines.append(_esc(line))
         if task.download_error:
             lines.append(f"<b>Download failed:</b> {_esc(task.download_error)}")
         refused = render.refused_url_note(task)
@@ -216,8 +218,8 @@ class TaskView(W.VBox):
             parts.append(f'saved as <code title="{_esc(task.local_path)}">{_esc(shown)}</code>')
         if not parts:
             return ""
-        return ('<span style="line-height:1.5;white-space:normal;overflow-wrap:anywhere">'
-                + " · ".join(parts) + "</span>")
+        return ('<div style="line-height:1.5;white-space:normal;overflow-wrap:anywhere">'
+                + " · ".join(parts) + "</div>")
 
     def _player_outputs(self) -> tuple:
         html_ = render.player_html(self.task)
@@ -250,6 +252,8 @@ class TaskView(W.VBox):
             (self.link_html, {"value": link}),
             (self.player, {"outputs": player}),
             (self.player.layout, {"display": None if player else "none"}),
+            (self.save_box.layout,
+             {"display": None if task.status == "completed" else "none"}),
         ]
 
     # -- drawing --------------------------------------------------------------------------------
