@@ -1,0 +1,184 @@
+"""Every notebook in notebooks/ executed in a real kernel (nbclient) against the emulator.
+
+The kernel gets the emulator's URLs, a unique key and its own HAILUO_HOME through its
+environment, and runs in a temporary directory. Each executed notebook is saved and
+checked the way a user would share it: a finished task and a video in the outputs, the
+key nowhere, no base64 video, a sane size. Then the demo, in Python and from the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+pytestmark = pytest.mark.kernel
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+MAX_NOTEBOOK_BYTES = 200_000
+CELL_TIMEOUT = 600
+
+
+def kernel_env(home: Path, emulator=None, key: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("EVOLINK_API_KEY", "HAILUO_BASE_URL", "HAILUO_FILES_URL")}
+    env["HAILUO_HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    if emulator is not None:
+        env["HAILUO_BASE_URL"] = emulator.base_url
+        env["HAILUO_FILES_URL"] = emulator.files_url
+    if key is not None:
+        env["EVOLINK_API_KEY"] = key
+    return env
+
+
+def execute(path: Path, cwd: Path, env: dict[str, str], spec_root: Path):
+    """Run ``path`` in a fresh kernel on this interpreter; returns the executed notebook."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    spec = spec_root / "hailuo-test-python"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python",
+    }))
+    km = KernelManager(kernel_name="hailuo-test-python",
+                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_root)]))
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, km=km, timeout=CELL_TIMEOUT,
+                                     resources={"metadata": {"path": str(cwd)}})
+    client.execute(env=env)
+    return nb
+
+
+def output_text(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            for mime, value in out.get("data", {}).items():
+                if mime.startswith("text/"):
+                    parts.append(value if isinstance(value, str) else "".join(value))
+    return "\n".join(parts)
+
+
+def check_saved(saved: Path, key: str) -> str:
+    raw = saved.read_text(encoding="utf-8")
+    assert key not in raw
+    assert "data:video" not in raw
+    size = saved.stat().st_size
+    assert size < MAX_NOTEBOOK_BYTES, f"{saved.name} is {size} bytes"
+    nb = nbformat.read(saved, as_version=4)
+    errors = [out for cell in nb.cells for out in cell.get("outputs", [])
+              if out.get("output_type") == "error"]
+    assert not errors, errors
+    text = output_text(nb)
+    assert "completed" in text, text[-2000:]
+    assert re.search(r"<video\b[^>]*\bsrc=|hailuo_videos/[\w.-]+\.mp4", text), text[-2000:]
+    return text
+
+
+def assert_key_absent(key: str, *roots: Path) -> None:
+    needle = key.encode()
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert needle not in path.read_bytes(), path
+
+
+def test_committed_notebooks_have_no_outputs():
+    assert {p.name for p in NOTEBOOKS} >= {
+        "quickstart.ipynb", "image_to_video.ipynb", "batch_sweep.ipynb"}
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+        assert "widgets" not in nb.metadata, path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_against_the_emulator(path, emulator_factory, api_key, tmp_path):
+    emu = emulator_factory(task_seconds=1.0, api_keys=(api_key,))
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    nb = execute(path, work, kernel_env(home, emu, api_key), tmp_path / "specs")
+    saved = work / path.name
+    nbformat.write(nb, saved)
+    check_saved(saved, api_key)
+    assert emu.tasks_created >= 1
+    videos = list((work / "hailuo_videos").glob("*.mp4"))
+    assert len(videos) >= 1
+    assert all(v.read_bytes() == emu.video_bytes for v in videos)
+    assert_key_absent(api_key, work, home)
+
+
+def test_quickstart_standalone_starts_its_own_emulator(tmp_path):
+    """No key anywhere: the first cell starts the in-process emulator and all still works."""
+    path = ROOT / "notebooks" / "quickstart.ipynb"
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    nb = execute(path, work, kernel_env(home), tmp_path / "specs")
+    saved = work / path.name
+    nbformat.write(nb, saved)
+    text = check_saved(saved, "emulator-key-that-does-not-exist")
+    assert "Hailuo emulator running at http://127.0.0.1:" in text
+    assert list((work / "hailuo_videos").glob("*.mp4"))
+
+
+def _check_demo_folder(out: Path) -> None:
+    executed = out / "quickstart.ipynb"
+    page = out / "quickstart.html"
+    assert executed.is_file() and page.is_file()
+    assert list((out / "hailuo_videos").glob("*.mp4"))
+    nb = nbformat.read(executed, as_version=4)
+    assert "completed" in output_text(nb)
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".ipynb", ".html", ".json"):
+            data = path.read_text(encoding="utf-8", errors="replace")
+            assert "data:video" not in data, path
+            assert not re.search(r"\bdemo-[0-9a-f]{32,}", data), path  # the demo's key shape
+
+
+def test_run_demo_end_to_end(tmp_path, capsys):
+    from hailuo_nb.demo import run_demo
+
+    out = run_demo(tmp_path / "demo")
+    assert Path(out).resolve() == (tmp_path / "demo").resolve()
+    _check_demo_folder(Path(out))
+    printed = capsys.readouterr().out
+    assert "quickstart.ipynb" in printed and "quickstart.html" in printed
+    assert "hailuo_videos" in printed
+
+
+def test_cli_demo(tmp_path):
+    out = tmp_path / "cli_demo"
+    script = shutil.which("hailuo-nb")
+    cmd = [script] if script else [sys.executable, "-m", "hailuo_nb.cli"]
+    proc = subprocess.run(  # noqa: S603
+        [*cmd, "demo", "--out", str(out)], capture_output=True, text=True,
+        timeout=CELL_TIMEOUT, cwd=tmp_path, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert str(out / "quickstart.ipynb") in proc.stdout
+    _check_demo_folder(out)
+
+
+def test_cli_demo_without_the_notebook_is_one_line(tmp_path):
+    from hailuo_nb.demo import DemoError, run_demo
+
+    with pytest.raises(DemoError) as info:
+        run_demo(tmp_path / "x", notebook=tmp_path / "missing.ipynb")
+    assert "\n" not in str(info.value) and "missing.ipynb" in str(info.value)
