@@ -34,7 +34,7 @@ def shorten(text: str, limit: int = 80) -> str:
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds}s"
     minutes, sec = divmod(seconds, 60)
@@ -173,8 +173,8 @@ def task_html(task: Task) -> str:
     colour = STATUS_COLOURS.get(task.status, "#6e7781")
     prompt = task.prompt or "(no prompt)"
     rows = [
-        f'<div class="hailuo-task" style="font-family:sans-serif;max-width:760px;'
-        f'border:1px solid #d0d7de;border-radius:6px;padding:8px 12px">',
+        '<div class="hailuo-task" style="font-family:sans-serif;max-width:760px;'
+        'border:1px solid #d0d7de;border-radius:6px;padding:8px 12px">',
         f"<div><b>Hailuo task</b> <code>{esc(task.id or '(not yet submitted)')}</code> "
         f"· {esc(task.mode)}</div>",
         f'<div title="{esc(prompt)}">{esc(shorten(prompt, 120))}</div>',

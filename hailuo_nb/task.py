@@ -218,12 +218,13 @@ class Task(HasTraits):
         """In a kernel with ipywidgets: a live TaskView (plus text and HTML that stand
         alone); elsewhere (terminal IPython, nbconvert of a dead kernel): text and HTML."""
         if _in_kernel():
-            try:
+            import contextlib
+
+            # No ipywidgets, no comm: the static bundle below still says it all.
+            with contextlib.suppress(Exception):
                 from .widgets import TaskView
 
                 return TaskView(self)._repr_mimebundle_(include=include, exclude=exclude)
-            except Exception:  # no ipywidgets, no comm: the static bundle still says it all
-                pass
         return {"text/plain": task_text(self), "text/html": task_html(self)}
 
 

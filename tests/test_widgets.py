@@ -8,6 +8,7 @@ show. Every task here is real: HTTP to the emulator on 127.0.0.1, the real polle
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -112,7 +113,7 @@ def assert_inert(text: str) -> None:
 #    seconds costs at most 10*T + 10 (one redraw may overshoot by its own size);
 #  - each settling change (queued → submitting → pending → processing → completed,
 #    download waiting → downloading → done, local_path) is drawn at once: at most
-#    8 of them × at most 10 widgets each.
+#    8 of them, at most 10 widgets each.
 # So updates ≤ 10*T + 10 + 80. The comm_opens are the view's widgets (fixed, ~30).
 MAX_WIDGETS_PER_REDRAW = 10
 SETTLING_CHANGES = 8
@@ -374,10 +375,8 @@ def test_the_form_cannot_express_1080p_with_10_seconds(comm_log, monkeypatch):
             for q2 in ("1080p", "768p"):
                 for value, widget in ((q1, form.quality), (d, form.duration),
                                       (q2, form.quality)):
-                    try:
+                    with contextlib.suppress(traitlets.TraitError):
                         widget.value = value
-                    except traitlets.TraitError:
-                        pass
                     assert (form.quality.value, form.duration.value) != ("1080p", 10)
     assert built and ("1080p", 10) not in built
     assert ("1080p", 6) in built and ("768p", 10) in built

@@ -8,6 +8,7 @@ runs at once. Redraws never overlap: a stale one cannot land after a newer one.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -92,13 +93,11 @@ class Throttle:
         with self._draw_lock:
             try:
                 sent = int(self._draw() or 0)
-            except Exception as exc:  # noqa: BLE001 - shown in the view, never raised
+            except Exception as exc:  # shown in the view, never raised into the poller
                 sent = 1
                 if self._on_error is not None:
-                    try:
+                    with contextlib.suppress(Exception):  # nothing more can be done
                         self._on_error(exc)
-                    except Exception:  # noqa: S110 - nothing more can be done
-                        pass
             with self._lock:
                 self.redraws += 1
                 self.messages += sent

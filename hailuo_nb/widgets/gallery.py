@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections import Counter
 from collections.abc import Iterable
@@ -88,18 +89,14 @@ class Gallery(W.VBox):
             if self.summary.value != value:
                 self.summary.value = value
         except Exception as exc:
-            try:
+            with contextlib.suppress(Exception):  # nothing more can be shown
                 self.summary.value = (f'<span style="color:#cf222e">hailuo_nb gallery error: '
                                       f"{html.escape(repr(exc))}</span>")
-            except Exception:  # noqa: S110 - nothing more can be shown
-                pass
 
     def close(self) -> None:
         for task in self.tasks:
-            try:
+            with contextlib.suppress(ValueError):
                 task.unobserve(self._update, names="status")
-            except ValueError:
-                pass
         for view in self.views:
             view.close()
         super().close()

@@ -12,6 +12,7 @@ in rendered outputs, not inside an ``HTML`` widget's value.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import threading
@@ -292,10 +293,8 @@ class TaskView(W.VBox):
         with self.id_text.hold_sync():
             self.id_text.value = self.task.id or "(not yet submitted)"
             self.id_text.layout.display = None
-        try:
+        with contextlib.suppress(Exception):  # older ipywidgets: no focus(); still shown
             self.id_text.focus()
-        except Exception:  # noqa: S110 - older ipywidgets: no focus(), still visible
-            pass
 
     def _keep_id(self, change: dict) -> None:
         """Read-only without JavaScript: an edit is put back at once."""
@@ -328,10 +327,8 @@ class TaskView(W.VBox):
             self.save_note.value = f"Saved to <code>{_esc(saved)}</code>"
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(ValueError):
             self.task.unobserve(self._on_change, names=list(WATCHED))
-        except ValueError:
-            pass
         self._throttle.close()
         super().close()
 
