@@ -215,7 +215,9 @@ def start_lab(folder: str | os.PathLike, env: dict, *, open_path: str = "",
         except (urllib.error.URLError, OSError):
             if time.monotonic() > deadline:
                 proc.terminate()
-                raise DemoError(f"JupyterLab did not answer within {startup_timeout:g} s.")
+                raise DemoError(
+                    f"JupyterLab did not answer within {startup_timeout:g} s."
+                ) from None
             time.sleep(0.3)
     target = f"/lab/tree/{open_path}" if open_path else "/lab"
     return proc, f"{base}{target}?token={token}"
