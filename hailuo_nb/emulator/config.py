@@ -41,6 +41,9 @@ class EmulatorConfig:
             raise TypeError(f"unknown emulator settings: {sorted(unknown)}")
         for name, value in changes.items():
             if name in ("api_keys", "quota_keys", "blocked_words", "error_statuses"):
+                # One key given as a bare string is one key, not a tuple of its letters.
+                if isinstance(value, (str, bytes, int)):
+                    value = (value,)
                 value = tuple(value or ())
             setattr(self, name, value)
 
