@@ -335,6 +335,8 @@ class Handler(BaseHTTPRequestHandler):
             data = json.loads(body) if body else {}
         except ValueError:
             return Response.json(400, {"error": "not JSON"})
+        if not isinstance(data, dict):
+            return Response.json(400, {"error": "send a JSON object"})
         if method == "GET" and path == "/_emulator/stats":
             with state.lock:
                 return Response.json(200, state.stats.snapshot())
@@ -346,7 +348,10 @@ class Handler(BaseHTTPRequestHandler):
                 return Response.json(400, {"error": str(exc)})
             return Response.json(200, {"ok": True})
         if method == "POST" and path == "/_emulator/inject":
-            state.inject(data["route"], data["fault"], int(data.get("times", 1)))
+            try:
+                state.inject(data["route"], data["fault"], int(data.get("times", 1)))
+            except (KeyError, TypeError, ValueError) as exc:
+                return Response.json(400, {"error": f"inject needs route, fault[, times]: {exc}"})
             return Response.json(200, {"ok": True})
         if method == "POST" and path == "/_emulator/reset_stats":
             with state.lock:

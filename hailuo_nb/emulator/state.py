@@ -16,7 +16,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from random import Random
 
-from .config import MODEL, EmulatorConfig
+from .config import FAULTS, MODEL, ROUTES, EmulatorConfig
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -69,6 +69,28 @@ CANNED = {
     502: ("Upstream service error", "try again later", None),
     503: ("Service temporarily unavailable", "retry after 1 seconds", 1),
 }
+
+
+def check_fault(route: str, fault: str) -> None:
+    """ValueError unless ``route`` is one of ROUTES and ``fault`` one of FAULTS or slow:<s>.
+
+    Checked when injected: an unknown fault used to be queued and then crash the
+    request it was meant for (no answer at all), an unknown route never fired.
+    """
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; use one of {list(ROUTES)}")
+    if not isinstance(fault, str):
+        raise ValueError(f"fault must be a string, got {fault!r}")
+    if fault.startswith("slow:"):
+        try:
+            seconds = float(fault[len("slow:"):])
+        except ValueError:
+            seconds = -1.0
+        if not (0 <= seconds < 3600):
+            raise ValueError(f"bad fault {fault!r}: use slow:<seconds>, e.g. slow:1.5")
+        return
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}; use one of {list(FAULTS)} or slow:<seconds>")
 
 
 def canned_refusal(status: int) -> Refusal:
@@ -145,8 +167,12 @@ class EmulatorState:
             return "".join(self.random.choice(_ID_ALPHABET) for _ in range(length))
 
     def inject(self, route: str, fault: str, times: int = 1) -> None:
+        check_fault(route, fault)
+        times = int(times)
+        if times < 0:
+            raise ValueError(f"times must be >= 0, got {times}")
         with self.lock:
-            self.injected[route].extend([fault] * int(times))
+            self.injected[route].extend([fault] * times)
 
     def take_fault(self, route: str, *, is_api: bool, method: str) -> str | None:
         """A one-shot injected fault, else one drawn from the configured rates."""
