@@ -94,11 +94,41 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing ---------------------------------------------------------------------------
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not raw.isdigit():  # junk or negative: read(-1) would wait for the client to hang up
+            self.close_connection = True
+            raise Refusal(400, "Invalid Content-Length header")
+        length = int(raw)
         if length > MAX_BODY:
             self.close_connection = True
             raise Refusal(413, f"Request body is {length} bytes; the limit is {MAX_BODY}")
         return self.rfile.read(length) if length else b""
+
+    def _read_chunked(self) -> bytes:
+        """A ``Transfer-Encoding: chunked`` body (requests sends one for generators)."""
+        parts, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise Refusal(400, "Malformed chunked request body") from None
+            if size < 0:
+                self.close_connection = True
+                raise Refusal(400, "Malformed chunked request body")
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY:
+                self.close_connection = True
+                raise Refusal(413, f"Request body is over the limit of {MAX_BODY} bytes")
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)  # the CRLF after each chunk
 
     def _send(self, response: Response) -> None:
         self.server.state.count_status(response.status)
@@ -111,6 +141,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             length = len(response.body)
         self.send_header("Content-Length", str(max(0, length)))
+        if self.close_connection:  # tell the client rather than let it find out
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command == "HEAD":
             return
@@ -144,7 +176,11 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         state = self.server.state
         if path.startswith("/_emulator/"):
-            self._send(self._control(method, path))
+            try:
+                response = self._control(method, path)
+            except Refusal as refusal:
+                response = refusal_response(refusal)
+            self._send(response)
             return
         route = self._route(method, path)
         if route is None:
