@@ -279,10 +279,10 @@ def run_demo(
     videos = sorted((out / "hailuo_videos").glob("*.mp4"))
     print(f"Executed notebook: {executed}")
     print(f"HTML export:       {page}")
-    print(f"Videos ({len(videos)}):      {out / 'hailuo_videos'}")
+    print(f"Videos:            {out / 'hailuo_videos'} ({len(videos)} file(s))")
     for video in videos:
         print(f"  {video.name}")
-    print("The API key used appears in none of these files.")
+    print("The demo's API key appears in none of these files.")
     return out
 
 

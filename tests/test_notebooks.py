@@ -182,3 +182,29 @@ def test_cli_demo_without_the_notebook_is_one_line(tmp_path):
     with pytest.raises(DemoError) as info:
         run_demo(tmp_path / "x", notebook=tmp_path / "missing.ipynb")
     assert "\n" not in str(info.value) and "missing.ipynb" in str(info.value)
+
+
+def test_start_lab_serves_the_folder_with_the_emulator_environment(tmp_path, emulator, api_key):
+    """`hailuo-nb demo --lab`: JupyterLab answers on 127.0.0.1 with a token, on our folder."""
+    pytest.importorskip("jupyterlab")
+    import urllib.error
+    import urllib.request
+
+    from hailuo_nb.demo import demo_environment, start_lab
+
+    (tmp_path / "marker.ipynb").write_text(
+        nbformat.writes(nbformat.v4.new_notebook()), encoding="utf-8")
+    env = demo_environment(emulator.base_url, emulator.files_url, api_key, tmp_path / "home")
+    assert env["EVOLINK_API_KEY"] == api_key and env["HAILUO_BASE_URL"] == emulator.base_url
+    proc, url = start_lab(tmp_path, env, open_path="marker.ipynb")
+    try:
+        assert url.startswith("http://127.0.0.1:") and "/lab/tree/marker.ipynb?token=" in url
+        base, token = url.split("/lab/")[0], url.rsplit("token=", 1)[1]
+        with urllib.request.urlopen(f"{base}/api/contents?token={token}", timeout=10) as r:  # noqa: S310
+            names = {item["name"] for item in json.load(r)["content"]}
+        assert "marker.ipynb" in names
+        with pytest.raises(urllib.error.HTTPError):  # no token, no entry
+            urllib.request.urlopen(f"{base}/api/contents", timeout=10)  # noqa: S310
+    finally:
+        proc.terminate()
+        proc.wait(30)
