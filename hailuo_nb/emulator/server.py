@@ -67,9 +67,39 @@ class EmulatorServer(ThreadingHTTPServer):
         self.config = config
         self.video_file = Path(config.video_path) if config.video_path else SAMPLE_VIDEO
         self.state = EmulatorState(config, None)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__((config.host, config.port), Handler)
         host, port = self.server_address[:2]
         self.base_url = f"http://{host}:{port}"
+
+    # Open connections are tracked so that closing the server closes them too: before,
+    # a client's keep-alive connection went on being served after stop().
+    def process_request(self, request, client_address) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._connections_lock:
+            live = list(self._connections)
+        for sock in live:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address) -> None:
+        # A client hanging up mid-answer (dropped downloads, stop()) is not an error.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -78,9 +108,22 @@ class Handler(BaseHTTPRequestHandler):
     server: EmulatorServer
     timeout = 120  # an idle keep-alive connection is closed after this
 
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        if self.server.config.verbose and self.command:  # method, path, status: no headers
+            path = (getattr(self, "path", None) or "").split("?")[0]
+            status = getattr(code, "value", code)
+            sys.stderr.write(f"emulator: {self.command} {path} {status}\n")
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        if self.server.config.verbose:  # request line and status only: never headers
-            sys.stderr.write(f"emulator: {self.command} {self.path.split('?')[0]} {args[1]}\n")
+        # http.server's own notes (bad request lines, timeouts). These used to go through
+        # the request-line formatter above and crash it (no self.path yet, one arg only).
+        if self.server.config.verbose:
+            try:
+                text = format % args
+            except (TypeError, ValueError):
+                text = format
+            text = re.sub(r"\?\S*", "?...", text)[:300]  # no query strings (could hold keys)
+            sys.stderr.write(f"emulator: {text}\n")
 
     def do_GET(self) -> None:
         self._dispatch("GET")
