@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
+import re
+from dataclasses import asdict, dataclass, fields
 
 MODEL = "MiniMax-Hailuo-2.3"
+
+_TUPLE_FIELDS = ("api_keys", "quota_keys", "blocked_words", "error_statuses")
+_RATE_FIELDS = ("task_jitter", "fail_rate", "error_rate", "drop_rate", "slow_rate")
+_SECONDS_FIELDS = ("task_seconds", "slow_seconds", "link_ttl", "upload_ttl")
 
 
 @dataclass
@@ -28,30 +34,81 @@ class EmulatorConfig:
     link_ttl: float = 86400.0  # result links live this long after completion
     upload_ttl: float = 259200.0  # uploaded files: 72 h
     video_path: str | None = None  # serve this file as every result instead of the sample
-    max_tasks: int = 100_000
-    verbose: bool = False
+    max_tasks: int = 100_000  # past this, the oldest task is forgotten ("not found or expired")
+    retry_after: int = 1  # seconds advised by injected/random 429 and 503 answers
+    public_url: str | None = None  # the base of links it hands out, if not http://host:port
+    verbose: bool = False  # log method, path and status of each request to stderr
 
     @classmethod
     def field_names(cls) -> set[str]:
         return {f.name for f in fields(cls)}
 
     def update(self, **changes) -> None:
+        """Apply ``changes`` after checking all of them (nothing changes on an error)."""
         unknown = set(changes) - self.field_names()
         if unknown:
             raise TypeError(f"unknown emulator settings: {sorted(unknown)}")
-        for name, value in changes.items():
-            if name in ("api_keys", "quota_keys", "blocked_words", "error_statuses"):
-                # One key given as a bare string is one key, not a tuple of its letters.
-                if isinstance(value, (str, bytes, int)):
-                    value = (value,)
-                value = tuple(value or ())
+        clean = {name: _clean(name, value) for name, value in changes.items()}
+        for name, value in clean.items():
             setattr(self, name, value)
 
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _clean(name: str, value):
+    """The value checked and normalised (lists → tuples), or ValueError/TypeError."""
+    if name in _TUPLE_FIELDS:
+        if isinstance(value, (str, bytes, int)):  # one value, not a tuple of its letters
+            value = (value,)
+        value = tuple(value or ())
+        if name == "error_statuses":
+            value = tuple(int(v) for v in value)
+            bad = [v for v in value if v not in ERROR_STATUSES]
+            if bad:
+                raise ValueError(f"error_statuses: {bad} not among {sorted(ERROR_STATUSES)}")
+        elif not all(isinstance(v, str) for v in value):
+            raise TypeError(f"{name} must be strings")
+        return value
+    if name in _RATE_FIELDS:
+        value = float(value)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        return value
+    if name in _SECONDS_FIELDS:
+        value = float(value)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a number of seconds >= 0, got {value}")
+        return value
+    if name in ("rpm", "rpm_get"):
+        if value is None:
+            return None
+        value = int(value)
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0 or None")
+        return value or None
+    if name in ("seed", "port", "max_tasks", "retry_after"):
+        if isinstance(value, bool):
+            raise TypeError(f"{name} must be an integer")
+        value = int(value)
+        if name == "max_tasks" and value < 1:
+            raise ValueError("max_tasks must be >= 1")
+        if name == "retry_after" and value < 0:
+            raise ValueError("retry_after must be >= 0")
+        return value
+    if name == "verbose":
+        return bool(value)
+    if name in ("video_path", "public_url"):
+        return None if value in (None, "") else str(value)
+    return value
+
+
+ERROR_STATUSES = frozenset({400, 401, 402, 403, 404, 413, 429, 500, 502, 503})
 
 FAULTS = (
     "400", "401", "402", "403", "404", "413", "429", "500", "502", "503",
     "html502", "drop_before", "drop_after", "garbage",
-)  # plus "slow:<seconds>"
+)  # plus "slow:<seconds>", and "429:<seconds>" / "503:<seconds>" for another Retry-After
 
 ROUTES = (
     "POST /v1/videos/generations",
@@ -61,3 +118,30 @@ ROUTES = (
     "GET /media",
 )
 
+_FAULT_RE = re.compile(r"^(?:slow:(?:\d+(?:\.\d*)?|\.\d+)|(?:429|503):\d+)$")
+
+
+def check_fault(route: str, fault: str, times=1) -> tuple[str, str, int]:
+    """``(route, fault, times)`` checked, or ValueError naming what is accepted.
+
+    Checked when injected: an unknown fault queued would crash the request it hits.
+    """
+    if not isinstance(route, str) or not isinstance(fault, str):
+        raise ValueError("route and fault must be strings")
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; one of: {', '.join(ROUTES)}")
+    fault = str(fault)
+    if fault not in FAULTS and not _FAULT_RE.match(fault):
+        raise ValueError(
+            f"unknown fault {fault!r}; one of: {', '.join(FAULTS)}, slow:<seconds>, "
+            "429:<seconds>, 503:<seconds>"
+        )
+    try:
+        count = int(times)
+    except (TypeError, ValueError):
+        count = -1
+    if isinstance(times, bool) or count < 0:
+        raise ValueError(f"times must be an integer >= 0, got {times!r}")
+    if fault.startswith("slow:") and float(fault[5:]) >= 3600:
+        raise ValueError(f"bad fault {fault!r}: slow:<seconds> takes less than an hour")
+    return route, fault, count

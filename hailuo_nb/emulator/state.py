@@ -15,8 +15,9 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from random import Random
+from typing import ClassVar
 
-from .config import FAULTS, MODEL, ROUTES, EmulatorConfig
+from .config import MODEL, ROUTES, EmulatorConfig, check_fault
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -24,7 +25,7 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 class Refusal(Exception):
     """An HTTP error answer with the documented envelope."""
 
-    TYPES = {
+    TYPES: ClassVar[dict[int, str]] = {
         400: "invalid_request_error",
         401: "authentication_error",
         402: "insufficient_quota_error",
@@ -56,47 +57,32 @@ class Refusal(Exception):
         return {"error": error}
 
 
-# The documented bodies of each status, for injected faults.
+# The documented bodies of each status, for injected and random faults.
 CANNED = {
-    400: ("Invalid request parameters", None, None),
-    401: ("Invalid or expired token", None, None),
-    402: ("Insufficient quota", "https://evolink.ai/dashboard/billing", None),
-    403: ("Access denied", None, None),
-    404: ("Task not found or expired", None, None),
-    413: ("Request entity too large", None, None),
-    429: ("Rate limit exceeded", "retry after 1 seconds", 1),
-    500: ("Internal server error", "try again later", None),
-    502: ("Upstream service error", "try again later", None),
-    503: ("Service temporarily unavailable", "retry after 1 seconds", 1),
+    400: ("Invalid request parameters", None),
+    401: ("Invalid or expired token", None),
+    402: ("Insufficient quota", "https://evolink.ai/dashboard/billing"),
+    403: ("Access denied", None),
+    404: ("Task not found or expired", None),
+    413: ("Request entity too large", None),
+    429: ("Rate limit exceeded", "retry after {n} seconds"),
+    500: ("Internal server error", "try again later"),
+    502: ("Upstream service error", "try again later"),
+    503: ("Service temporarily unavailable", "retry after {n} seconds"),
 }
 
 
-def check_fault(route: str, fault: str) -> None:
-    """ValueError unless ``route`` is one of ROUTES and ``fault`` one of FAULTS or slow:<s>.
-
-    Checked when injected: an unknown fault used to be queued and then crash the
-    request it was meant for (no answer at all), an unknown route never fired.
-    """
-    if route not in ROUTES:
-        raise ValueError(f"unknown route {route!r}; use one of {list(ROUTES)}")
-    if not isinstance(fault, str):
-        raise ValueError(f"fault must be a string, got {fault!r}")
-    if fault.startswith("slow:"):
-        try:
-            seconds = float(fault[len("slow:"):])
-        except ValueError:
-            seconds = -1.0
-        if not (0 <= seconds < 3600):
-            raise ValueError(f"bad fault {fault!r}: use slow:<seconds>, e.g. slow:1.5")
-        return
-    if fault not in FAULTS:
-        raise ValueError(f"unknown fault {fault!r}; use one of {list(FAULTS)} or slow:<seconds>")
-
-
-def canned_refusal(status: int) -> Refusal:
-    message, fallback, retry_after = CANNED[status]
-    param = "task_id" if status == 404 else None
-    return Refusal(status, message, param=param, fallback=fallback, retry_after=retry_after)
+def canned_refusal(status: int, retry_after: int = 1, route: str | None = None) -> Refusal:
+    """The documented answer for ``status``; 429 and 503 advise ``retry_after`` seconds."""
+    message, fallback = CANNED[status]
+    wait = None
+    if fallback and "{n}" in fallback:
+        wait = max(0, int(retry_after))
+        fallback = fallback.format(n=wait)
+    param = "task_id" if status == 404 and route == "GET /v1/tasks" else None
+    if status == 404 and route == "GET /media":
+        message = "File not found or link expired"
+    return Refusal(status, message, param=param, fallback=fallback, retry_after=wait)
 
 
 @dataclass
@@ -108,6 +94,12 @@ class EmuTask:
     key_hash: int
     outcome: str = "completed"  # or a failure business code
     fail_at: float = 1.0  # fraction of duration at which it fails
+    polls: int = 0  # GET /v1/tasks/{id} answered for it
+    downloads: int = 0  # GET/HEAD of its result link answered (any status but 404)
+
+    @property
+    def completes_at(self) -> float:
+        return self.created + self.duration
 
     @property
     def mode(self) -> str:
@@ -117,11 +109,12 @@ class EmuTask:
 @dataclass
 class Upload:
     file_id: str
-    name: str
+    name: str  # as served: <file_id>.<ext>
     mime: str
     data: bytes
     created: float
     expires: float
+    original: str = ""  # the client's file name, if it sent one
 
 
 @dataclass
@@ -132,6 +125,14 @@ class Stats:
     by_route: dict = field(default_factory=lambda: defaultdict(int))
     by_status: dict = field(default_factory=lambda: defaultdict(int))
 
+    dropped: int = 0  # connections closed without an answer (drop faults)
+    open_connections: int = 0  # client connections open right now
+    peak_open_connections: int = 0
+
+    def __post_init__(self) -> None:
+        for route in ROUTES:
+            self.by_route.setdefault(route, 0)
+
     def snapshot(self) -> dict:
         return {
             "tasks_created": self.tasks_created,
@@ -139,14 +140,23 @@ class Stats:
             "requests": self.requests,
             "by_route": dict(self.by_route),
             "by_status": dict(self.by_status),
+            "dropped": self.dropped,
+            "open_connections": self.open_connections,
+            "peak_open_connections": self.peak_open_connections,
         }
+
+    def fresh(self) -> Stats:
+        """Counters at zero; connection gauges carry over (they describe the present)."""
+        new = Stats()
+        new.open_connections = new.peak_open_connections = self.open_connections
+        return new
 
 
 class EmulatorState:
     def __init__(self, config: EmulatorConfig, video: bytes | None):
         self.config = config
         self.lock = threading.RLock()
-        self.random = Random(config.seed)
+        self.random = Random(config.seed)  # noqa: S311 - reproducible, not secret
         self.tasks: dict[str, EmuTask] = {}
         self.uploads: dict[str, Upload] = {}
         self.stats = Stats()
@@ -166,13 +176,18 @@ class EmulatorState:
         with self.lock:
             return "".join(self.random.choice(_ID_ALPHABET) for _ in range(length))
 
+    def reseed(self, seed: int) -> None:
+        with self.lock:
+            self.random.seed(seed)
+
     def inject(self, route: str, fault: str, times: int = 1) -> None:
-        check_fault(route, fault)
-        times = int(times)
-        if times < 0:
-            raise ValueError(f"times must be >= 0, got {times}")
+        route, fault, times = check_fault(route, fault, times)
         with self.lock:
             self.injected[route].extend([fault] * times)
+
+    def pending_faults(self) -> dict:
+        with self.lock:
+            return {route: list(queue) for route, queue in self.injected.items() if queue}
 
     def take_fault(self, route: str, *, is_api: bool, method: str) -> str | None:
         """A one-shot injected fault, else one drawn from the configured rates."""
@@ -185,7 +200,7 @@ class EmulatorState:
             cfg = self.config
             if self.roll(cfg.drop_rate):
                 return "drop_after" if method == "POST" else "drop_before"
-            if self.roll(cfg.error_rate) and cfg.error_statuses:
+            if cfg.error_statuses and self.roll(cfg.error_rate):
                 return str(self.random.choice(cfg.error_statuses))
             if self.roll(cfg.slow_rate):
                 return f"slow:{cfg.slow_seconds}"
@@ -200,19 +215,36 @@ class EmulatorState:
         with self.lock:
             self.stats.by_status[str(status)] += 1
 
+    def count_drop(self) -> None:
+        with self.lock:
+            self.stats.dropped += 1
+
+    def connection_opened(self) -> None:
+        with self.lock:
+            stats = self.stats
+            stats.open_connections += 1
+            stats.peak_open_connections = max(stats.peak_open_connections,
+                                              stats.open_connections)
+
+    def connection_closed(self) -> None:
+        with self.lock:
+            self.stats.open_connections = max(0, self.stats.open_connections - 1)
+
     # -- auth and limits -------------------------------------------------------------------
 
-    def authenticate(self, header: str | None) -> str:
-        """The key from an Authorization header, or a 401/402 refusal."""
-        if not header or not header.startswith("Bearer "):
+    def authenticate(self, header: str | None, *, quota: bool = True) -> str:
+        """The key from an Authorization header, or a 401/402 refusal (the key is never
+        repeated in an answer)."""
+        scheme, _, key = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer":
             raise Refusal(401, "Missing or malformed Authorization header: use 'Bearer <key>'")
-        key = header[len("Bearer "):].strip()
+        key = key.strip()
         if not key:
             raise Refusal(401, "Invalid or expired token")
         cfg = self.config
         if cfg.api_keys and key not in cfg.api_keys:
             raise Refusal(401, "Invalid or expired token")
-        if key in cfg.quota_keys:
+        if quota and key in cfg.quota_keys:
             raise Refusal(402, "Insufficient quota",
                           fallback="https://evolink.ai/dashboard/billing")
         return key
@@ -236,9 +268,8 @@ class EmulatorState:
     def create_task(self, body: dict, key: str) -> EmuTask:
         cfg = self.config
         with self.lock:
-            if len(self.tasks) >= cfg.max_tasks:
-                raise Refusal(503, "Task capacity reached", fallback="retry after 30 seconds",
-                              retry_after=30)
+            while len(self.tasks) >= max(1, cfg.max_tasks):  # forget the oldest, like expiry
+                del self.tasks[next(iter(self.tasks))]
             now = time.time()
             duration = cfg.task_seconds
             if cfg.task_jitter:
@@ -281,22 +312,44 @@ class EmulatorState:
         elif fraction < 0.15:
             view.update(status="pending", progress=0)
         else:
-            view.update(status="processing", progress=max(1, min(99, int(fraction * 100))))
+            rising = int((fraction - 0.15) / 0.85 * 100)
+            view.update(status="processing", progress=max(1, min(99, rising)))
         return view
 
     def completed_at(self, task: EmuTask) -> float | None:
         if task.outcome != "completed":
             return None
-        return task.created + task.duration
+        return task.completes_at
+
+    def record(self, task: EmuTask, base_url: str) -> dict:
+        """Everything known about a task, for assertions (never the key)."""
+        view = self.task_view(task, base_url)
+        return {
+            **view,
+            "prompt": task.body.get("prompt"),
+            "body": task.body,
+            "mode": task.mode,
+            "outcome": task.outcome,
+            "duration": task.duration,  # seconds pending → completed (not the video's)
+            "total_seconds": task.duration,
+            "created_at": task.created,
+            "completes_at": task.completes_at,
+            "fails_at": (task.created + task.duration * task.fail_at
+                         if task.outcome != "completed" else None),
+            "polls": task.polls,
+            "downloads": task.downloads,
+        }
 
     # -- uploads ---------------------------------------------------------------------------
 
     def add_upload(self, data: bytes, name: str, mime: str, ext: str) -> Upload:
         now = time.time()
         with self.lock:
+            for old in [n for n, u in self.uploads.items() if u.expires < now]:
+                del self.uploads[old]  # expired files are gone for good
             file_id = f"file-{int(now)}-{self.random_id(10)}"
             upload = Upload(file_id, f"{file_id}.{ext}", mime, data, now,
-                            now + self.config.upload_ttl)
+                            now + self.config.upload_ttl, original=name)
             self.uploads[upload.name] = upload
             self.stats.uploads += 1
             return upload
