@@ -54,18 +54,26 @@ def safe_http_url(url: str | None) -> str | None:
     return url.strip()
 
 
+def relative_src(path: str | os.PathLike | None) -> str | None:
+    """A URL-quoted path relative to the working directory for an existing file under
+    it — what a rendered output's ``src`` may use (JupyterLab serves it from the
+    notebook's folder) — else None."""
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        rel = os.path.relpath(path, os.getcwd())
+    except ValueError:  # another drive (Windows)
+        return None
+    if rel.startswith(".."):
+        return None
+    return quote(rel.replace(os.sep, "/"))
+
+
 def video_src(task: Task) -> str | None:
     """Where a player should point: the downloaded file when it is under the
     working directory (the Jupyter server can serve it, as a relative URL),
     else the result URL when it is http(s). Never base64."""
-    if task.local_path and os.path.exists(task.local_path):
-        try:
-            rel = os.path.relpath(task.local_path, os.getcwd())
-        except ValueError:
-            rel = None
-        if rel and not rel.startswith(".."):
-            return quote(rel.replace(os.sep, "/"))
-    return safe_http_url(task.url)
+    return relative_src(task.local_path) or safe_http_url(task.url)
 
 
 def link_time_left(task: Task, now: float | None = None) -> float | None:

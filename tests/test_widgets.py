@@ -9,6 +9,7 @@ show. Every task here is real: HTTP to the emulator on 127.0.0.1, the real polle
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ import hailuo_nb
 from hailuo_nb import GenerationRequest, Task, render
 from hailuo_nb.widgets import Gallery, GenerationForm, TaskView
 from hailuo_nb.widgets import form as form_module
+from hailuo_nb.widgets.task_view import THUMBNAIL_MAX_BYTES
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 EVIL_PROMPT = 'Cat <script>alert(1)</script> and <img src=x onerror="alert(2)"> [Pan left]'
@@ -158,7 +160,7 @@ def test_one_task_life_through_the_form_sends_a_bounded_number_of_messages(
     assert "Open in a new tab" in view.link_html.value
     assert 'target="_blank" rel="noopener noreferrer"' in view.link_html.value
     assert "link valid ~23h" in view.link_html.value or "link valid ~24h" in view.link_html.value
-    assert view.player.layout.display is None and view.error_html.layout.display == "none"
+    assert view.error_html.layout.display == "none"
     # Never a video in widget state: no base64, no binary buffers beyond tiny ones.
     sent = comm_log.text()
     assert "data:video" not in sent and "ftyp" not in sent
@@ -238,7 +240,7 @@ def test_html_in_prompt_and_failure_message_is_inert_everywhere(comm_log):
     bundle = view._repr_mimebundle_()
     assert_inert(bundle["text/html"])
     assert_inert(task._repr_mimebundle_()["text/html"])
-    for html_ in (view.prompt_html.value, bundle["text/html"]):
+    for html_ in (view.header.value, bundle["text/html"]):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_
         assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html_
     assert "&lt;img src=x onerror=alert(3)&gt;" in view.error_html.value
@@ -252,7 +254,7 @@ def test_html_in_prompt_and_failure_message_is_inert_everywhere(comm_log):
     assert "rephrase" in view.error_html.value.lower()
     assert "rephrase" in bundle["text/plain"].lower()
     # The full prompt is there on hover, escaped inside the attribute.
-    assert 'title="Cat &lt;script&gt;' in view.prompt_html.value
+    assert 'title="Cat &lt;script&gt;' in view.header.value
 
 
 def test_a_javascript_result_url_is_refused(comm_log):
@@ -263,7 +265,6 @@ def test_a_javascript_result_url_is_refused(comm_log):
     task.finished = time.time()
     task.status = "completed"
     assert view.player.outputs == ()
-    assert view.player.layout.display == "none"
     assert view.link_html.value == ""
     assert "not an http(s) URL" in view.error_html.value
     assert "javascript:" not in comm_log.text()
@@ -318,13 +319,23 @@ def test_save_as_downloads_in_the_background_when_nothing_is_on_disk(comm_log, c
     assert os.path.getsize("later.mp4") > 0
 
 
-def test_thumbnail_of_a_local_image_and_the_escaped_url_of_a_remote_one(comm_log, tmp_path):
-    image = tmp_path / "cat.png"
+def test_thumbnails_never_cost_more_than_a_small_image(comm_log, tmp_path):
+    image = tmp_path / "cat.png"  # under the working dir (tmp_path): served by Jupyter
     image.write_bytes(png(640, 400))
     view = TaskView(Task(request=GenerationRequest(prompt="p", image=str(image)),
                          id="task-unified-1-thumb"))
-    assert view.thumbnail is not None and view.thumbnail.value == image.read_bytes()
+    # A local file: a relative <img> in rendered output, no bytes in widget state.
+    [out] = view.thumbnail.outputs
+    assert '<img src="cat.png"' in out["data"]["text/html"]
+    assert_inert(out["data"]["text/html"].replace("<img", "<p"))
     assert "image-to-video" in view.header.value and "cat.png" in view.header.value
+
+    small = png(512, 512)
+    assert len(small) <= THUMBNAIL_MAX_BYTES
+    from_bytes = TaskView(Task(request=GenerationRequest(prompt="p", image=small)))
+    assert isinstance(from_bytes.thumbnail, W.Image) and from_bytes.thumbnail.value == small
+    big = png(640, 640, size=THUMBNAIL_MAX_BYTES + 1)
+    assert TaskView(Task(request=GenerationRequest(prompt="p", image=big))).thumbnail is None
 
     url = "https://img.example.com/a.png?x=1&y=<2>"
     remote = TaskView(Task(request=GenerationRequest(prompt="p", image=url),
@@ -332,6 +343,24 @@ def test_thumbnail_of_a_local_image_and_the_escaped_url_of_a_remote_one(comm_log
     assert remote.thumbnail is None
     assert "x=1&amp;y=&lt;2&gt;" in remote.header.value
     assert_inert(remote.header.value)
+
+
+def test_a_view_is_light_in_the_saved_notebook(comm_log):
+    """nbclient saves every widget's full state with the notebook: keep it small."""
+    task = Task(request=GenerationRequest(prompt="A fox " * 50), id="task-unified-1-light")
+
+    def cost(make):
+        mark = comm_log.mark()
+        make()
+        opens = [m for m in comm_log.since(mark) if m.kind == "open"]
+        return len(opens), sum(len(json.dumps(m.data)) for m in opens)
+
+    n_full, bytes_full = cost(lambda: TaskView(task))
+    n_compact, bytes_compact = cost(lambda: TaskView(task, compact=True))
+    print(f"\nfull view: {n_full} models, {bytes_full} B; compact: {n_compact}, {bytes_compact} B")
+    # Measured: 43 models / ~28 KB full, 21 models / ~14 KB compact (Gallery tiles).
+    assert n_full <= 45 and bytes_full <= 32_000
+    assert n_compact <= 22 and bytes_compact <= 16_000
 
 
 # -- the form --------------------------------------------------------------------------------

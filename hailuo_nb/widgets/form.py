@@ -12,6 +12,8 @@ import html
 from typing import Any
 
 import ipywidgets as W
+from ipywidgets.widgets.widget_bool import CheckboxStyle
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from .. import render
 from ..camera import CAMERA_GROUPS, lint_prompt
@@ -87,6 +89,15 @@ class GenerationForm(W.VBox):
         self.views: list[TaskView] = []
         self.request: GenerationRequest | None = None
         self.error: str = ""
+        # Every widget model is saved with the notebook: share the unchanging styles
+        # and layouts instead of one model each (the camera toolbar alone has 15 buttons).
+        text = HTMLStyle()
+        button_style = W.ButtonStyle()
+        auto = W.Layout(width="auto")
+        block = W.Layout(width="100%")
+        row = W.Layout(width="100%", align_items="center")
+        toggles = W.ToggleButtonsStyle(button_width="70px", description_width="60px")
+        checks = CheckboxStyle()
 
         # -- prompt ------------------------------------------------------------------------
         self.prompt = W.Textarea(
@@ -94,83 +105,81 @@ class GenerationForm(W.VBox):
             layout=W.Layout(width="100%", height="96px"),
             continuous_update=True,
         )
-        self.counter = W.HTML(layout=W.Layout(width="auto", min_width="90px"))
-        self.lint_output = W.HTML(layout=W.Layout(width="100%", min_width="0"))
+        self.counter = W.HTML(layout=W.Layout(width="auto", min_width="90px"), style=text)
+        self.lint_output = W.HTML(layout=W.Layout(width="100%", min_width="0"), style=text)
 
         # -- camera toolbar ------------------------------------------------------------------
         self.combine = W.ToggleButton(
             description="combine", value=False, icon="link",
             tooltip="When on, a command joins the bracket the prompt ends with: "
                     "[Pan left,Pedestal up] (3 per bracket at most)",
-            layout=W.Layout(width="auto"),
+            layout=auto,
         )
         self.camera_buttons: dict[str, W.Button] = {}
+        button_layout = W.Layout(width="auto", height="28px", margin="0 2px 0 0")
+        family_layout = W.Layout(width="auto", margin="0 4px 0 0")
+        group_layout = W.Layout(width="auto", margin="0 14px 4px 0", align_items="center")
         groups = []
         for family, commands in CAMERA_GROUPS.items():
             buttons = []
             for command in commands:
                 button = W.Button(description=command, tooltip=f"add [{command}] to the prompt",
-                                  layout=W.Layout(width="auto", height="28px",
-                                                  margin="0 2px 0 0"))
+                                  layout=button_layout, style=button_style)
                 button.on_click(self._insert_camera(command))
                 self.camera_buttons[command] = button
                 buttons.append(button)
-            # One family: its name over its buttons; the families flow and wrap.
-            groups.append(W.VBox(
-                [W.HTML(_small(_esc(family)), layout=W.Layout(height="18px")),
-                 W.HBox(buttons)],
-                layout=W.Layout(width="auto", margin="0 14px 6px 0"),
+            # One family: its name, then its buttons; the families flow and wrap.
+            groups.append(W.HBox(
+                [W.HTML(_small(_esc(family)), layout=family_layout, style=text), *buttons],
+                layout=group_layout,
             ))
         self.toolbar = W.VBox(
-            [W.HBox([W.HTML("<b>Camera</b>", layout=W.Layout(width="70px")), self.combine,
+            [W.HBox([W.HTML("<b>Camera</b>", layout=W.Layout(width="70px"), style=text),
+                     self.combine,
                      W.HTML(_small("each button adds <code>[Command]</code> at the end of "
                                    "the prompt; <i>combine</i> joins the last bracket"),
-                            layout=W.Layout(margin="0 0 0 10px", min_width="0"))],
-                    layout=W.Layout(align_items="center", width="100%")),
+                            layout=W.Layout(margin="0 0 0 10px", min_width="0"), style=text)],
+                    layout=row),
              W.Box(groups, layout=W.Layout(display="flex", flex_flow="row wrap",
                                            width="100%", margin="4px 0 0 0"))],
-            layout=W.Layout(width="100%"),
+            layout=block,
         )
 
         # -- options -------------------------------------------------------------------------
         self.quality = W.ToggleButtons(options=list(QUALITIES), value="768p",
-                                       description="Quality",
-                                       style={"button_width": "64px",
-                                              "description_width": "60px"},
+                                       description="Quality", style=toggles,
                                        layout=W.Layout(width="auto", margin="0 24px 0 0"))
         self.duration = W.ToggleButtons(options=[(f"{d} s", d) for d in DURATIONS], value=6,
-                                        description="Duration",
-                                        style={"button_width": "56px",
-                                               "description_width": "60px"},
-                                        layout=W.Layout(width="auto"))
-        self.duration_note = W.HTML()
+                                        description="Duration", style=toggles,
+                                        layout=auto)
+        self.duration_note = W.HTML(layout=block, style=text)
         self.prompt_optimizer = W.Checkbox(value=True, description="Prompt optimizer",
-                                           indent=False,
+                                           indent=False, style=checks,
                                            layout=W.Layout(width="auto", margin="0 24px 0 0"))
         self.fast_pretreatment = W.Checkbox(value=False, description="Fast pretreatment",
-                                            indent=False, layout=W.Layout(width="auto"))
+                                            indent=False, layout=auto, style=checks)
 
         # -- image ---------------------------------------------------------------------------
         self.image_url = W.Text(
             placeholder="https://… or a local file path (optional: image-to-video)",
-            description="Image", layout=W.Layout(width="100%"), continuous_update=False,
+            description="Image", layout=block, continuous_update=False,
             style={"description_width": "60px"},
         )
         self.upload = W.FileUpload(accept="image/jpeg,image/png,image/webp", multiple=False,
-                                   description="Upload image", layout=W.Layout(width="auto"))
+                                   description="Upload image", layout=auto)
         self.clear_image = W.Button(description="Remove image", icon="times",
                                     layout=W.Layout(width="auto", display="none"))
         self.thumbnail = W.Image(layout=W.Layout(display="none", width="96px",
                                                  min_width="96px", height="auto"))
-        self.image_note = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
+        self.image_note = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"), style=text)
 
         # -- submit --------------------------------------------------------------------------
         self.submit_button = W.Button(description="Generate", button_style="primary",
                                       icon="play", disabled=True,
                                       layout=W.Layout(width="auto", min_width="120px"))
         self.reason = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0",
-                                             margin="0 0 0 8px"))
-        self.task_box = W.VBox(layout=W.Layout(width="100%"))
+                                             margin="0 0 0 8px"), style=text)
+        self.task_box = W.VBox(layout=block)
 
         for widget in (self.prompt, self.prompt_optimizer, self.fast_pretreatment):
             widget.observe(self._refresh, names="value")
@@ -182,21 +191,18 @@ class GenerationForm(W.VBox):
         self.submit_button.on_click(self._submit)
 
         children = [
-            W.HTML("<b>Hailuo 2.3 video</b>"),
+            W.HTML("<b>Hailuo 2.3 video</b>", layout=block, style=text),
             self.prompt,
             W.HBox([self.counter, self.lint_output],
                    layout=W.Layout(width="100%", align_items="flex-start")),
             self.toolbar,
-            W.HBox([self.quality, self.duration],
-                   layout=W.Layout(flex_flow="row wrap", width="100%")),
+            W.HBox([self.quality, self.duration], layout=row),
             self.duration_note,
             self.image_url,
             W.HBox([self.upload, self.clear_image, self.thumbnail, self.image_note],
-                   layout=W.Layout(align_items="center", width="100%")),
-            W.HBox([self.prompt_optimizer, self.fast_pretreatment],
-                   layout=W.Layout(width="100%")),
-            W.HBox([self.submit_button, self.reason],
-                   layout=W.Layout(align_items="center", width="100%")),
+                   layout=row),
+            W.HBox([self.prompt_optimizer, self.fast_pretreatment], layout=row),
+            W.HBox([self.submit_button, self.reason], layout=row),
             self.task_box,
         ]
         layout = kwargs.pop("layout", None) or W.Layout(width="100%", max_width="780px")
@@ -312,7 +318,7 @@ class GenerationForm(W.VBox):
         if self._image_bytes is not None:
             info = self._image_info.describe() if self._image_info is not None else ""
             extra = ("" if len(self._image_bytes) <= THUMBNAIL_MAX_BYTES
-                     else " (no preview above 300 KB)")
+                     else " (too big for a preview)")
             return _small(f"✔ {_esc(self._image_name)}: {_esc(info)}{_esc(extra)}")
         text = self.image_url.value.strip()
         if not text:

@@ -94,11 +94,12 @@ class Gallery(W.VBox):
                                       f"{html.escape(repr(exc))}</span>")
 
     def close(self) -> None:
-        for task in self.tasks:
-            with contextlib.suppress(ValueError):
+        # Also runs from Widget.__del__, possibly at interpreter exit: never raise.
+        with contextlib.suppress(Exception):
+            for task in self.tasks:
                 task.unobserve(self._update, names="status")
-        for view in self.views:
-            view.close()
+            for view in self.views:
+                view.close()
         super().close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:

@@ -20,12 +20,15 @@ from collections.abc import Iterable
 from typing import Any
 
 import ipywidgets as W
+from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
 
 from .. import render
 from ..task import Task
 from ._throttle import MESSAGES_PER_SECOND, Throttle
 
-THUMBNAIL_MAX_BYTES = 300 * 1024  # bigger images are described, not put in widget state
+# An Image widget's bytes are saved (base64) with the notebook's widget state: only
+# small images get one; bigger ones are described in words.
+THUMBNAIL_MAX_BYTES = 96 * 1024
 WATCHED = (
     "id", "status", "progress", "error", "results", "local_path", "download_state",
     "download_error", "note", "elapsed", "estimated_time", "finished",
@@ -44,7 +47,8 @@ def _esc(value: Any) -> str:
 class TaskView(W.VBox):
     """``TaskView(task)``: what a researcher looks at while a video is being made.
 
-    ``compact=True`` (used by ``Gallery``) leaves out the copy / save controls.
+    ``compact=True`` (used by ``Gallery``) leaves out the copy / save controls and
+    shows the link in the status line.
     """
 
     def __init__(self, task: Task, *, compact: bool = False,
@@ -55,70 +59,69 @@ class TaskView(W.VBox):
         self._throttle = Throttle(lambda: self._draw(), rate=messages_per_second,
                                   on_error=self._show_internal_error)
 
-        self.header = W.HTML(layout=W.Layout(width="100%", min_width="0"))
-        self.prompt_html = W.HTML(layout=W.Layout(width="100%", min_width="0"))
+        # Every widget here is saved with the notebook (nbclient, "save widget state"):
+        # few widgets, shared styles and static layouts, no bytes but a small thumbnail.
+        text = HTMLStyle()
+        full = W.Layout(width="100%", min_width="0")
+        auto = W.Layout(width="auto", min_width="0")
+        self.header = W.HTML(layout=full, style=text)  # mode, quality, id + the prompt
         self.thumbnail = self._thumbnail()
         # tqdm.notebook's shape: HBox(HTML, progress, HTML).
-        self.label = W.HTML(layout=W.Layout(width="52px", min_width="52px"))
+        self.label = W.HTML(layout=W.Layout(width="52px", min_width="52px"), style=text)
         self.bar = W.IntProgress(
             min=0, max=100, value=0, bar_style="info",
             layout=W.Layout(flex="1 1 auto", width="auto", min_width="80px"),
         )
         self.status_html = W.HTML(layout=W.Layout(
             width="auto", min_width="0", max_width="100%" if compact else "55%",
-            margin="0" if compact else "0 0 0 8px"))
+            margin="0" if compact else "0 0 0 8px"), style=text)
         bar_row = [self.label, self.bar] if compact else [self.label, self.bar,
                                                           self.status_html]
         self.progress_row = W.HBox(bar_row, layout=W.Layout(width="100%",
                                                             align_items="center"))
-        self.error_html = W.HTML(layout=W.Layout(display="none", width="100%"))
-        self.player = W.Output(layout=W.Layout(display="none", width="100%",
-                                               max_width="100%", overflow="hidden"))
-        self.link_html = W.HTML(layout=W.Layout(width="auto", min_width="0"))
+        self.error_html = W.HTML(layout=W.Layout(display="none", width="100%"), style=text)
+        # An Output with no outputs takes no room: no display toggling, a shared layout.
+        self.player = W.Output(layout=full)
+        # Compact views (Gallery) show the link in the status line, and have no
+        # copy / save controls: those are None there.
+        self.link_html: W.HTML | None = None
+        self.copy_button: W.Button | None = None
+        self.id_text: W.Text | None = None
+        self.save_path: W.Text | None = None
+        self.save_button: W.Button | None = None
+        self.save_box: W.HBox | None = None
+        self.save_note: W.HTML | None = None
+        self.actions: W.HBox | None = None
 
-        self.copy_button = W.Button(
-            description="Copy id", icon="copy", layout=W.Layout(width="auto"),
-            tooltip="Show the task id in a box, ready to select and copy",
-        )
-        self.id_text = W.Text(layout=W.Layout(display="none", width="300px"),
-                              tooltip="The task id (read-only)")
-        self.save_path = W.Text(placeholder="save as… e.g. results/fox.mp4",
-                                layout=W.Layout(width="220px"))
-        self.save_button = W.Button(description="Save as", icon="save",
-                                    layout=W.Layout(width="auto"),
-                                    tooltip="Copy the video to this path (task.save)")
-        self.save_note = W.HTML(layout=W.Layout(width="100%"))
-        # Saving means something once there is a video: hidden until then.
-        self.save_box = W.HBox([self.save_path, self.save_button],
-                               layout=W.Layout(display="none", align_items="center"))
-        self.copy_button.on_click(self._show_id)
-        self.save_button.on_click(self._save_as)
-        self.id_text.observe(self._keep_id, names="value")
-
+        children: list[W.Widget] = [self._top(), self.progress_row]
         if compact:
-            self.actions = W.HBox([self.link_html],
-                                  layout=W.Layout(width="100%", flex_flow="row wrap"))
+            children += [self.status_html, self.error_html, self.player]
         else:
+            buttons, boxes = W.ButtonStyle(), TextStyle()
+            self.link_html = W.HTML(layout=auto, style=text)
+            self.copy_button = W.Button(
+                description="Copy id", icon="copy", layout=auto, style=buttons,
+                tooltip="Show the task id in a box, ready to select and copy",
+            )
+            self.id_text = W.Text(layout=W.Layout(display="none", width="300px"),
+                                  style=boxes, tooltip="The task id (read-only)")
+            self.save_path = W.Text(placeholder="save as… e.g. results/fox.mp4",
+                                    layout=W.Layout(width="220px"), style=boxes)
+            self.save_button = W.Button(description="Save as", icon="save",
+                                        layout=auto, style=buttons,
+                                        tooltip="Copy the video to this path (task.save)")
+            self.save_note = W.HTML(layout=full, style=text)
+            # Saving means something once there is a video: hidden until then.
+            self.save_box = W.HBox([self.save_path, self.save_button],
+                                   layout=W.Layout(display="none", align_items="center"))
+            self.copy_button.on_click(self._show_id)
+            self.save_button.on_click(self._save_as)
+            self.id_text.observe(self._keep_id, names="value")
             self.actions = W.HBox(
                 [self.copy_button, self.id_text, self.save_box, self.link_html],
                 layout=W.Layout(flex_flow="row wrap", align_items="center", width="100%"),
             )
-
-        text_column = [self.header, self.prompt_html]
-        if self.thumbnail is not None:
-            top: list[W.Widget] = [W.HBox(
-                [self.thumbnail,
-                 W.VBox(text_column, layout=W.Layout(flex="1 1 auto", min_width="0"))],
-                layout=W.Layout(width="100%", align_items="flex-start"),
-            )]
-        else:
-            top = text_column
-        children = [*top, self.progress_row]
-        if compact:
-            children.append(self.status_html)
-        children += [self.error_html, self.player, self.actions]
-        if not compact:
-            children.append(self.save_note)
+            children += [self.error_html, self.player, self.actions, self.save_note]
         layout = kwargs.pop("layout", None) or W.Layout(
             width="100%", max_width="780px", min_width="0", border="1px solid #d0d7de",
             padding="6px 10px", margin="4px 0", overflow="hidden",
@@ -131,11 +134,32 @@ class TaskView(W.VBox):
 
     # -- pieces -------------------------------------------------------------------------------
 
-    def _thumbnail(self) -> W.Image | None:
-        """The user's own small image (bytes or a local file) — never the video."""
+    def _top(self) -> W.Widget:
+        if self.thumbnail is None:
+            return self.header
+        return W.HBox([self.thumbnail, self.header],
+                      layout=W.Layout(width="100%", align_items="flex-start"))
+
+    def _thumbnail(self) -> W.Widget | None:
+        """The user's own image (never the video), as cheaply as the notebook allows.
+
+        A local file under the working directory: an ``<img>`` with a relative ``src``
+        as display data in an ``Output`` (JupyterLab serves it; nothing is embedded).
+        Bytes, or a file elsewhere: an ``Image`` widget, only when small.
+        """
         req = self.task.request
         if req is None or req.image_kind not in ("bytes", "path"):
             return None
+        box = W.Layout(width="96px", min_width="96px", height="auto", margin="0 10px 0 0")
+        if req.image_kind == "path":
+            src = render.relative_src(req.image_path)
+            if src:
+                tag = (f'<img src="{_esc(src)}" alt="input image" '
+                       f'style="max-width:96px;max-height:96px;display:block">')
+                out = W.Output(layout=box)
+                out.outputs = ({"output_type": "display_data",
+                                "data": {"text/html": tag}, "metadata": {}},)
+                return out
         info = req.image_info
         if info is None or info.size > THUMBNAIL_MAX_BYTES:
             return None
@@ -145,9 +169,7 @@ class TaskView(W.VBox):
             return None
         if not data:
             return None
-        return W.Image(value=data, format=info.format,
-                       layout=W.Layout(width="96px", min_width="96px", height="auto",
-                                       margin="0 10px 0 0"))
+        return W.Image(value=data, format=info.format, layout=box)
 
     def _header_html(self) -> str:
         task = self.task
@@ -167,7 +189,7 @@ class TaskView(W.VBox):
         ident = f"<code>{_esc(task.id or 'not yet submitted')}</code>"
         parts.append(f'<small style="color:{GREY}">{ident}</small>' if self.compact else ident)
         return ('<div style="line-height:1.5;white-space:normal;overflow-wrap:anywhere">'
-                + " · ".join(parts) + "</div>")
+                + " · ".join(parts) + "</div>" + self._prompt_html())
 
     def _prompt_html(self) -> str:
         prompt = self.task.prompt or "(no prompt)"
@@ -242,20 +264,23 @@ class TaskView(W.VBox):
         error = self._error_block()
         player = self._player_outputs()
         link = self._link_html()
-        return [
+        plan: list[tuple[W.Widget, dict[str, Any]]] = [
             (self.header, {"value": self._header_html()}),
-            (self.prompt_html, {"value": self._prompt_html()}),
             (self.label, {"value": f'<b style="color:{colour}">{_esc(label)}</b>'}),
             (self.bar, {"value": value, "bar_style": BAR_STYLES.get(task.status, "info")}),
-            (self.status_html, {"value": self._status_html()}),
+            (self.status_html,
+             {"value": self._status_html() + (link if self.compact else "")}),
             (self.error_html, {"value": error}),
             (self.error_html.layout, {"display": None if error else "none"}),
-            (self.link_html, {"value": link}),
             (self.player, {"outputs": player}),
-            (self.player.layout, {"display": None if player else "none"}),
-            (self.save_box.layout,
-             {"display": None if task.status == "completed" else "none"}),
         ]
+        if not self.compact:
+            plan += [
+                (self.link_html, {"value": link}),
+                (self.save_box.layout,
+                 {"display": None if task.status == "completed" else "none"}),
+            ]
+        return plan
 
     # -- drawing --------------------------------------------------------------------------------
 
@@ -327,9 +352,10 @@ class TaskView(W.VBox):
             self.save_note.value = f"Saved to <code>{_esc(saved)}</code>"
 
     def close(self) -> None:
-        with contextlib.suppress(ValueError):
+        # Also runs from Widget.__del__, possibly at interpreter exit: never raise.
+        with contextlib.suppress(Exception):
             self.task.unobserve(self._on_change, names=list(WATCHED))
-        self._throttle.close()
+            self._throttle.close()
         super().close()
 
     # -- static fallback -------------------------------------------------------------------------
