@@ -1,28 +1,79 @@
 """JupyterLab on 127.0.0.1 with a temporary root, and headless Debian Chromium to drive it.
 
+Used by tests/test_browser.py; usable by hand too:
+
+    python3 tests/browser_harness.py            # throwaway notebook, screenshot, exit
+
+Nothing here reads the user's Jupyter settings: config, data, runtime, settings,
+workspaces, IPython and HOME all live in a temporary folder. Only the data folders that
+hold the installed labextensions (JupyterLab's own and @jupyter-widgets/jupyterlab-manager)
+are put back on JUPYTER_PATH, so widgets render.
+
 Never `playwright install`: it downloads browsers. Debian's /usr/bin/chromium is used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
+import site
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+REPO = Path(__file__).resolve().parents[1]
+SCREENS = REPO / "tests" / "_screens"
+DOCS = REPO / "docs"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--autoplay-policy=user-gesture-required",
+    "--disable-dev-shm-usage",
 ]
+# Environment variables that would let the caller's Jupyter/IPython setup leak in.
+LEAKY = (
+    "JUPYTER_TOKEN", "JUPYTER_CONFIG_PATH", "JUPYTER_PREFER_ENV_PATH", "JPY_SESSION_NAME",
+    "JPY_PARENT_PID", "PYTHONSTARTUP", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR",
+    "EVOLINK_API_KEY", "HAILUO_BASE_URL", "HAILUO_FILES_URL", "HAILUO_HOME", "MPLBACKEND",
+)
+# What a failing widget looks like in JupyterLab's console / page.
+WIDGET_ERRORS = ("Error displaying widget", "Failed to load model class",
+                 "Could not create a view", "Error creating widget")
 
+
+# -- prerequisites ---------------------------------------------------------------------------
+
+def chromium_path() -> str | None:
+    for path in CHROMIUM_CANDIDATES:
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def missing_prerequisites() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if chromium_path() is None:
+        return "Debian chromium is not installed (apt-get install chromium)"
+    for module in ("jupyterlab", "playwright", "ipykernel", "ipywidgets"):
+        try:
+            __import__(module)
+        except ImportError:
+            return f"Python package {module!r} is missing (pip install -e .[test])"
+    if not widget_extension_dirs():
+        return "the @jupyter-widgets/jupyterlab-manager labextension is not installed"
+    return None
+
+
+# -- JupyterLab --------------------------------------------------------------------------------
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -30,16 +81,62 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def notebook(cells: list[str]) -> dict:
-    """A minimal nbformat-4 notebook of code cells, python3 kernel."""
-    return {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}",
-                   "metadata": {}, "outputs": [], "source": src}
-                  for i, src in enumerate(cells)],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                    "name": "python3"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }
+def widget_extension_dirs() -> list[str]:
+    """Jupyter data folders holding the ipywidgets labextension (with JupyterLab's own)."""
+    from jupyter_core.paths import jupyter_path
+
+    found = []
+    for folder in jupyter_path():
+        if (Path(folder) / "labextensions" / "@jupyter-widgets" / "jupyterlab-manager").is_dir():
+            found.append(folder)
+    return found
+
+
+# User settings written into the temporary settings folder: no news toast over the
+# outputs, no update check, and every cell rendered (no virtual scrolling) so the
+# checks see the same DOM whatever the viewport.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+        {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings":
+        {"windowingMode": "none"},
+}
+
+
+def lab_environment(state_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+    """The server's (and so the kernel's) environment: isolated dirs + ``extra``."""
+    dirs = {name: state_dir / name for name in (
+        "home", "config", "data", "runtime", "settings", "workspaces", "ipython")}
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    for rel, values in LAB_SETTINGS.items():
+        target = dirs["settings"] / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
+    env = {k: v for k, v in os.environ.items() if k not in LEAKY}
+    source_root = str(REPO)
+    pythonpath = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env.update({
+        "HOME": str(dirs["home"]),
+        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+        "JUPYTER_DATA_DIR": str(dirs["data"]),
+        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+        "JUPYTER_PATH": os.pathsep.join(widget_extension_dirs()),
+        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
+        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
+        "IPYTHONDIR": str(dirs["ipython"]),
+        "XDG_CONFIG_HOME": str(dirs["home"] / ".config"),
+        "XDG_DATA_HOME": str(dirs["home"] / ".local" / "share"),
+        "XDG_CACHE_HOME": str(dirs["home"] / ".cache"),
+        # Packages installed with --user stay importable although HOME moved.
+        "PYTHONUSERBASE": site.getuserbase(),
+        # The kernel imports this checkout's hailuo_nb even if another one is installed.
+        "PYTHONPATH": os.pathsep.join([source_root, *[p for p in pythonpath
+                                                      if p != source_root]]),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    })
+    env.update(extra)
+    return env
 
 
 @dataclass
@@ -53,48 +150,71 @@ class Lab:
     def page_url(self, name: str) -> str:
         return f"{self.url}/lab/tree/{name}?token={self.token}"
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+    def api(self, path: str) -> Any:
+        req = urllib.request.Request(f"{self.url}{path}",
+                                     headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - 127.0.0.1
+            return json.loads(resp.read() or b"null")
 
-
-def start_lab(root: Path, env_extra: dict[str, str], state_dir: Path) -> Lab:
-    """Start JupyterLab; user settings and runtime files live in ``state_dir``."""
-    port, token = free_port(), secrets.token_hex(16)
-    for sub in ("config", "runtime", "settings", "workspaces"):
-        (state_dir / sub).mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        **env_extra,
-        "JUPYTER_CONFIG_DIR": str(state_dir / "config"),
-        "JUPYTER_RUNTIME_DIR": str(state_dir / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(state_dir / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(state_dir / "workspaces"),
-    }
-    log = state_dir / "lab.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
-         "--ServerApp.open_browser=False", "--LabApp.news_url=",
-         *(["--allow-root"] if os.geteuid() == 0 else []),
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited: {log.read_text()[-2000:]}")
+    def log_text(self) -> str:
         try:
-            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as resp:
-                if resp.status == 200:
-                    return Lab(url, token, root, process, log)
+            return self.log.read_text(errors="replace")
         except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"JupyterLab did not answer: {log.read_text()[-2000:]}")
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+def start_lab(root: Path, state_dir: Path, env_extra: dict[str, str],
+              *, startup_seconds: float = 180) -> Lab:
+    """Start JupyterLab on a free 127.0.0.1 port with a random token; wait until it answers."""
+    port, token = free_port(), secrets.token_hex(24)
+    env = lab_environment(state_dir, env_extra)
+    log = state_dir / "lab.log"
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+        f"--port={port}", "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False", "--ServerApp.terminals_enabled=False",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+    ]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(cmd, cwd=root, env=env, stdout=out,  # noqa: S603
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    lab = Lab(f"http://127.0.0.1:{port}", token, root, process, log)
+    deadline = time.monotonic() + startup_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited ({process.returncode}):\n{lab.log_text()[-3000:]}")
+        try:
+            lab.api("/api/status")
+            return lab
+        except OSError:
+            time.sleep(0.3)
+    lab.stop()
+    raise RuntimeError(f"JupyterLab did not answer in {startup_seconds:.0f} s:\n"
+                       f"{lab.log_text()[-3000:]}")
+
+
+def notebook(cells: list[str]) -> dict:
+    """A minimal nbformat-4 notebook of code cells, python3 kernel."""
+    return {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell-{i}",
+                   "metadata": {}, "outputs": [], "source": src}
+                  for i, src in enumerate(cells)],
+        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)",
+                                    "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
 
 
 def write_notebook(root: Path, name: str, cells: list[str]) -> Path:
@@ -107,3 +227,222 @@ def copy_notebook(src: Path, root: Path) -> Path:
     target = root / src.name
     shutil.copyfile(src, target)
     return target
+
+
+# -- Chromium and the page ----------------------------------------------------------------------
+
+@dataclass
+class Console:
+    """Every console message and page error of the pages it watches."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def watch(self, page: Any, label: str) -> None:
+        page.on("console", lambda m: self.messages.append(f"[{label}] {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.messages.append(f"[{label}] pageerror: {e}"))
+
+    def widget_errors(self) -> list[str]:
+        return [m for m in self.messages if any(e in m for e in WIDGET_ERRORS)]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=chromium_path(), headless=True,
+                                      args=CHROMIUM_ARGS)
+
+
+def open_notebook(page: Any, lab: Lab, name: str, *, timeout_ms: int = 180_000) -> None:
+    """Open ``name`` and wait until its kernel is idle (started and ready)."""
+    page.goto(lab.page_url(name), wait_until="domcontentloaded", timeout=timeout_ms)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=timeout_ms)
+    wait_kernel_idle(page, timeout_ms=timeout_ms)
+
+
+def wait_kernel_idle(page: Any, *, timeout_ms: int = 180_000) -> None:
+    """The toolbar's kernel status says idle (JupyterLab 4: data-status on the indicator)."""
+    page.wait_for_function(
+        """() => {
+            const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            const el = (panel || document).querySelector(
+                '.jp-Notebook-ExecutionIndicator');
+            return el && el.getAttribute('data-status') === 'idle';
+        }""",
+        timeout=timeout_ms,
+    )
+
+
+STARTED_JS = """() => [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')]
+    .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
+
+
+def run_all_cells(page: Any, *, attempts: int = 4) -> None:
+    """Menu Run → Run All Cells, as a person would.
+
+    Right after the page loads, JupyterLab may not yet treat the notebook as the current
+    widget and the menu item then does nothing: click into the notebook first, wait for
+    the item to be enabled, and try again if no cell starts.
+    """
+    for attempt in range(attempts):
+        # The input prompt selects the cell (the blue bar left of it would collapse it).
+        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputArea-prompt").first.click()
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        item = page.locator(".lm-Menu-item:not(.lm-mod-disabled)",
+                            has=page.locator(".lm-Menu-itemLabel",
+                                             has_text=re.compile(r"^Run All Cells$")))
+        try:
+            item.wait_for(timeout=15_000)
+            item.click()
+            page.wait_for_function(STARTED_JS, timeout=15_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+            time.sleep(1)
+
+
+def wait_all_executed(page: Any, *, timeout_ms: int = 180_000) -> None:
+    """Every code cell has an execution count (no '[*]', no '[ ]') and the kernel is idle."""
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=timeout_ms,
+    )
+    wait_kernel_idle(page, timeout_ms=timeout_ms)
+
+
+def cell_outputs(page: Any) -> Any:
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell-outputArea")
+
+
+SAMPLER_JS = """(selector) => {
+    // Records every distinct width (%) the first matching progress bar shows, with a
+    // timestamp, from now on: the test reads the history instead of racing the poller.
+    window.__bars = window.__bars || {};
+    const seen = window.__bars[selector] = [];
+    const tick = () => {
+        const bar = document.querySelector(selector);
+        if (bar) {
+            const w = parseFloat(bar.style.width);
+            const last = seen.length ? seen[seen.length - 1].w : null;
+            if (!Number.isNaN(w) && w !== last) seen.push({t: performance.now(), w});
+        }
+    };
+    tick();
+    window.setInterval(tick, 50);
+}"""
+
+
+def start_progress_sampler(page: Any, selector: str) -> None:
+    page.evaluate(SAMPLER_JS, selector)
+
+
+def progress_history(page: Any, selector: str) -> list[float]:
+    return [entry["w"] for entry in page.evaluate("(s) => window.__bars[s] || []", selector)]
+
+
+VIDEO_PROBE_JS = """async (video) => {
+    // What a person's click on play needs: the file is served, and the element has
+    // loaded its metadata (Debian Chromium decodes H.264).
+    const src = video.currentSrc || video.src;
+    let status = null, type = null, length = null, fetchError = null;
+    try {
+        const r = await fetch(src, {headers: {Range: 'bytes=0-1023'}});
+        status = r.status; type = r.headers.get('content-type');
+        length = (await r.arrayBuffer()).byteLength;
+    } catch (e) { fetchError = String(e); }
+    if (video.readyState < 1 && !video.error) {
+        await new Promise((resolve) => {
+            const done = () => resolve();
+            video.addEventListener('loadedmetadata', done, {once: true});
+            video.addEventListener('error', done, {once: true});
+            if (video.networkState === HTMLMediaElement.NETWORK_EMPTY ||
+                video.networkState === HTMLMediaElement.NETWORK_IDLE) video.load();
+            setTimeout(done, 30000);
+        });
+    }
+    return {
+        attr: video.getAttribute('src'), src, status, type, length, fetchError,
+        readyState: video.readyState, duration: video.duration,
+        error: video.error ? video.error.code + ' ' + video.error.message : null,
+        autoplay: video.autoplay, loop: video.loop, controls: video.controls,
+        width: video.getBoundingClientRect().width,
+        height: video.getBoundingClientRect().height,
+        videoWidth: video.videoWidth, videoHeight: video.videoHeight,
+    };
+}"""
+
+
+def probe_video(locator: Any) -> dict:
+    return locator.evaluate(VIDEO_PROBE_JS)
+
+
+def page_contains(page: Any, secret: str) -> bool:
+    return bool(page.evaluate("(s) => document.documentElement.outerHTML.includes(s)", secret))
+
+
+def shoot(target: Any, name: str, *, docs: bool | None = None) -> Path:
+    """Screenshot an element (or a page) into tests/_screens/; with HAILUO_UPDATE_DOCS=1
+    (or ``docs=True``) also copy it to docs/ for the README."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    path = SCREENS / name
+    with contextlib.suppress(Exception):
+        target.scroll_into_view_if_needed(timeout=10_000)
+    target.screenshot(path=str(path), animations="disabled", timeout=60_000)
+    if docs is None:
+        docs = os.environ.get("HAILUO_UPDATE_DOCS") == "1"
+    if docs:
+        DOCS.mkdir(exist_ok=True)
+        shutil.copyfile(path, DOCS / name)
+    return path
+
+
+# -- by hand ------------------------------------------------------------------------------------
+
+def _selfcheck() -> int:
+    """Prove the harness: an IntSlider and an HTML display render in JupyterLab."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    why = missing_prerequisites()
+    if why:
+        print("cannot run:", why)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="lab-selfcheck-") as tmp:
+        root, state = Path(tmp, "root"), Path(tmp, "state")
+        root.mkdir()
+        write_notebook(root, "throwaway.ipynb", [
+            "import ipywidgets as W\nfrom IPython.display import HTML, display\n"
+            "s = W.IntSlider(value=42, description='answer')\ns",
+            "display(HTML('<b id=\"hello\">hello from the kernel</b>'))",
+        ])
+        started = time.monotonic()
+        lab = start_lab(root, state, {})
+        print(f"lab up in {time.monotonic() - started:.1f} s at {lab.url}")
+        console = Console()
+        try:
+            with sync_playwright() as pw:
+                browser = launch_chromium(pw)
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                console.watch(page, "throwaway")
+                open_notebook(page, lab, "throwaway.ipynb")
+                run_all_cells(page)
+                wait_all_executed(page)
+                page.wait_for_selector(".widget-slider", timeout=60_000)
+                page.wait_for_selector("#hello", timeout=60_000)
+                print("slider readout:", page.locator(".widget-readout").first.inner_text())
+                shoot(page, "selfcheck.png", docs=False)
+                browser.close()
+        finally:
+            lab.stop()
+        print(f"ok in {time.monotonic() - started:.1f} s; widget errors: "
+              f"{console.widget_errors()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_selfcheck())
