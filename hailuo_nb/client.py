@@ -73,7 +73,9 @@ def _check_base_url(url: str, what: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(
-            f"{what} must be an http(s) URL such as {DEFAULT_BASE_URL}, got {url!r}.", field=what
+            f"{what} must be an http(s) URL such as {DEFAULT_BASE_URL}, got "
+            f"{parts.scheme + ':…' if parts.scheme else 'no scheme'} (not echoed in full: it "
+            "may be the key).", field=what
         )
     return url
 
