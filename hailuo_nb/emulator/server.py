@@ -654,11 +654,11 @@ def parse_range(spec: str | None, size: int):
     first, last = match.group(1), match.group(2)
     if first:
         start = int(first)
-        end = int(last) if last else size - 1
-        if end < start:
+        if last and int(last) < start:
             return None  # invalid range-spec: ignored
-        if start >= size:
+        if start >= size:  # checked before defaulting the end: "bytes=<size>-" is a 416
             return "unsatisfiable"
+        end = int(last) if last else size - 1
         return start, min(end, size - 1)
     suffix = int(last)
     if suffix == 0 or size == 0:
