@@ -192,6 +192,7 @@ class Client:
                 envelope = {"code": body.get("code"), "message": body.get("msg")}
             elif isinstance(inner, str):
                 envelope = {"message": inner}
+        envelope = {k: self._scrub(v) if isinstance(v, str) else v for k, v in envelope.items()}
         message = envelope.get("message")
         if not message:
             reason = response.reason or "error"
