@@ -79,7 +79,9 @@ def canned_refusal(status: int, retry_after: int = 1, route: str | None = None) 
     if fallback and "{n}" in fallback:
         wait = max(0, int(retry_after))
         fallback = fallback.format(n=wait)
-    param = "task_id" if status == 404 and route == "GET /v1/tasks" else None
+    param = "task_id" if status in (400, 404) and route == "GET /v1/tasks" else None
+    if status == 400 and route == "GET /v1/tasks":  # the documented 400 of task detail
+        message = "Invalid task ID format"
     if status == 404 and route == "GET /media":
         message = "File not found or link expired"
     return Refusal(status, message, param=param, fallback=fallback, retry_after=wait)
