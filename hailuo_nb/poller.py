@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING
 from .errors import (
     APIError,
     AuthenticationError,
+    BadRequestError,
     HailuoError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
     TransportError,
+    ValidationError,
 )
 from .settings import settings
 
@@ -286,8 +288,10 @@ class Poller:
                 return
             self._retry_later(watch, "task not found yet: retrying")
             return
-        except (AuthenticationError, PermissionDeniedError) as exc:
-            self._finish(watch, failure=(f"http_{exc.status}", str(exc)))
+        except (AuthenticationError, PermissionDeniedError, BadRequestError,
+                ValidationError) as exc:  # permanent: e.g. an id no server can answer for
+            code = f"http_{exc.status}" if isinstance(exc, APIError) else "invalid_task_id"
+            self._finish(watch, failure=(code, str(exc)))
             return
         except (TransportError, ServerError, APIError) as exc:
             self._retry_later(watch, f"{type(exc).__name__}: retrying")
