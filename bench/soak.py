@@ -192,7 +192,7 @@ def _tag(text: str | None) -> int | None:
 
 
 def _prompts(cfg: SoakConfig) -> list[str]:
-    rng = random.Random(cfg.seed)
+    rng = random.Random(cfg.seed)  # noqa: S311 - reproducible prompts, not secrets
     blocked = set(rng.sample(range(cfg.tasks), min(cfg.blocked, cfg.tasks)))
     scenes = ["a paper boat drifts down a rainy gutter", "a fox trots through fresh snow",
               "a lighthouse at dusk, waves below", "neon rain on a night market"]
