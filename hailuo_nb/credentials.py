@@ -9,6 +9,7 @@ database, a log line or an exception message.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from .errors import ValidationError
@@ -42,10 +43,16 @@ def save_key(key: str) -> Path:
     key = check_key(key)
     path = credentials_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key + "\n")
-    os.chmod(path, 0o600)
+    # A fresh 0600 file renamed over the old one: the key never sits in a wider file.
+    fd, tmp = tempfile.mkstemp(prefix=".credentials-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Dict, Float, HasTraits, Instance, Int, List, Unicode, observe
 
 from .errors import HailuoError, TaskFailedError, TaskTimeoutError, ValidationError
+from .paths import safe_stem
 from .render import task_html, task_text
 from .request import GenerationRequest
 from .snapshot import TERMINAL_STATUSES, TaskSnapshot
@@ -189,8 +190,8 @@ class Task(HasTraits):
     def save(self, path: str | Path) -> Path:
         """Copy the video to ``path`` (downloading it first if needed)."""
         target = Path(path).expanduser()
-        if target.is_dir():
-            target = target / f"{self.id or 'video'}.mp4"
+        if target.is_dir():  # the id comes from the server: never let it pick the folder
+            target = target / f"{safe_stem(self.id, fallback='video')}.mp4"
         if self.local_path and Path(self.local_path).exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.local_path, target)
