@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+import hailuo_nb
+from hailuo_nb import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +60,47 @@ def test_soak_sixty_tasks_every_fault(api_key):
     assert sum(report.stats["by_status"].get(s, 0) for s in ("500", "502", "503")) > 0, table
     assert sum(report.outcomes.values()) == 60, table
 
+
+
+# -- resume while the poller and the downloader are busy ----------------------------------
+
+MEDIA = "GET /media"
+
+
+def _eventually(predicate, what: str, guard: float = 60.0) -> None:
+    """Wait until ``predicate()``; ``guard`` only stops a hang, it is not a budget."""
+    deadline = time.monotonic() + guard
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.01)
+
+
+def test_resume_during_a_download_keeps_one_task_and_one_download(client, emulator):
+    """`%hailuo resume` / Gallery.from_history() while a video is being saved."""
+    emulator.inject(MEDIA, "slow:1.0")
+    task = hailuo_nb.generate("slow to save", client=client)
+    _eventually(lambda: task.download_state == "downloading", "the download starts")
+    [again] = hailuo_nb.resume(task.id, client=client)
+    everything = hailuo_nb.resume(client=client)
+    task.wait(60)
+    again.wait(60)
+    assert again is task
+    assert [t for t in everything if t.id == task.id] in ([], [task])
+    assert hailuo_nb.api._live[task.id] is task
+    assert emulator.stats["by_route"][MEDIA] == 1  # the video was fetched once
+
+
+def test_resume_retries_a_failed_download_in_the_same_session(emulator, api_key):
+    """resume() promises to download completed tasks whose video is not on disk; it
+    does so after a restart — and must in the same session too."""
+    client = Client(api_key=api_key, base_url=emulator.base_url, max_retries=1,
+                    backoff_base=0.01)
+    emulator.inject(MEDIA, "500", times=6)  # 3 attempts x (1 + 1 retry): this save fails
+    task = hailuo_nb.generate("saved on the second try", client=client)
+    with pytest.raises(hailuo_nb.DownloadError):
+        task.wait(60)
+    assert emulator.stats["by_route"][MEDIA] == 6  # the faults are used up
+    [again] = hailuo_nb.resume(task.id, client=client)
+    again.wait(60)
+    assert again.local_path and Path(again.local_path).read_bytes() == emulator.video_bytes
