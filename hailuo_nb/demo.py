@@ -223,6 +223,30 @@ def start_lab(folder: str | os.PathLike, env: dict, *, open_path: str = "",
     return proc, f"{base}{target}?token={token}"
 
 
+def _stop_on_signals():
+    """Ctrl-C and SIGTERM both end the wait (so JupyterLab is never left orphaned)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = {}
+    for name in ("SIGINT", "SIGTERM"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            saved[number] = signal.signal(number, interrupt)
+
+    def restore() -> None:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+    return restore
+
+
 def _run_lab(out_dir: Path, env: dict, source: Path) -> Path:
     for notebook in sorted(source.parent.glob("*.ipynb")):  # the user's edits are kept
         target = out_dir / notebook.name
@@ -231,11 +255,13 @@ def _run_lab(out_dir: Path, env: dict, source: Path) -> Path:
     proc, url = start_lab(out_dir, env, open_path=source.name)
     print(f"JupyterLab is running on {out_dir} against the emulator:\n  {url}\n"
           "Press Ctrl-C to stop it (and the emulator).", flush=True)
+    restore = _stop_on_signals()
     try:
         proc.wait()
     except KeyboardInterrupt:
         print("Stopping JupyterLab…", flush=True)
     finally:
+        restore()
         if proc.poll() is None:
             proc.terminate()
             try:
