@@ -73,10 +73,11 @@ class Server:
 
     def __init__(self, name: str, argv: list[str]):
         self.name = name
-        self._log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
+            prefix=f"{name}-", suffix=".log", delete=False)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(argv, stdout=self._log,  # noqa: S603 stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 60
         while True:
@@ -169,7 +170,8 @@ def load(name: str, urls: list[str], clients: int, seconds: float, warmup: float
 
 
 def table(results: list[Result]) -> str:
-    lines = ["| server | clients | requests | seconds | req/s | p50 ms | p95 ms | p99 ms | errors |",
+    lines = ["| server | clients | requests | seconds | req/s | p50 ms | p95 ms | p99 ms "
+             "| errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         lines.append(

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from imagefactory import png
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +44,8 @@ class Served:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(argv,  # noqa: S603 - our own argv
+                                         stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          cwd=tmp_path, env=env)
         self.url = self._wait_for_url()
 
@@ -101,6 +101,14 @@ def serve(tmp_path):
         if served.proc.poll() is None:
             served.proc.kill()
             served.proc.wait(10)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m hailuo_nb.cli *args`` to the end (for runs that exit by themselves)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "hailuo_nb.cli", *args],  # noqa: S603
+                          capture_output=True, text=True, timeout=60, env=env)
 
 
 def auth(key: str) -> dict:
@@ -222,16 +230,13 @@ def test_port_zero_prints_the_real_port(serve):
 
 
 def test_help_and_no_command():
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    help_run = subprocess.run([sys.executable, "-m", "hailuo_nb.cli", "emulator", "--help"],
-                              capture_output=True, text=True, timeout=60, env=env)
+    help_run = run_cli("emulator", "--help")
     assert help_run.returncode == 0
     for option in ("--port", "--api-key", "--quota-key", "--task-seconds", "--seed", "--rpm",
                    "--fail-rate", "--blocked-word", "--error-rate", "--drop-rate",
                    "--link-ttl", "--verbose"):
         assert option in help_run.stdout
-    bare = subprocess.run([sys.executable, "-m", "hailuo_nb.cli"], capture_output=True,
-                          text=True, timeout=60, env=env)
+    bare = run_cli()
     assert bare.returncode == 2
     assert "emulator" in bare.stdout
 
@@ -242,9 +247,7 @@ def test_help_and_no_command():
      ["--no-such-option"]],
 )
 def test_bad_options_exit_2_with_a_short_message(args):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "hailuo_nb.cli", "emulator", "--port", "0",
-                          *args], capture_output=True, text=True, timeout=60, env=env)
+    run = run_cli("emulator", "--port", "0", *args)
     assert run.returncode == 2, run
     assert run.stderr.strip()
     assert "Traceback" not in run.stderr
@@ -254,9 +257,7 @@ def test_bad_options_exit_2_with_a_short_message(args):
 def test_a_port_in_use_exits_1(serve):
     first = serve("--port", "0")
     port = URL_LINE.search(first.stdout()).group(2)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "hailuo_nb.cli", "emulator", "--port", port],
-                         capture_output=True, text=True, timeout=60, env=env)
+    run = run_cli("emulator", "--port", port)
     assert run.returncode == 1
     assert "cannot listen" in run.stderr
     assert "Traceback" not in run.stderr

@@ -12,7 +12,6 @@ body the schema refuses is refused by the emulator (a property test).
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from pathlib import Path
@@ -23,12 +22,12 @@ import requests
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from imagefactory import png
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 import hailuo_nb.emulator
 from hailuo_nb.emulator import Emulator
-from imagefactory import png
 
 SPEC_DIR = Path(hailuo_nb.emulator.__file__).parent / "spec"
 SHARED = Path("/work/shared/api")

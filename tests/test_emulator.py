@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from imagefactory import gif, jpeg, png, webp
 
 from hailuo_nb.emulator import FAULTS, ROUTES, Emulator
-from imagefactory import gif, jpeg, png, webp
 
 MODEL = "MiniMax-Hailuo-2.3"
 POST = "POST /v1/videos/generations"
@@ -197,7 +197,8 @@ def test_task_jitter_is_seeded_and_bounded(emulator_factory, api_key):
 
 
 def test_the_result_is_a_real_playable_mp4(emulator, api_key, tmp_path):
-    if shutil.which("ffprobe") is None:
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
         pytest.skip("ffprobe is not installed")
     url = completed_video_url(emulator, api_key)
     r = requests.get(url, timeout=TIMEOUT)  # no Authorization on media links
@@ -207,8 +208,8 @@ def test_the_result_is_a_real_playable_mp4(emulator, api_key, tmp_path):
     assert hashlib.sha256(r.content).hexdigest() == emulator.video_sha256
     path = tmp_path / "result.mp4"
     path.write_bytes(r.content)
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,codec_type",
+    probe = subprocess.run(  # noqa: S603 - fixed argv
+        [ffprobe, "-v", "error", "-show_entries", "stream=codec_name,codec_type",
          "-show_entries", "format=duration", "-of", "json", str(path)],
         capture_output=True, text=True, timeout=60, check=True,
     )
@@ -526,7 +527,8 @@ REFUSED = [
     ("ftp image", body(image_urls=["ftp://a.example/1.png"]), "image_urls"),
     ("file image", body(image_urls=["file:///etc/passwd"]), "image_urls"),
     ("data URL image", body(image_urls=["data:image/png;base64,iVBORw0KGgo="]), "image_urls"),
-    ("bare path image", body(image_urls=["/tmp/a.png"]), "image_urls"),
+    ("bare path image", body(image_urls=["/tmp/a.png"]),  # noqa: S108
+     "image_urls"),
     ("URL without host", body(image_urls=["https://"]), "image_urls"),
     ("image_urls a string", body(image_urls="https://a.example/1.png"), "image_urls"),
     ("image_urls of numbers", body(image_urls=[1]), "image_urls"),
