@@ -25,6 +25,7 @@ import warnings
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -313,6 +314,52 @@ def test_a_key_echoed_by_a_hostile_server_is_scrubbed_everywhere(echo_server, ap
     leaks.add("history row", row)
     leaks.check()
     assert files_containing(api_key, home()) == []
+
+
+class _MediaHandler(BaseHTTPRequestHandler):
+    """A result-link host that remembers every Authorization header it is sent."""
+
+    seen: ClassVar[list] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        type(self).seen.append(self.headers.get("Authorization"))
+        if self.path.startswith("/hop"):  # a redirect to the same host
+            self.send_response(302)
+            self.send_header("Location", "/media/final.mp4")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_key_is_never_sent_to_result_links(api_key, tmp_path):
+    """Result links (and their redirects) get no Authorization header, even on the API's
+    own host."""
+    _MediaHandler.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _MediaHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        client = Client(api_key=api_key, base_url=base)  # the same host as the links
+        client.download(f"{base}/media/a.mp4", tmp_path / "a.mp4")
+        client.download(f"{base}/hop/b.mp4", tmp_path / "b.mp4")
+        task = Task(id="task-unified-1-links", status="completed",
+                    results=[f"{base}/media/c.mp4"], client=client)
+        task.save(tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(_MediaHandler.seen) == 4
+    assert _MediaHandler.seen == [None] * 4
+    assert (tmp_path / "task-unified-1-links.mp4").exists()
 
 
 # ----------------------------------------------------------------- the key: widgets
