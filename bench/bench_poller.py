@@ -14,12 +14,15 @@ POLL_INTERVAL s (``poll_interval = max_poll_interval``), ~500/POLL_INTERVAL poll
   again *paced* like the poller (spread over the window's wall time), the like-for-like
   baseline, and a ``Client.get_task`` loop (the client's share);
 - peak RSS (``ru_maxrss``) and its growth over the RSS before the first submission.
+- threads again with VIEW_TASKS tasks each shown in a TaskView (a fresh process, the
+  recording comm of tests/widget_comm.py, polling scaled /16): what a notebook gets.
 ``--profile`` prints a cProfile of the poller thread's polls (top 25 by own time).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 import threading
 import time
@@ -46,6 +49,43 @@ def _resume(poller) -> None:
     with poller._cond:  # noqa: SLF001 - no public "unpause"; a benchmark may reach in
         poller._paused_until = 0.0
         poller._cond.notify_all()
+
+
+VIEW_TASKS = 100
+VIEW_SCALE = 16.0
+
+
+def views_phase() -> dict:
+    """VIEW_TASKS tasks, each shown in a TaskView (recording comm, no kernel), polling
+    scaled /16 as in item 3: the threads a notebook with live views really gets."""
+    sys.path.insert(0, str(bc.TESTS_DIR))
+    import ipywidgets.comm
+    import widget_comm
+
+    import hailuo_nb
+    from hailuo_nb.widgets import TaskView
+
+    log = widget_comm.CommLog()
+    ipywidgets.comm.create_comm = lambda **kw: widget_comm.RecordingComm(log, **kw)
+    with bc.isolated_home(), bc.EmulatorProcess(task_seconds=96 / VIEW_SCALE) as emu:
+        bc.point_at(emu.base_url)
+        bc.set_polling(2 / VIEW_SCALE, 15 / VIEW_SCALE, 1 / VIEW_SCALE)
+        hailuo_nb.Client  # noqa: B018
+        import hailuo_nb.api
+        import hailuo_nb.downloads  # noqa: F401
+
+        before = peak = bc.os_threads()
+        tasks = [hailuo_nb.generate(f"Task {i} [Static shot]") for i in range(VIEW_TASKS)]
+        views = [TaskView(t) for t in tasks]
+        deadline = time.monotonic() + 60
+        while not all(t.is_done for t in tasks) and time.monotonic() < deadline:
+            peak = max(peak, bc.os_threads())
+            time.sleep(0.01)
+        done = all(t.is_done for t in tasks)
+        for v in views:
+            v.close()
+        hailuo_nb.api.get_poller().forget_all()
+    return {"before": before, "peak": peak, "done": done, "messages": len(log)}
 
 
 def run(profile: bool = False) -> dict:
@@ -151,6 +191,10 @@ def run(profile: bool = False) -> dict:
         total_polls = poller.polls
         poller.forget_all()
 
+    views = json.loads(bc.run_python(
+        f"import sys, json; sys.path.insert(0, {str(bc.BENCH_DIR)!r}); "
+        "import bench_poller; print(json.dumps(bench_poller.views_phase()))",
+        timeout=180).strip().splitlines()[-1])
     per_sub = [1000 * c / n for c, n in zip(sub_cpu, sub_polls, strict=True) if n]
     per_base = [1000 * c / n for c, n in zip(base_cpu, sub_polls, strict=True) if n]
     per_client = [1000 * c / n for c, n in zip(client_cpu, sub_polls, strict=True) if n]
@@ -176,6 +220,11 @@ def run(profile: bool = False) -> dict:
         bc.row("  breakdown: a bare `Client.get_task` loop (no Task, no store) vs the same",
                f"{base_med:.3f} s", f"{client_med:.3f} s", bc.ratio(client_med, base_med),
                "(breakdown)", None),
+        bc.row(f"threads added by {VIEW_TASKS} live tasks each shown in a TaskView "
+               f"(polling scaled /{VIEW_SCALE:g}, 6 s tasks; fresh process)",
+               f"{views['before']} before", f"{views['peak']} peak",
+               f"+{views['peak'] - views['before']}", f"<= +{THREADS_TARGET}",
+               views["peak"] - views["before"] <= THREADS_TARGET and views["done"]),
         bc.row(f"peak RSS with {N_TASKS} tasks (ru_maxrss) vs RSS before submitting",
                f"{rss_before / 1024:.1f} MB", f"{peak_rss / 1024:.1f} MB",
                f"+{(peak_rss - rss_before) / 1024:.1f} MB "
@@ -210,7 +259,7 @@ def run(profile: bool = False) -> dict:
         print(out.getvalue())
     return bc.section(f"2. Poller at scale ({N_TASKS} live tasks)", rows, notes, data={
         "cpu_per_1000_subject": per_sub, "cpu_per_1000_baseline": per_base,
-        "cpu_per_1000_client": per_client, "cpu_per_1000_paced": per_paced, "polls": sub_polls, "threads_before": threads_before, "threads_peak": peak_threads,
+        "views_phase": views, "cpu_per_1000_client": per_client, "cpu_per_1000_paced": per_paced, "polls": sub_polls, "threads_before": threads_before, "threads_peak": peak_threads,
         "rss_before_kb": rss_before, "peak_rss_kb": peak_rss,
     })
 
