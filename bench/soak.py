@@ -143,7 +143,8 @@ class SoakReport:
         lines.append(f"{'total':<48}{sum(self.outcomes.values()):>7}")
         lines += ["", f"{'requests (emulator)':<48}{'count':>7}"]
         for route, n in sorted(self.stats.get("by_route", {}).items()):
-            lines.append(f"{route:<48}{n:>7}")
+            if n:
+                lines.append(f"{route:<48}{n:>7}")
         for status, n in sorted(self.stats.get("by_status", {}).items()):
             lines.append(f"{'  answered ' + status:<48}{n:>7}")
         answered = sum(self.stats.get("by_status", {}).values())
