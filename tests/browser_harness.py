@@ -283,6 +283,9 @@ def run_all_cells(page: Any, *, attempts: int = 4) -> None:
     the item to be enabled, and try again if no cell starts.
     """
     for attempt in range(attempts):
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            raise RuntimeError(f"JupyterLab shows a dialog: {dialog.first.inner_text()!r}")
         # The input prompt selects the cell (the blue bar left of it would collapse it).
         page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputArea-prompt").first.click()
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
@@ -350,7 +353,7 @@ VIDEO_PROBE_JS = """async (video) => {
     const src = video.currentSrc || video.src;
     let status = null, type = null, length = null, fetchError = null;
     try {
-        const r = await fetch(src, {headers: {Range: 'bytes=0-1023'}});
+        const r = await fetch(src);
         status = r.status; type = r.headers.get('content-type');
         length = (await r.arrayBuffer()).byteLength;
     } catch (e) { fetchError = String(e); }
@@ -378,6 +381,29 @@ VIDEO_PROBE_JS = """async (video) => {
 
 def probe_video(locator: Any) -> dict:
     return locator.evaluate(VIDEO_PROBE_JS)
+
+
+CLIPPED_JS = """(box, within) => {
+    // Descendants that stick out past the right border of the box (cut off, when it hides
+    // overflow) or of its ancestor ``within`` (spilling out of, e.g., the output area).
+    // scrollWidth alone is no use: Chrome counts a flex child's margin plus the box's
+    // padding in it even when nothing is cut.
+    const frame = within ? box.closest(within) : box;
+    const edge = frame.getBoundingClientRect().right - frame.clientLeft;
+    const out = [];
+    for (const el of box.querySelectorAll('*')) {
+        const r = el.getBoundingClientRect();
+        if (r.width > 0 && r.height > 0 && r.right > edge + 1) {
+            out.push(`${el.tagName.toLowerCase()}.${String(el.className).trim().split(/\\s+/)
+                .slice(0, 3).join('.')} right=${Math.round(r.right)} > ${Math.round(edge)}`);
+        }
+    }
+    return out;
+}"""
+
+
+def clipped_descendants(locator: Any, within: str | None = None) -> list[str]:
+    return locator.evaluate(CLIPPED_JS, within)
 
 
 def page_contains(page: Any, secret: str) -> bool:
