@@ -378,9 +378,14 @@ def failure_body(code: str) -> dict:
 
 
 def decode_base64_payload(text: str) -> bytes:
-    """Raw base64 or a data: URL → bytes (binascii.Error on junk)."""
-    if text.startswith("data:"):
+    """Raw base64 or a data: URL → bytes (binascii.Error on junk).
+
+    Line breaks and spaces inside are ignored (``base64.encodebytes`` and the ``base64``
+    tool wrap at 76 columns), and the data: URL's ``;base64`` is case-insensitive
+    (RFC 2397); anything else that is not base64 is refused.
+    """
+    if text[:5].lower() == "data:":
         header, _, text = text.partition(",")
-        if ";base64" not in header:
+        if ";base64" not in header.lower():
             raise binascii.Error("data URL is not base64")
-    return base64.b64decode(text.strip(), validate=True)
+    return base64.b64decode("".join(text.split()), validate=True)
