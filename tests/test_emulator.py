@@ -423,6 +423,16 @@ def test_upload_multipart_stream(emulator, api_key, fmt):
     check_upload_answer(emulator, r, data, mime, ext)
 
 
+def test_upload_base64_wrapped_in_lines_and_upper_case_data_url(emulator, api_key):
+    data = png(640, 480)
+    for text in (base64.encodebytes(data).decode(),  # 76-column lines
+                 "data:image/png;BASE64," + base64.b64encode(data).decode(),
+                 "  " + base64.b64encode(data).decode() + "\n"):
+        r = requests.post(f"{emulator.files_url}/api/v1/files/upload/base64",
+                          json={"base64_data": text}, headers=auth(api_key), timeout=TIMEOUT)
+        check_upload_answer(emulator, r, data, "image/png", "png")
+
+
 def test_uploads_support_range_and_head(emulator, api_key):
     data = png(800, 600)
     url = uploaded_url(emulator, api_key, data)
@@ -1013,6 +1023,18 @@ def test_injected_faults_on_media(emulator, api_key):
     assert requests.get(url, timeout=TIMEOUT).content == emulator.video_bytes
 
 
+def test_injected_429_and_503_with_their_own_retry_after(emulator, api_key):
+    emulator.inject(GET, "429:7")
+    emulator.inject(POST, "503:12")
+    r = send(emulator, GET, api_key)
+    check_documented_error(r, 429)
+    assert r.headers["Retry-After"] == "7"
+    r = send(emulator, POST, api_key)
+    check_documented_error(r, 503)
+    assert r.headers["Retry-After"] == "12"
+    assert emulator.tasks_created == 0
+
+
 def test_injection_counts_and_order(emulator, api_key):
     emulator.inject(GET, "500", times=2)
     emulator.inject(GET, "503", times=1)
@@ -1219,6 +1241,27 @@ def test_control_endpoints_over_http(emulator, api_key):
     assert emulator.stats["requests"] == 0
 
 
+def test_the_control_api_never_shows_keys(emulator_factory, api_key):
+    emu = emulator_factory(api_keys=(api_key,), quota_keys=("sk-quota-secret",))
+    config = requests.get(f"{emu.base_url}/_emulator/config", timeout=TIMEOUT)
+    assert config.status_code == 200
+    assert api_key not in config.text and "sk-quota-secret" not in config.text
+    task_id = submit(emu, api_key).json()["id"]
+    record = requests.get(f"{emu.base_url}/_emulator/tasks/{task_id}", timeout=TIMEOUT)
+    assert record.status_code == 200
+    assert api_key not in record.text
+    assert api_key not in json.dumps(emu.task(task_id))
+    assert api_key not in json.dumps(emu.stats)
+
+
+def test_past_max_tasks_the_oldest_is_forgotten(emulator_factory, api_key):
+    emu = emulator_factory(max_tasks=3, task_seconds=600)
+    ids = [submit(emu, api_key).json()["id"] for _ in range(5)]
+    codes = [get_task(emu, api_key, i).status_code for i in ids]
+    assert codes == [404, 404, 200, 200, 200]
+    assert emu.tasks_created == 5
+
+
 def test_configure_changes_a_running_emulator(emulator, api_key):
     emulator.configure(api_keys=("k1",), quota_keys=["k2"])
     assert submit(emulator, api_key).status_code == 401
@@ -1389,8 +1432,10 @@ def test_two_hundred_concurrent_keep_alive_connections(emulator, api_key):
         t.join(180)
     assert not errors, errors[:3]
     assert all(r == [200] * 4 for r in results)
-    assert emulator.stats["by_route"][GET] == 4 * n
-    assert emulator.stats["by_status"]["200"] == 4 * n + 1
+    stats = emulator.stats
+    assert stats["by_route"][GET] == 4 * n
+    assert stats["by_status"]["200"] == 4 * n + 1
+    assert stats["peak_open_connections"] >= n  # they really were all open at once
 
 
 def test_concurrent_mixed_traffic_keeps_exact_counts(emulator_factory, api_key):
