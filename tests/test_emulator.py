@@ -1287,6 +1287,21 @@ def test_emulator_lifecycle(api_key):
         requests.get(f"{url}/v1/tasks/x", headers=auth(api_key), timeout=TIMEOUT)
 
 
+def test_a_restart_keeps_tasks_uploads_and_pending_faults(api_key):
+    emu = Emulator(task_seconds=600).start()
+    try:
+        task_id = submit(emu, api_key).json()["id"]
+        emu.inject(GET, "503")
+        emu.stop()
+        assert not emu.running
+        emu.start()
+        check_documented_error(get_task(emu, api_key, task_id), 503)
+        assert get_task(emu, api_key, task_id).json()["id"] == task_id
+        assert emu.tasks_created == 1
+    finally:
+        emu.stop()
+
+
 def test_stop_closes_open_keep_alive_connections(api_key):
     emu = Emulator(task_seconds=0.1).start()
     url = emu.base_url
