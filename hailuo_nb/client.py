@@ -44,6 +44,7 @@ from .errors import (
 )
 from .images import check_image, guess_filename, read_local_image
 from .request import GenerationRequest
+from .settings import settings
 from .snapshot import TaskSnapshot
 
 DEFAULT_BASE_URL = "https://api.evolink.ai"
@@ -122,12 +123,15 @@ class Client:
         backoff_cap: float = 30.0,
     ):
         self._api_key = resolve_api_key(api_key)
+        # Argument, then `%config HailuoMagics.base_url` (settings), then the environment.
         self.base_url = _check_base_url(
-            base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL, "base_url"
+            base_url or settings.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
+            "base_url",
         )
         default_files = self.base_url if _is_loopback(self.base_url) else DEFAULT_FILES_URL
         self.files_url = _check_base_url(
-            files_url or os.environ.get(FILES_URL_ENV) or default_files, "files_url"
+            files_url or settings.files_url or os.environ.get(FILES_URL_ENV) or default_files,
+            "files_url",
         )
         self.timeout = timeout
         self.max_retries = max_retries

@@ -7,6 +7,9 @@ are the same thing.
 
 from __future__ import annotations
 
+import sys
+import types
+
 from traitlets import Bool, Float, HasTraits, Int, Unicode, validate
 
 from .paths import DEFAULT_DOWNLOAD_DIR
@@ -54,3 +57,23 @@ class Settings(HasTraits):
 
 
 settings = Settings()
+
+
+class _SettingsModule(types.ModuleType):
+    """``hailuo_nb.settings`` is this module once imported (Python puts submodules on
+    their package), so trait names read and write through to the one ``settings``
+    object: ``hailuo_nb.settings.poll_interval = 5`` then means what it says."""
+
+    def __getattr__(self, name: str):
+        if name in Settings.class_trait_names():
+            return getattr(settings, name)
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in Settings.class_trait_names():
+            setattr(settings, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _SettingsModule
