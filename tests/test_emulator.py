@@ -628,29 +628,30 @@ def test_i2v_mode_comes_from_the_image(emulator, api_key):
     assert views[-1]["status"] == "completed"
 
 
-ok_image = png(1280, 720)
+MB20 = 20 * 1024 * 1024
 
 
 @pytest.mark.parametrize(
-    ("data", "accepted", "why"),
+    ("make", "accepted", "why"),
     [
-        (png(1280, 720), True, "png 16:9"),
-        (jpeg(720, 1280), True, "jpeg 9:16"),
-        (webp(1024, 1024), True, "webp square"),
-        (png(301, 301), True, "short edge 301"),
-        (png(300, 600), False, "short edge exactly 300"),
-        (jpeg(200, 200), False, "tiny"),
-        (png(1000, 400), True, "exactly 5:2"),
-        (png(400, 1000), True, "exactly 2:5"),
-        (png(1001, 400), False, "wider than 5:2"),
-        (png(400, 1001), False, "taller than 2:5"),
-        (gif(640, 480), False, "GIF is uploadable but not a video source"),
-        (png(640, 480, size=20 * 1024 * 1024), True, "exactly 20 MB"),
-        (png(640, 480, size=20 * 1024 * 1024 + 1), False, "one byte over 20 MB"),
+        (lambda: png(1280, 720), True, "png 16:9"),
+        (lambda: jpeg(720, 1280), True, "jpeg 9:16"),
+        (lambda: webp(1024, 1024), True, "webp square"),
+        (lambda: png(301, 301), True, "short edge 301"),
+        (lambda: png(300, 600), False, "short edge exactly 300"),
+        (lambda: jpeg(200, 200), False, "tiny"),
+        (lambda: png(1000, 400), True, "exactly 5:2"),
+        (lambda: png(400, 1000), True, "exactly 2:5"),
+        (lambda: png(1001, 400), False, "wider than 5:2"),
+        (lambda: png(400, 1001), False, "taller than 2:5"),
+        (lambda: gif(640, 480), False, "GIF is uploadable but not a video source"),
+        (lambda: png(640, 480, size=MB20), True, "exactly 20 MB"),
+        (lambda: png(640, 480, size=MB20 + 1), False, "one byte over 20 MB"),
     ],
-    ids=lambda v: v if isinstance(v, str) else None,
+    ids=lambda v: v if isinstance(v, str) else "",
 )
-def test_own_uploads_are_checked_by_content(emulator, api_key, data, accepted, why):
+def test_own_uploads_are_checked_by_content(emulator, api_key, make, accepted, why):
+    data = make()
     url = uploaded_url(emulator, api_key, data)
     r = submit(emulator, api_key, prompt="", image_urls=[url])
     if accepted:
