@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import asdict, dataclass, fields
 
@@ -98,7 +99,13 @@ def _clean(name: str, value):
         return value
     if name == "verbose":
         return bool(value)
-    if name in ("video_path", "public_url"):
+    if name == "video_path":
+        if value in (None, ""):
+            return None
+        if not os.path.isfile(value):
+            raise ValueError(f"video_path: no such file: {value}")
+        return os.fspath(value)
+    if name == "public_url":
         return None if value in (None, "") else str(value)
     return value
 
