@@ -47,6 +47,7 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
         from hailuo_nb.widgets import TaskView
 
         probe = hailuo_nb.generate(PROMPT, quality="768p", duration=6)  # a task to view
+        probe_view = TaskView(probe)
 
         def timed(fn):
             def call() -> float:
@@ -72,6 +73,7 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
             "%%hailuo cell": timed(cell),
             "empty cell": timed(lambda: bc.run_cell(shell, empty_cell)),
             "TaskView(task)": timed(lambda: TaskView(probe)),
+            "view repr": timed(lambda: probe_view._repr_mimebundle_()),
         }
         times = bc.interleave(runs, rounds, warmup=2)
         polls = get_poller().polls
@@ -108,6 +110,10 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
         "  of which: TaskView(task) alone vs bare requests.post",
         f"{base * 1e3:.2f} ms", f"{med['TaskView(task)'] * 1e3:.2f} ms",
         bc.ratio(med["TaskView(task)"], base), "(breakdown)", None))
+    rows.append(bc.row(
+        "  of which: the view's _repr_mimebundle_ (what display() asks) vs the same",
+        f"{base * 1e3:.2f} ms", f"{med['view repr'] * 1e3:.2f} ms",
+        bc.ratio(med["view repr"], base), "(breakdown)", None))
     if latency_rows:
         rows.extend(latency_rows)
     notes = [
