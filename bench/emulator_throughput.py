@@ -13,14 +13,16 @@ off). The load is the same for both: N threads, each with its own ``requests.Ses
 ``--seconds`` after a short warm-up. With ``--rounds`` > 1 the two alternate.
 
 Prints a Markdown table: server, clients, requests, seconds, req/s, p50/p95/p99 latency
-(ms) and errors. The client is Python too, so both rows are bounded by what one client
-process can send; the ratio of the two rows is the meaningful number: what the
-emulator's own work (auth, routing, lookup, JSON, stats, faults check) costs.
+(ms), the server process's CPU use over the window, and errors. The client is Python
+too, so both rows are bounded by what one client process can send and by the other
+load on the machine; the ratio of the two rows is the meaningful number: what the
+emulator's own work (auth, routing, lookup, JSON, stats, fault checks) costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import re
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +106,15 @@ class Server:
         Path(self._log.name).unlink(missing_ok=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     server: str
@@ -110,6 +122,7 @@ class Result:
     seconds: float
     latencies: list[float] = field(default_factory=list)  # seconds, requests in the window
     errors: int = 0
+    server_cpu: float = float("nan")  # CPU seconds the server process used in the window
 
     @property
     def requests(self) -> int:
@@ -122,25 +135,22 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def load(name: str, urls: list[str], clients: int, seconds: float, warmup: float) -> Result:
-    """``clients`` threads, each with its own Session, GET in a loop; only requests that
-    start after the warm-up and end before the deadline are counted."""
-    barrier = threading.Barrier(clients + 1)
-    per_thread: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    window = {}
+def client_threads(urls: list[str], first: int, count: int, start: float,
+                   end: float) -> tuple[list[float], int]:
+    """``count`` threads in this process, each with its own Session (one keep-alive
+    connection), GET in a loop until ``end`` (wall clock); latencies of the requests that
+    started after ``start`` and ended before ``end``, and the number of errors."""
+    per_thread: list[list[float]] = [[] for _ in range(count)]
+    errors = [0] * count
 
     def client(k: int) -> None:
-        url = urls[k % len(urls)]
+        url = urls[(first + k) % len(urls)]
         headers = {"Authorization": f"Bearer {KEY}"}
+        mine = per_thread[k]
         with requests.Session() as session:
-            session.get(url, headers=headers, timeout=30)  # connect before the clock starts
-            barrier.wait()
-            start, end = window["start"], window["end"]
-            mine = per_thread[k]
             while True:
-                t0 = time.perf_counter()
-                if t0 >= end:
+                w0, t0 = time.time(), time.perf_counter()
+                if w0 >= end:
                     break
                 try:
                     r = session.get(url, headers=headers, timeout=30)
@@ -151,33 +161,61 @@ def load(name: str, urls: list[str], clients: int, seconds: float, warmup: float
                 t1 = time.perf_counter()
                 if not ok:
                     errors[k] += 1
-                elif t0 >= start and t1 <= end:
+                elif w0 >= start and w0 + (t1 - t0) <= end:
                     mine.append(t1 - t0)
 
-    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(count)]
     for t in threads:
         t.start()
-    now = time.perf_counter()
-    window["start"] = now + warmup
-    window["end"] = now + warmup + seconds
-    barrier.wait()
     for t in threads:
-        t.join(seconds + warmup + 120)
-    result = Result(name, clients, seconds, errors=sum(errors))
-    for mine in per_thread:
-        result.latencies.extend(mine)
+        t.join(end - time.time() + 120)
+    return [x for mine in per_thread for x in mine], sum(errors)
+
+
+def load(name: str, pid: int, urls: list[str], clients: int, seconds: float,
+         warmup: float, procs: int = 1) -> Result:
+    """``clients`` concurrent clients (threads, spread over ``procs`` client processes)
+    against one server for ``warmup`` + ``seconds``; only the last ``seconds`` count."""
+    start = time.time() + max(warmup, 1.5 if procs > 1 else 0.0)
+    end = start + seconds
+    shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+    firsts = [sum(shares[:i]) for i in range(procs)]
+    result = Result(name, clients, seconds)
+    outcome: list = []
+    if procs == 1:
+        worker = threading.Thread(target=lambda: outcome.append(
+            client_threads(urls, 0, clients, start, end)), daemon=True)
+        worker.start()
+    else:
+        pool = ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork"))
+        futures = [pool.submit(client_threads, urls, f, n, start, end)
+                   for f, n in zip(firsts, shares, strict=True)]
+    time.sleep(max(0.0, start - time.time()))
+    cpu_start = cpu_seconds(pid)
+    time.sleep(max(0.0, end - time.time()))
+    result.server_cpu = cpu_seconds(pid) - cpu_start
+    if procs == 1:
+        worker.join(seconds + 120)
+        parts = outcome
+    else:
+        parts = [f.result() for f in futures]
+        pool.shutdown()
+    for latencies, errors in parts:
+        result.latencies.extend(latencies)
+        result.errors += errors
     return result
 
 
 def table(results: list[Result]) -> str:
     lines = ["| server | clients | requests | seconds | req/s | p50 ms | p95 ms | p99 ms "
-             "| errors |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| server CPU | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         lines.append(
             f"| {r.server} | {r.clients} | {r.requests} | {r.seconds:.1f} | "
             f"{r.requests / r.seconds:.0f} | {r.percentile(0.50):.1f} | "
-            f"{r.percentile(0.95):.1f} | {r.percentile(0.99):.1f} | {r.errors} |"
+            f"{r.percentile(0.95):.1f} | {r.percentile(0.99):.1f} | "
+            f"{r.server_cpu / r.seconds:.0%} | {r.errors} |"
         )
     return "\n".join(lines)
 
@@ -189,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=1, help="baseline/emulator alternations")
     parser.add_argument("--tasks", type=int, default=50, help="distinct tasks the clients read")
+    parser.add_argument("--procs", type=int, default=1,
+                        help="client processes the clients are spread over (default 1: all "
+                             "threads of this process; more takes the client's GIL out of "
+                             "the way)")
     args = parser.parse_args(argv)
 
     emulator = Server("emulator", [sys.executable, "-m", "hailuo_nb.cli", "emulator",
@@ -212,18 +254,20 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results = []
             for _ in range(args.rounds):
-                results.append(load("bare ThreadingHTTPServer (fixed JSON)", [baseline.url],
-                                    args.clients, args.seconds, args.warmup))
-                results.append(load("emulator GET /v1/tasks/{id}", task_urls,
-                                    args.clients, args.seconds, args.warmup))
+                results.append(load("bare ThreadingHTTPServer (fixed JSON)", baseline.proc.pid,
+                                    [baseline.url], args.clients, args.seconds, args.warmup,
+                                    args.procs))
+                results.append(load("emulator GET /v1/tasks/{id}", emulator.proc.pid,
+                                    task_urls, args.clients, args.seconds, args.warmup,
+                                    args.procs))
             stats = requests.get(f"{emulator.url}/_emulator/stats", timeout=30).json()
         finally:
             baseline.stop()
     finally:
         emulator.stop()
 
-    print(f"# Emulator throughput ({args.clients} keep-alive clients, "
-          f"{args.seconds:g} s per run, {args.rounds} round(s))\n")
+    print(f"# Emulator throughput ({args.clients} keep-alive clients in {args.procs} client "
+          f"process(es), {args.seconds:g} s per run, {args.rounds} round(s))\n")
     print(table(results))
     emu = [r for r in results if r.server.startswith("emulator")]
     base = [r for r in results if not r.server.startswith("emulator")]
@@ -237,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(warm-up and window edges included), answered {stats['by_status']}")
     print(f"- machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"load avg {' '.join(Path('/proc/loadavg').read_text().split()[:3])}; "
-          "client and server are separate processes, the client is one Python process")
+          f"client and servers are separate processes ({args.procs} client process(es))")
+    print("- server CPU: the server process's CPU time over the window (100% = one core; "
+          "a GIL-bound Python server tops out near there, the rest is the client's)")
     return 0
 
 
