@@ -406,18 +406,45 @@ def clipped_descendants(locator: Any, within: str | None = None) -> list[str]:
     return locator.evaluate(CLIPPED_JS, within)
 
 
+def wait_video_settled(locator: Any, timeout_ms: int = 30_000) -> None:
+    """Metadata loaded and no fetch in flight: Chromium's player stops showing its spinner."""
+    locator.page.wait_for_function(
+        """(v) => v.readyState >= 1 && v.networkState !== HTMLMediaElement.NETWORK_LOADING""",
+        arg=locator.element_handle(), timeout=timeout_ms)
+
+
+def output_area(locator: Any) -> Any:
+    """The cell's output area holding ``locator`` (what a screenshot for the docs shows):
+    the outermost one, not that of an ``ipywidgets.Output`` inside the widget."""
+    return locator.locator(
+        "xpath=ancestor::div[contains(concat(' ', @class, ' '), ' jp-OutputArea-output ')]"
+        "[last()]")
+
+
 def page_contains(page: Any, secret: str) -> bool:
     return bool(page.evaluate("(s) => document.documentElement.outerHTML.includes(s)", secret))
 
 
-def shoot(target: Any, name: str, *, docs: bool | None = None) -> Path:
+def shoot(target: Any, name: str, *, docs: bool | None = None, settle_s: float = 8) -> Path:
     """Screenshot an element (or a page) into tests/_screens/; with HAILUO_UPDATE_DOCS=1
-    (or ``docs=True``) also copy it to docs/ for the README."""
+    (or ``docs=True``) also copy it to docs/ for the README.
+
+    Waits (up to ``settle_s``) for two identical frames in a row, so a fading spinner or
+    a layout still settling does not end up in the picture.
+    """
     SCREENS.mkdir(parents=True, exist_ok=True)
     path = SCREENS / name
     with contextlib.suppress(Exception):
         target.scroll_into_view_if_needed(timeout=10_000)
-    target.screenshot(path=str(path), animations="disabled", timeout=60_000)
+    shot = target.screenshot(timeout=60_000)
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        time.sleep(0.4)
+        again = target.screenshot(timeout=60_000)
+        if again == shot:
+            break
+        shot = again
+    path.write_bytes(shot)
     if docs is None:
         docs = os.environ.get("HAILUO_UPDATE_DOCS") == "1"
     if docs:

@@ -171,9 +171,10 @@ def test_status_turns_completed_and_the_video_plays(quickstart):
 
     clipped = bh.clipped_descendants(view)
     assert not clipped, f"parts of the task view stick out or are cut off: {clipped}"
-    output = page.locator(".jp-OutputArea-output", has=view).first
+    output = bh.output_area(view)
     print(f"output area {_width(output):.0f} px wide, task view {_width(view):.0f} px")
-    shot = bh.shoot(view, "task_view.png")
+    bh.wait_video_settled(video)
+    shot = bh.shoot(output, "task_view.png")
     assert shot.stat().st_size < 150_000, "task_view.png is too big for docs/"
 
 
@@ -224,7 +225,7 @@ def test_camera_button_puts_the_command_into_the_prompt(quickstart):
     page.wait_for_function(
         """() => document.querySelector('.hailuo-form').innerText.includes('ready')""",
         timeout=30_000)
-    shot = bh.shoot(form, "form.png")
+    shot = bh.shoot(bh.output_area(form), "form.png")
     assert shot.stat().st_size < 150_000, "form.png is too big for docs/"
 
 
