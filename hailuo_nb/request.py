@@ -118,8 +118,9 @@ class GenerationRequest:
 
         if kind is None and not prompt:
             raise ValidationError(
-                "Text-to-video needs a prompt, and the prompt is empty — write a prompt in the "
-                "cell body, or pass an image for image-to-video.",
+                "Text-to-video needs a prompt, and the prompt is empty — describe the video "
+                "(the cell body, the form's prompt, or prompt=...), or add an image for "
+                "image-to-video.",
                 field="prompt",
             )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 
 import pytest
@@ -100,3 +101,13 @@ def chromium_path() -> str | None:
         if os.path.exists(path):
             return path
     return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_widgets_at_exit():
+    """Close widgets before interpreter exit (ipywidgets' __del__ then finds its
+    module globals gone and prints 'Exception ignored')."""
+    yield
+    widgets = sys.modules.get("ipywidgets")
+    if widgets is not None:
+        widgets.Widget.close_all()

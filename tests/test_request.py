@@ -66,7 +66,7 @@ def images(tmp_path):
 # against the `images` fixture folder, which is also the working directory.
 BAD = [
     # prompts
-    (dict(prompt=""), ["Text-to-video needs a prompt", "cell body", "image"], "prompt"),
+    (dict(prompt=""), ["Text-to-video needs a prompt", "describe the video", "image"], "prompt"),
     (dict(prompt="   \n\t "), ["Text-to-video needs a prompt"], "prompt"),
     (dict(prompt=None), ["Text-to-video needs a prompt"], "prompt"),
     (dict(prompt="x" * 2001), ["2001 characters", "limit is 2000", "by 1"], "prompt"),
