@@ -18,9 +18,8 @@ from __future__ import annotations
 import re
 import secrets
 
-import pytest
-
 import browser_harness as bh
+import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
