@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_common as bc  # noqa: E402
 
 SIZE = 200 * 1024 * 1024
-ROUNDS = 5
+ROUNDS = 7
 THROUGHPUT_TARGET = 0.8
 RSS_TARGET_MB = 20.0
 
