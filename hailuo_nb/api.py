@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .client import Client
+from .client import Client, check_task_id
 from .errors import RETRYABLE_TASK_CODES, RateLimitError, ServerError, ValidationError
 from .poller import Batch, Poller
 from .request import GenerationRequest
@@ -262,7 +262,7 @@ def resume(
     """
     store = store or default_store()
     if task_id is not None:
-        task_id = str(task_id).strip()
+        task_id = check_task_id(task_id)  # refused before anything is written or sent
         row = store.by_task_id(task_id)
         rows = [row] if row else [{"task_id": task_id, "status": "pending",
                                    "local_id": store.new_local_id(),
@@ -275,7 +275,8 @@ def resume(
         tid = row["task_id"]
         with _lock:
             existing = _live.get(tid)
-        if existing is not None and (not existing.is_terminal or existing.is_done):
+        if existing is not None:  # one Task object per id in a process, whatever happens
+            _reattach(existing, poller, client)
             attached.append(existing)
             continue
         task_client = client or default_client(base_url=row.get("base_url"))
@@ -290,6 +291,17 @@ def resume(
             poller.watch(task, task_client, delay=0.0)
         attached.append(task)
     return attached
+
+
+def _reattach(task: Task, poller: Poller, client: Client | None) -> None:
+    """Make sure a live Task is followed, and retry its download if that failed."""
+    task_client = task._client or client or default_client()
+    if not task.is_terminal:
+        poller.watch(task, task_client)  # idempotent
+    elif (task.status == "completed" and task.download_dir and not task.local_path
+          and task.download_state in ("", "failed")):
+        task.download_error = ""
+        poller.downloader.enqueue(task, task_client)
 
 
 def _task_from_row(row: dict, *, client: Client | None = None,

@@ -81,6 +81,17 @@ def _check_base_url(url: str, what: str) -> str:
     return url
 
 
+def check_task_id(task_id: object) -> str:
+    """A task id as the service writes them, or a one-line ValidationError."""
+    text = str(task_id or "").strip()
+    if not text or "/" in text or "\\" in text or len(text) > 200 or not text.isprintable():
+        raise ValidationError(
+            f"Not a task id: {text[:60]!r} — ids look like task-unified-1757169743-7cvnl5zw.",
+            field="task_id",
+        )
+    return text
+
+
 def _retry_after_header(value: str | None) -> float | None:
     """Seconds from a Retry-After header (seconds or an HTTP date); None if absent or bad."""
     if not value:
@@ -308,12 +319,7 @@ class Client:
 
     def get_task(self, task_id: str, *, retry: bool = True) -> TaskSnapshot:
         """The task's current state."""
-        task_id = str(task_id or "").strip()
-        if not task_id or "/" in task_id or len(task_id) > 200:
-            raise ValidationError(
-                f"Not a task id: {task_id!r} — ids look like task-unified-1757169743-7cvnl5zw.",
-                field="task_id",
-            )
+        task_id = check_task_id(task_id)
         response = self._request(
             "GET",
             f"{self.base_url}/v1/tasks/{quote(task_id, safe='')}",
