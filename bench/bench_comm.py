@@ -14,7 +14,7 @@ Bound (stated; the design guarantees it, see tests/test_widgets.py): updates <=
 10 * T + 10 + 8 * 10 for a life of T seconds (10 messages/s of progress, one redraw of
 overshoot, at most 8 settling changes of at most 10 widgets each); comm_opens <= 50.
 
-Two lives: the real thing (default polling: first poll after 1 s, then 2–15 s apart) for
+Two lives: the real thing (default polling: first poll after 1 s, then 2-15 s apart) for
 a REAL_TASK s task, and the same scaled /16 (polls 16x as often) for a 96 s task made
 6 s, where the throttle has work to do.
 """
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc  # noqa: E402
+import bench_common as bc
 
 REAL_TASK = 30.0  # s: the shortest real Hailuo task
 SCALE = 16.0
@@ -151,7 +151,7 @@ def run() -> dict:
             str(r["base_sends"]), str(r["sends"]), bc.ratio(r["sends"], r["base_sends"]),
             f"<= 10*T+90 = {bound:.0f}", r["sends"] <= bound and r["download"] == "done"))
         rows.append(bc.row(f"  comm_open (widget models) ({label})", str(r["base_opens"]),
-                           str(r["opens"]), "–", f"<= {OPEN_BOUND}",
+                           str(r["opens"]), "-", f"<= {OPEN_BOUND}",
                            r["opens"] <= OPEN_BOUND))
     notes = [
         "Messages are counted per view (by the comm ids of its models), from the cell's "

@@ -60,7 +60,7 @@ def interleave(runs: dict[str, Callable[[], float]], rounds: int, warmup: int = 
     import gc
     import random
 
-    order = random.Random(seed)
+    order = random.Random(seed)  # noqa: S311 - shuffling, not secrets
     names = list(runs)
     out: dict[str, list[float]] = {name: [] for name in names}
     for i in range(warmup + rounds):
@@ -77,12 +77,12 @@ def interleave(runs: dict[str, Callable[[], float]], rounds: int, warmup: int = 
 
 def fmt(value: Any, unit: str = "", digits: int = 3) -> str:
     if value is None:
-        return "–"
+        return "-"
     if isinstance(value, str):
         return value
     if isinstance(value, float):
         if value != value:  # nan
-            return "–"
+            return "-"
         text = f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:.0f}"
     else:
         text = str(value)
@@ -92,11 +92,11 @@ def fmt(value: Any, unit: str = "", digits: int = 3) -> str:
 def row(what: str, baseline: str, subject: str, ratio_value: float | str | None,
         target: str, met: bool | None) -> dict:
     if isinstance(ratio_value, float):
-        ratio_text = f"{ratio_value:.2f}x" if ratio_value == ratio_value else "–"
+        ratio_text = f"{ratio_value:.2f}x" if ratio_value == ratio_value else "-"
     else:
-        ratio_text = ratio_value or "–"
+        ratio_text = ratio_value or "-"
     return {"what": what, "baseline": baseline, "subject": subject, "ratio": ratio_text,
-            "target": target, "met": {True: "yes", False: "**NO**", None: "–"}[met]}
+            "target": target, "met": {True: "yes", False: "**NO**", None: "-"}[met]}
 
 
 def section(title: str, rows: list[dict], notes: Sequence[str] = (),
@@ -296,8 +296,9 @@ class EmulatorProcess:
 
     def _call(self, method: str, path: str, data: Any = None) -> Any:
         body = None if data is None else json.dumps(data).encode()
-        req = urllib.request.Request(f"{self.base_url}{path}", data=body, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(  # noqa: S310 - our emulator's http:// URL
+            f"{self.base_url}{path}", data=body, method=method,
+            headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - localhost
             return json.loads(resp.read())
 

@@ -1,11 +1,11 @@
 """Item 3 — completion detection: how soon a finished task is seen, and at what cost.
 
-Real tasks take 30–180 s; here everything is scaled down by SCALE (16): tasks of
+Real tasks take 30-180 s; here everything is scaled down by SCALE (16): tasks of
 32, 48, …, 176 s become 2…11 s, and the poller's settings are scaled the same way
 (``poll_interval`` 2 s → 0.125, ``max_poll_interval`` 15 s → 0.94, ``first_poll_delay``
 1 s → 0.0625). The baseline is a fixed 5 s loop (scaled: 0.3125 s) of GETs until
 completed, one thread per task, started at its submission (drift-free: it wakes at
-submission + k × 5 s).
+submission + k x 5 s).
 
 Subject and baseline tasks run at the same time, on two in-process emulators (one
 each, so each side's GETs are counted apart: ``stats["by_route"]["GET /v1/tasks"]``),
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc  # noqa: E402
+import bench_common as bc
 
 SCALE = 16.0
 REAL_DURATIONS = tuple(16 * d for d in range(2, 12))  # 32…176 s; /16 → 2…11 s, whole
@@ -122,7 +122,7 @@ def run() -> dict:
         def delays(emu, ids, when):
             out = []
             for tid in ids:
-                rec = emu._state.tasks[tid]  # noqa: SLF001 - the float creation time
+                rec = emu._state.tasks[tid]
                 assert abs(emu.task(tid)["duration"] - rec.duration) < 1e-9
                 if tid in when:
                     out.append(when[tid] - (rec.created + rec.duration))
@@ -150,7 +150,7 @@ def run() -> dict:
     ]
     notes = [
         f"Durations {', '.join(str(d) for d in REAL_DURATIONS)} s (real), {REPEATS} tasks of "
-        f"each per side, scaled /{SCALE:g} (to {REAL_DURATIONS[0] / SCALE:g}–"
+        f"each per side, scaled /{SCALE:g} (to {REAL_DURATIONS[0] / SCALE:g}-"
         f"{REAL_DURATIONS[-1] / SCALE:g} s); all {n_s + n_b} submitted within {spread * 1e3:.0f} "
         "ms, alternately subject and baseline.",
         "Subject: hailuo_nb.generate + the poller (estimate-driven: it waits half the "

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc  # noqa: E402
+import bench_common as bc
 
 SIZE = 200 * 1024 * 1024
 ROUNDS = 7
@@ -143,10 +143,10 @@ def run(rounds: int = ROUNDS) -> dict:
                "(report)", None),
         bc.row("peak RSS growth during Client.download (VmRSS every 5 ms, ru_maxrss)",
                f"{bc.median([r['rss_before_kb'] for r in reports['client']]) / 1024:.1f} MB "
-               "before", f"+{g_med:.1f} MB median, +{g_max:.1f} MB worst", "–",
+               "before", f"+{g_med:.1f} MB median, +{g_max:.1f} MB worst", "-",
                f"<= {RSS_TARGET_MB:g} MB", g_max <= RSS_TARGET_MB),
-        bc.row("  (context) peak RSS growth during save_result", "–",
-               f"+{bc.median(growth_save) / 1024:.1f} MB median", "–", "(report)", None),
+        bc.row("  (context) peak RSS growth during save_result", "-",
+               f"+{bc.median(growth_save) / 1024:.1f} MB median", "-", "(report)", None),
     ]
     notes = [
         f"{mb:.0f} MiB of random bytes served by the emulator (Python, 256 KB writes) on "

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc  # noqa: E402
+import bench_common as bc
 
 TARGET_KB = 200.0
 TASK_SECONDS = 2.0
@@ -109,10 +109,10 @@ def run() -> dict:
             cells.append((i, src.splitlines()[0][:40] if src else "", _size(outs)))
     cells.sort(key=lambda c: -c[2])
     rows += [
-        bc.row("  quick start, of which: saved widget state (metadata.widgets)", "–",
-               f"{kb(_size(widget_state))}, {n_models} models", "–", "(breakdown)", None),
-        bc.row("  quick start, of which: cell outputs", "–", kb(sum(c[2] for c in cells)),
-               "–", "(breakdown)", None),
+        bc.row("  quick start, of which: saved widget state (metadata.widgets)", "-",
+               f"{kb(_size(widget_state))}, {n_models} models", "-", "(breakdown)", None),
+        bc.row("  quick start, of which: cell outputs", "-", kb(sum(c[2] for c in cells)),
+               "-", "(breakdown)", None),
     ]
     notes = [
         f"Executed by hailuo_nb.demo.run_demo (nbclient, emulator tasks of "

@@ -24,12 +24,11 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc  # noqa: E402
+import bench_common as bc
 
 N_TASKS = 500
 TASK_SECONDS = 36.0
@@ -46,7 +45,7 @@ def _pause(poller) -> None:
 
 
 def _resume(poller) -> None:
-    with poller._cond:  # noqa: SLF001 - no public "unpause"; a benchmark may reach in
+    with poller._cond:
         poller._paused_until = 0.0
         poller._cond.notify_all()
 
@@ -72,7 +71,7 @@ def views_phase() -> dict:
         bc.set_polling(2 / VIEW_SCALE, 15 / VIEW_SCALE, 1 / VIEW_SCALE)
         hailuo_nb.Client  # noqa: B018
         import hailuo_nb.api
-        import hailuo_nb.downloads  # noqa: F401
+        import hailuo_nb.downloads
 
         before = peak = bc.os_threads()
         tasks = [hailuo_nb.generate(f"Task {i} [Static shot]") for i in range(VIEW_TASKS)]
@@ -117,8 +116,8 @@ def run(profile: bool = False) -> dict:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {bc.API_KEY}"
         hailuo_nb.Client  # noqa: B018 - imports done before the "before" figures
-        import hailuo_nb.api  # noqa: F401
-        import hailuo_nb.downloads  # noqa: F401
+        import hailuo_nb.api
+        import hailuo_nb.downloads
 
         threads_before = bc.os_threads()
         rss_before = bc.rss_kb()
@@ -234,7 +233,8 @@ def run(profile: bool = False) -> dict:
     notes = [
         f"{N_TASKS} tasks submitted in {submit_s:.2f} s; each polled every {POLL_INTERVAL:g} s "
         f"(demand {N_TASKS / POLL_INTERVAL:.0f} polls/s), achieved "
-        f"{bc.median(rate):.0f} polls/s in the windows (above the demand: each pause for the baselines leaves polls overdue); {live_at_end_of_windows} tasks still "
+        f"{bc.median(rate):.0f} polls/s in the windows (above the demand: each pause for "
+        f"the baselines leaves polls overdue); {live_at_end_of_windows} tasks still "
         f"live at the end of the windows ({windows_done - created_last:.1f} s after the last "
         f"submission; tasks take {TASK_SECONDS:g} s).",
         f"Then: all done = {all_done}, {downloaded}/{N_TASKS} videos downloaded; "
@@ -259,7 +259,9 @@ def run(profile: bool = False) -> dict:
         print(out.getvalue())
     return bc.section(f"2. Poller at scale ({N_TASKS} live tasks)", rows, notes, data={
         "cpu_per_1000_subject": per_sub, "cpu_per_1000_baseline": per_base,
-        "views_phase": views, "cpu_per_1000_client": per_client, "cpu_per_1000_paced": per_paced, "polls": sub_polls, "threads_before": threads_before, "threads_peak": peak_threads,
+        "views_phase": views, "cpu_per_1000_client": per_client,
+        "cpu_per_1000_paced": per_paced, "polls": sub_polls,
+        "threads_before": threads_before, "threads_peak": peak_threads,
         "rss_before_kb": rss_before, "peak_rss_kb": peak_rss,
     })
 

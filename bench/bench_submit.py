@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc  # noqa: E402
+import bench_common as bc
 
 ROUNDS = 60
 PROMPT = "A red fox trots through fresh snow at dawn [Tracking shot]"

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc  # noqa: E402
+import bench_common as bc
 
 # (name, module, timeout in s), in the order of the items.
 BENCHES = (
