@@ -37,7 +37,7 @@ from urllib.parse import quote
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.display import display
-from traitlets import Bool, Float, Int, TraitError, Unicode, validate
+from traitlets import TraitError, validate
 
 from .settings import settings
 
@@ -438,6 +438,14 @@ _EMULATOR = _EmulatorSession()
 # -------------------------------------------------------------------------- the magics
 
 
+def _mirrored(name: str):
+    """A configurable trait of the same type, default and help as ``Settings.<name>``."""
+    from .settings import Settings
+
+    trait = Settings.class_traits()[name]
+    return type(trait)(trait.default_value, help=trait.help).tag(config=True)
+
+
 @magics_class
 class HailuoMagics(Magics):
     """``%%hailuo`` / ``%hailuo``: MiniMax Hailuo 2.3 videos from a notebook.
@@ -446,41 +454,18 @@ class HailuoMagics(Magics):
     mirrors ``hailuo_nb.settings.settings``: changing either changes both.
     """
 
-    poll_interval = Float(
-        2.0, help="Shortest time between two polls of one task, in seconds (> 0)."
-    ).tag(config=True)
-    max_poll_interval = Float(
-        15.0, help="Longest time between two polls of one task, in seconds (> 0)."
-    ).tag(config=True)
-    first_poll_delay = Float(
-        1.0, help="Delay before the first poll of a new task, in seconds (> 0)."
-    ).tag(config=True)
-    download_dir = Unicode(
-        "hailuo_videos",
-        help="Folder for downloaded videos, relative to the kernel's working directory.",
-    ).tag(config=True)
-    auto_download = Bool(
-        True, help="Download each finished video (result links die after 24 h)."
-    ).tag(config=True)
-    auto_resume = Bool(
-        True,
-        help="On %load_ext, re-attach to unfinished tasks from the history and show them.",
-    ).tag(config=True)
-    base_url = Unicode(
-        "", help="API base URL; empty means $HAILUO_BASE_URL or https://api.evolink.ai."
-    ).tag(config=True)
-    files_url = Unicode(
-        "", help="Files API base URL; empty means $HAILUO_FILES_URL or the real files API."
-    ).tag(config=True)
-    default_quality = Unicode(
-        "768p", help="Quality when -q is not given: 768p or 1080p."
-    ).tag(config=True)
-    default_duration = Int(
-        6, help="Duration in seconds when -d is not given: 6 or 10 (1080p: 6 only)."
-    ).tag(config=True)
-    max_in_flight = Int(
-        4, help="Tasks of one batch (generate_many) running on the server at once (>= 1)."
-    ).tag(config=True)
+    # One definition of each setting (hailuo_nb.settings); here they are mirrored copies.
+    poll_interval = _mirrored("poll_interval")
+    max_poll_interval = _mirrored("max_poll_interval")
+    first_poll_delay = _mirrored("first_poll_delay")
+    download_dir = _mirrored("download_dir")
+    auto_download = _mirrored("auto_download")
+    auto_resume = _mirrored("auto_resume")
+    base_url = _mirrored("base_url")
+    files_url = _mirrored("files_url")
+    default_quality = _mirrored("default_quality")
+    default_duration = _mirrored("default_duration")
+    max_in_flight = _mirrored("max_in_flight")
 
     def __init__(self, shell: Any = None, **kwargs: Any):
         super().__init__(shell=shell, **kwargs)
