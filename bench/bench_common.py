@@ -60,7 +60,7 @@ def interleave(runs: dict[str, Callable[[], float]], rounds: int, warmup: int = 
     import gc
     import random
 
-    order = random.Random(seed)  # noqa: S311 - shuffling, not secrets
+    order = random.Random(seed)
     names = list(runs)
     out: dict[str, list[float]] = {name: [] for name in names}
     for i in range(warmup + rounds):
@@ -262,7 +262,7 @@ class EmulatorProcess:
             cmd += [f"--{name.replace('_', '-')}", str(value)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-        self.proc = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+        self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
             cwd=str(ROOT),
         )
@@ -321,7 +321,7 @@ def run_python(code: str, *, env: dict | None = None, timeout: float = 300) -> s
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT), *filter(None, [full_env.get("PYTHONPATH")])])
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=full_env,
         timeout=timeout, cwd=str(ROOT), check=False,
     )

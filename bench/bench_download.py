@@ -97,7 +97,7 @@ def run(rounds: int = ROUNDS) -> dict:
 
             def by_curl() -> float:
                 clean()
-                done = subprocess.run(  # noqa: S603
+                done = subprocess.run(
                     [curl, "-s", "-f", "-o", str(target()), "-w", "%{time_total}", url],
                     capture_output=True, text=True, check=True)
                 assert target().stat().st_size == SIZE
@@ -106,7 +106,7 @@ def run(rounds: int = ROUNDS) -> dict:
             def by_python(mode: str):
                 def call() -> float:
                     clean()
-                    done = subprocess.run(  # noqa: S603
+                    done = subprocess.run(
                         [sys.executable, "-c", child, mode, url, str(target())],
                         capture_output=True, text=True, check=True, env=env)
                     report = json.loads(done.stdout.strip().splitlines()[-1])

@@ -80,7 +80,7 @@ class Server:
             prefix=f"{name}-", suffix=".log", delete=False)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(argv, stdout=self._log,  # noqa: S603 stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(argv, stdout=self._log,
                                      stdin=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 60
         while True:

@@ -40,7 +40,7 @@ def _run_one(module: str, timeout: float) -> dict:
         out = Path(tmp) / "section.json"
         t0 = time.perf_counter()
         try:
-            done = subprocess.run(  # noqa: S603 - our interpreter, our files
+            done = subprocess.run(
                 [sys.executable, str(bc.BENCH_DIR / module), "--json", str(out)],
                 capture_output=True, text=True, timeout=timeout, cwd=str(bc.ROOT),
                 check=False,
@@ -63,7 +63,7 @@ def _run_other(module: str, timeout: float) -> str | None:
     if not path.exists():
         return None
     try:
-        done = subprocess.run(  # noqa: S603
+        done = subprocess.run(
             [sys.executable, str(path)], capture_output=True, text=True, timeout=timeout,
             cwd=str(bc.ROOT), check=False)
     except subprocess.TimeoutExpired:

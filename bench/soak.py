@@ -193,7 +193,7 @@ def _tag(text: str | None) -> int | None:
 
 
 def _prompts(cfg: SoakConfig) -> list[str]:
-    rng = random.Random(cfg.seed)  # noqa: S311 - reproducible prompts, not secrets
+    rng = random.Random(cfg.seed)
     blocked = set(rng.sample(range(cfg.tasks), min(cfg.blocked, cfg.tasks)))
     scenes = ["a paper boat drifts down a rainy gutter", "a fox trots through fresh snow",
               "a lighthouse at dusk, waves below", "neon rain on a night market"]
@@ -224,7 +224,7 @@ def _run_child(prompts: list[str], folder: Path, key: str, emu, guard: float) ->
     env.update(EVOLINK_API_KEY=key, HAILUO_BASE_URL=emu.base_url,
                HAILUO_FILES_URL=emu.files_url, HAILUO_HOME=str(hailuo_home()),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+    proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, json.dumps(prompts), str(folder), str(guard)],
         env=env, cwd=os.getcwd(), stdout=subprocess.PIPE, text=True,
     )

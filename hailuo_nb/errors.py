@@ -96,7 +96,7 @@ class TaskTimeoutError(HailuoError, TimeoutError):
 
 
 # DESIGN.md names it TimeoutError; keep both spellings pointing at one class.
-TimeoutError = TaskTimeoutError  # noqa: A001
+TimeoutError = TaskTimeoutError
 
 
 class TaskFailedError(HailuoError):
@@ -157,7 +157,7 @@ class APIError(HailuoError):
         *,
         status: int | None = None,
         code: Any = None,
-        type: str | None = None,  # noqa: A002 - the envelope's own field name
+        type: str | None = None,
         param: str | None = None,
         fallback_suggestion: str | None = None,
         retry_after: float | None = None,

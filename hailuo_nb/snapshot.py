@@ -69,9 +69,8 @@ class TaskSnapshot:
             results, list
         ) else ()
         error = None
-        if status == "failed" or data.get("error") not in (None, {}, ""):
-            if status == "failed" or isinstance(data.get("error"), dict):
-                error = TaskFailure.from_json(data.get("error"))
+        if status == "failed" or (isinstance(data.get("error"), dict) and data["error"]):
+            error = TaskFailure.from_json(data.get("error"))
         progress = _number(data.get("progress"))
         progress_int = 0 if progress is None else max(0, min(100, int(progress)))
         if status == "completed":

@@ -7,6 +7,7 @@ thread, file created 0600. The API key is never written here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -152,10 +153,8 @@ class Store:
         out = dict(row)
         for key in _JSON_COLUMNS:
             if out.get(key):
-                try:
+                with contextlib.suppress(ValueError):
                     out[key] = json.loads(out[key])
-                except ValueError:
-                    pass
         return out
 
     def get(self, local_id: str) -> dict | None:

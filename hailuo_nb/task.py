@@ -80,9 +80,9 @@ class Task(HasTraits):
         """Terminal, and the download (if any) is settled."""
         if not self.is_terminal:
             return False
-        if self.status == "completed" and self.download_state in ("waiting", "downloading"):
-            return False
-        return True
+        return not (
+            self.status == "completed" and self.download_state in ("waiting", "downloading")
+        )
 
     @property
     def mode(self) -> str:
@@ -126,7 +126,7 @@ class Task(HasTraits):
             changed = before != (self.status, self.progress, tuple(self.results), self.error)
             if changed:
                 self.updated = now
-            if not snapshot.status == "failed":
+            if snapshot.status != "failed":
                 self.note = ""
         return changed
 

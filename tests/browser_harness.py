@@ -186,7 +186,7 @@ def start_lab(root: Path, state_dir: Path, env_extra: dict[str, str],
         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
     ]
     with open(log, "wb") as out:
-        process = subprocess.Popen(cmd, cwd=root, env=env, stdout=out,  # noqa: S603
+        process = subprocess.Popen(cmd, cwd=root, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     lab = Lab(f"http://127.0.0.1:{port}", token, root, process, log)
     deadline = time.monotonic() + startup_seconds

@@ -44,7 +44,7 @@ class Served:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(argv,  # noqa: S603 - our own argv
+            self.proc = subprocess.Popen(argv,
                                          stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          cwd=tmp_path, env=env)
         self.url = self._wait_for_url()
@@ -107,7 +107,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     """``python -m hailuo_nb.cli *args`` to the end (for runs that exit by themselves)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "hailuo_nb.cli", *args],  # noqa: S603
+    return subprocess.run([sys.executable, "-m", "hailuo_nb.cli", *args],
                           capture_output=True, text=True, timeout=60, env=env)
 
 

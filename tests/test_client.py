@@ -7,6 +7,7 @@ import logging
 import socket
 
 import pytest
+from imagefactory import png
 
 from hailuo_nb import (
     APIError,
@@ -24,7 +25,6 @@ from hailuo_nb import (
     ValidationError,
 )
 from hailuo_nb.credentials import MissingAPIKeyError
-from imagefactory import png
 
 POST = "POST /v1/videos/generations"
 GET = "GET /v1/tasks"

@@ -167,7 +167,7 @@ def test_cli_demo(tmp_path):
     out = tmp_path / "cli_demo"
     script = shutil.which("hailuo-nb")
     cmd = [script] if script else [sys.executable, "-m", "hailuo_nb.cli"]
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [*cmd, "demo", "--out", str(out)], capture_output=True, text=True,
         timeout=CELL_TIMEOUT, cwd=tmp_path, check=False,
     )

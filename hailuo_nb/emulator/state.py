@@ -158,7 +158,7 @@ class EmulatorState:
     def __init__(self, config: EmulatorConfig, video: bytes | None):
         self.config = config
         self.lock = threading.RLock()
-        self.random = Random(config.seed)  # noqa: S311 - reproducible, not secret
+        self.random = Random(config.seed)
         self.tasks: dict[str, EmuTask] = {}
         self.uploads: dict[str, Upload] = {}
         self.stats = Stats()
