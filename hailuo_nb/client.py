@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
@@ -113,6 +114,26 @@ def _nothing_was_sent(exc: BaseException) -> bool:
     )
 
 
+class _BearerAuth(requests.auth.AuthBase):
+    def __init__(self, key: str):
+        self._key = key
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self._key}"
+        return request
+
+    def __repr__(self) -> str:  # never the key
+        return "_BearerAuth(***)"
+
+
+class _NoAuth(requests.auth.AuthBase):
+    """Result links need no credentials: send none (and read no ~/.netrc)."""
+
+    def __call__(self, request):
+        request.headers.pop("Authorization", None)
+        return request
+
+
 class Client:
     """A client of the Hailuo 2.3 video API (evolink.ai).
 
@@ -167,9 +188,9 @@ class Client:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["User-Agent"] = f"hailuo_nb/{__version__}"
-        session.trust_env = True
-        if auth:
-            session.headers["Authorization"] = f"Bearer {self._api_key}"
+        # An explicit auth object also stops requests from reading ~/.netrc, which would
+        # otherwise replace the Bearer key with Basic credentials (or add them to links).
+        session.auth = _BearerAuth(self._api_key) if auth else _NoAuth()
         return session
 
     def __repr__(self) -> str:

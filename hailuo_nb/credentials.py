@@ -75,7 +75,10 @@ def _saved_key() -> str | None:
 
 def resolve_api_key(explicit: str | None = None) -> str:
     """The key to use, or a one-line error saying how to set one."""
-    for candidate in (explicit, _session_key, os.environ.get(ENV_VAR), _saved_key()):
+    # Cheapest first; the saved file is read only when nothing else gave a key.
+    for source in (lambda: explicit, lambda: _session_key, lambda: os.environ.get(ENV_VAR),
+                   _saved_key):
+        candidate = source()
         if candidate is not None and str(candidate).strip():
             return check_key(str(candidate))
     raise MissingAPIKeyError(f"No API key found: {HOW_TO_SET}.")

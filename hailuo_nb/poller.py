@@ -311,8 +311,10 @@ class Poller:
         auto = task.download_dir is not None
         if snapshot.status == "completed" and auto and not task.local_path:
             task.download_state = "waiting"  # before status, so wait() never returns early
+        status_before = task.status
         with task.settling():
-            if task.apply(snapshot):
+            # The history keeps state changes; a mere progress tick is not worth a write.
+            if task.apply(snapshot) and task.status != status_before:
                 record_task(task)
         if snapshot.is_terminal:
             self._finish(watch)

@@ -9,11 +9,57 @@ runs at once. Redraws never overlap: a stale one cannot land after a newer one.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import threading
 import time
 from collections.abc import Callable
 
 MESSAGES_PER_SECOND = 10.0
+
+
+class _Call:
+    def __init__(self, due: float, fn: Callable[[], None]):
+        self.due, self.fn, self.cancelled = due, fn, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _Scheduler:
+    """ONE thread runs every view's delayed redraw (a Timer each would be a thread each:
+    100 views meant 100 threads)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Call]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> _Call:
+        call = _Call(time.monotonic() + max(0.0, delay), fn)
+        with self._cond:
+            heapq.heappush(self._heap, (call.due, next(self._seq), call))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="hailuo-redraw",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return call
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                _, _, call = heapq.heappop(self._heap)
+            if not call.cancelled:
+                with contextlib.suppress(Exception):  # Throttle reports its own errors
+                    call.fn()
+
+
+_scheduler = _Scheduler()
 
 
 class Throttle:
@@ -42,7 +88,7 @@ class Throttle:
         self._draw_lock = threading.RLock()  # one redraw at a time
         self._lock = threading.Lock()  # guards _next and _timer
         self._next = 0.0
-        self._timer: threading.Timer | None = None
+        self._timer: _Call | None = None
         self._closed = False
         self.redraws = 0
         self.messages = 0
@@ -55,9 +101,7 @@ class Throttle:
             wait = self._next - self._clock()
             if not force and wait > 0:
                 if self._timer is None:
-                    self._timer = threading.Timer(wait, self._trailing)
-                    self._timer.daemon = True
-                    self._timer.start()
+                    self._timer = _scheduler.call_later(wait, self._trailing)
                 return False
         self._run()
         return True
