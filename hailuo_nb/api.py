@@ -18,7 +18,7 @@ from .errors import RETRYABLE_TASK_CODES, RateLimitError, ServerError, Validatio
 from .poller import Batch, Poller
 from .request import GenerationRequest
 from .settings import settings
-from .store import Store, default_store
+from .store import Store, default_store, owner_alive, this_process
 from .task import Task
 
 _lock = threading.Lock()
@@ -60,6 +60,7 @@ def record_task(task: Task) -> None:
     if not getattr(task, "_recorded", False):  # the request never changes: write it once
         fields["request"] = task.request.to_record() if task.request else None
         fields["base_url"] = task._client.base_url if task._client else None
+        fields["owner"] = this_process()
     store.record(
         task.local_id,
         **fields,
@@ -267,8 +268,8 @@ def resume(
         rows = [row] if row else [{"task_id": task_id, "status": "pending",
                                    "local_id": store.new_local_id(),
                                    "download_dir": _download_dir(None, None)}]
-    else:
-        rows = store.unfinished()
+    else:  # tasks another live kernel is following are left to it
+        rows = [row for row in store.unfinished() if not owner_alive(row.get("owner"))]
     poller = get_poller()
     attached = []
     for row in rows:
@@ -281,6 +282,7 @@ def resume(
             continue
         task_client = client or default_client(base_url=row.get("base_url"))
         task = _task_from_row(row, client=task_client, store=store)
+        task._recorded = False  # rewrite request, base URL and owner: this process claims it
         record_task(task)
         with _lock:
             _live[tid] = task

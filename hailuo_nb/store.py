@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     local_path    TEXT,
     download_dir  TEXT,
     base_url      TEXT,
+    owner         TEXT,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL,
     finished_at   REAL
@@ -51,10 +53,31 @@ CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status);
 
 COLUMNS = (
     "local_id", "task_id", "status", "progress", "request", "results", "error_code",
-    "error_message", "local_path", "download_dir", "base_url", "created_at", "updated_at",
-    "finished_at",
+    "error_message", "local_path", "download_dir", "base_url", "owner", "created_at",
+    "updated_at", "finished_at",
 )
 _JSON_COLUMNS = ("request", "results")
+
+
+def this_process() -> str:
+    """Who follows a task: host and pid, so another kernel can tell it is still alive."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """True when ``owner`` is another live process on this host (then leave its tasks)."""
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_store_path() -> Path:
@@ -74,7 +97,11 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         with self._write_lock:
-            self._conn().executescript(SCHEMA)
+            conn = self._conn()
+            conn.executescript(SCHEMA)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(tasks)")}
+            if "owner" not in columns:  # a history written by an older version
+                conn.execute("ALTER TABLE tasks ADD COLUMN owner TEXT")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

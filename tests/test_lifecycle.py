@@ -335,3 +335,30 @@ def test_a_key_echoed_in_a_task_body_is_scrubbed(client, emulator, api_key):
     task = hailuo_nb.generate(f"echo {api_key} back", client=client, wait=True)
     snap = client.get_task(task.id)
     assert api_key not in repr(snap.raw)
+
+
+def test_resume_leaves_tasks_another_live_kernel_follows(emulator_factory, api_key, tmp_path):
+    emu = emulator_factory(task_seconds=30.0)
+    env = {**os.environ, "EVOLINK_API_KEY": api_key, "HAILUO_BASE_URL": emu.base_url,
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KERNEL_SCRIPT], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "SUBMITTED"
+        os.environ["EVOLINK_API_KEY"] = api_key
+        try:
+            assert hailuo_nb.resume() == []  # the other kernel is alive: its tasks stay its own
+            one = hailuo_nb.history()[0]["task_id"]
+            assert [t.id for t in hailuo_nb.resume(one)] == [one]  # asked by id: attached
+        finally:
+            os.environ.pop("EVOLINK_API_KEY")
+    finally:
+        proc.kill()
+        proc.wait()
+    os.environ["EVOLINK_API_KEY"] = api_key
+    try:
+        assert len(hailuo_nb.resume()) == 6  # once it is gone, they are resumed
+    finally:
+        os.environ.pop("EVOLINK_API_KEY")
