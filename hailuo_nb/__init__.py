@@ -79,6 +79,21 @@ __all__ = [
 ]
 
 
+def _attach_task_display() -> None:
+    """Inside IPython, a Task displays as a live view or a record (the model never draws)."""
+    import sys
+
+    ipython_module = sys.modules.get("IPython")  # not imported here: no IPython, no shell
+    shell = ipython_module.get_ipython() if ipython_module is not None else None
+    if shell is not None:
+        from .display import register_task_display
+
+        register_task_display(shell)
+
+
+_attach_task_display()
+
+
 def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython
     """``%load_ext hailuo_nb``: register the magics (and resume unfinished tasks)."""
     from .magics import load_ipython_extension as _load

@@ -6,78 +6,28 @@ one ``Client.submit``, a ``Task`` recorded in the store and handed to the poller
 
 from __future__ import annotations
 
+import contextlib
 import os
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .client import Client, check_task_id
-from .errors import RETRYABLE_TASK_CODES, RateLimitError, ServerError, ValidationError
-from .poller import Batch, Poller
+from . import journal
+from .client import Client, check_task_id, default_client
+from .errors import TaskFailedError, ValidationError
+from .journal import live_tasks, record_task, task_from_row
+from .policy import after_submit_error
+from .poller import Batch, fetch_if_needed, get_poller
 from .request import GenerationRequest
 from .settings import settings
-from .store import Store, default_store, owner_alive, this_process
-from .task import Task
+from .store import Store, default_store, owner_alive
+from .task import DownloadError, Task
 
-_lock = threading.Lock()
-_poller: Poller | None = None
-_clients: dict[tuple, Client] = {}
-_live: dict[str, Task] = {}  # task id → the one Task object of this process
-
-
-def get_poller() -> Poller:
-    global _poller
-    with _lock:
-        if _poller is None:
-            _poller = Poller()
-        return _poller
-
-
-def default_client(base_url: str | None = None) -> Client:
-    """A client from the settings and environment, cached per (key, URLs)."""
-    from .credentials import resolve_api_key
-
-    key = resolve_api_key()
-    base = base_url or settings.base_url or os.environ.get("HAILUO_BASE_URL") or None
-    files = settings.files_url or os.environ.get("HAILUO_FILES_URL") or None
-    cache_key = (hash(key), base, files)
-    with _lock:
-        client = _clients.get(cache_key)
-        if client is None:
-            client = _clients[cache_key] = Client(api_key=key, base_url=base, files_url=files)
-        return client
-
-
-def record_task(task: Task) -> None:
-    """Write the task's current state to its store (never the key)."""
-    store = task._store
-    if store is None:
-        return
-    err = task.error or {}
-    fields = {}
-    if not getattr(task, "_recorded", False):  # the request never changes: write it once
-        fields["request"] = task.request.to_record() if task.request else None
-        fields["base_url"] = task._client.base_url if task._client else None
-        fields["owner"] = this_process()
-    store.record(
-        task.local_id,
-        **fields,
-        task_id=task.id or None,
-        status=task.status,
-        progress=task.progress,
-        results=list(task.results) or None,
-        error_code=err.get("code"),
-        error_message=err.get("message"),
-        local_path=task.local_path,
-        download_dir=task.download_dir,
-        finished_at=task.finished,
-    )
-    task._recorded = True
-    if task.id:
-        with _lock:
-            _live.setdefault(task.id, task)
+__all__ = [
+    "check_now", "default_client", "generate", "generate_many", "get_poller", "history",
+    "live_tasks", "queue_generation", "recent_tasks", "resume", "stop_following", "wait_all",
+]
 
 
 def _as_request(item: Any, **defaults: Any) -> GenerationRequest:
@@ -140,36 +90,29 @@ def generate(
     store = store or default_store()
     task = _new_task(request, client, store, _download_dir(download_dir, download))
     record_task(task)  # recorded before sending: nothing the user started is lost
-    poller = get_poller()
     task.status = "submitting"
     try:
         snapshot = client.submit(request, retry=False)
-    except (RateLimitError, ServerError) as exc:
-        if isinstance(exc, ServerError) and exc.status != 503:
-            task.fail_locally(f"http_{exc.status}", str(exc))
-            record_task(task)
-            raise
-        wait_s = exc.retry_after or 10.0
-        task.status = "queued"
-        task.note = f"rate-limited: sending in {wait_s:g} s"
-        poller.pause(wait_s)
-        poller.submit_later(task, request, client)
     except Exception as exc:
-        if getattr(exc, "may_have_been_created", False):
-            code = "submission_uncertain"
-        else:
-            code = f"http_{exc.status}" if getattr(exc, "status", None) else "not_sent"
-        task.fail_locally(code, str(exc))
-        record_task(task)
-        raise
+        outcome = after_submit_error(exc, attempts=1, queued=False)
+        if outcome.action != "retry":
+            _fail_unsent(task, exc, outcome.code)
+            raise
+        get_poller().defer(task, request, client, outcome)  # nothing was created: later
     else:
         with task.settling():
             task.apply(snapshot)
             record_task(task)
-        poller.watch(task, client)
+        get_poller().watch(task, client)
     if wait:
         task.wait(timeout)
     return task
+
+
+def _fail_unsent(task: Task, exc: BaseException, code: str) -> None:
+    with task.settling():
+        task.fail_locally(code, str(exc))
+        record_task(task)
 
 
 def queue_generation(
@@ -185,12 +128,22 @@ def queue_generation(
     For callers that must never wait on the network (a button's click handler).
     Errors end up on the task (status failed, ``error`` set), not raised.
     """
+    [task] = _queue_all([request], client, store, _download_dir(download_dir, download), None)
+    return task
+
+
+def _queue_all(requests: list[GenerationRequest], client: Client | None,
+               store: Store | None, folder: str | None, batch: Batch | None) -> list[Task]:
+    """Record every request (so none is lost), then hand them to the poller to send."""
     client = client or default_client()
     store = store or default_store()
-    task = _new_task(request, client, store, _download_dir(download_dir, download))
-    record_task(task)
-    get_poller().submit_later(task, request, client)
-    return task
+    tasks = [_new_task(request, client, store, folder) for request in requests]
+    for task in tasks:
+        record_task(task)
+    poller = get_poller()
+    for task in tasks:
+        poller.submit_later(task, task.request, client, batch)
+    return tasks
 
 
 def generate_many(
@@ -214,18 +167,8 @@ def generate_many(
     limit = settings.max_in_flight if max_in_flight is None else int(max_in_flight)
     if limit < 1:
         raise ValidationError(f"max_in_flight must be at least 1, got {limit}.")
-    client = client or default_client()
-    store = store or default_store()
-    folder = _download_dir(download_dir, download)
-    batch = Batch(max_in_flight=limit)
-    poller = get_poller()
-    tasks = []
-    for request in items:
-        task = _new_task(request, client, store, folder)
-        record_task(task)
-        tasks.append(task)
-    for task in tasks:
-        poller.submit_later(task, task.request, client, batch)
+    tasks = _queue_all(items, client, store, _download_dir(download_dir, download),
+                       Batch(max_in_flight=limit))
     if wait:
         wait_all(tasks, timeout=timeout)
     return tasks
@@ -233,20 +176,14 @@ def generate_many(
 
 def wait_all(tasks: Iterable[Task], timeout: float | None = None) -> list[Task]:
     """Wait for every task to settle; failures stay on the tasks (no exception)."""
-    import time
-
-    from .errors import HailuoError, TaskTimeoutError
 
     deadline = None if timeout is None else time.monotonic() + timeout
     tasks = list(tasks)
     for task in tasks:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
+        # A timeout propagates; a failure (TaskFailedError, DownloadError) stays on its task.
+        with contextlib.suppress(TaskFailedError, DownloadError):
             task.wait(left)
-        except TaskTimeoutError:
-            raise
-        except HailuoError:
-            pass
     return tasks
 
 
@@ -270,73 +207,68 @@ def resume(
                                    "download_dir": _download_dir(None, None)}]
     else:  # tasks another live kernel is following are left to it
         rows = [row for row in store.unfinished() if not owner_alive(row.get("owner"))]
-    poller = get_poller()
     attached = []
     for row in rows:
-        tid = row["task_id"]
-        with _lock:
-            existing = _live.get(tid)
-        if existing is not None:  # one Task object per id in a process, whatever happens
-            _reattach(existing, poller, client)
-            attached.append(existing)
-            continue
-        task_client = client or default_client(base_url=row.get("base_url"))
-        task = _task_from_row(row, client=task_client, store=store)
-        task._recorded = False  # rewrite request, base URL and owner: this process claims it
-        record_task(task)
-        with _lock:
-            _live[tid] = task
-        if task.status == "completed":
-            if task.download_dir and not task.local_path:
-                poller.downloader.enqueue(task, task_client)
-        else:
-            poller.watch(task, task_client, delay=0.0)
+        task = journal.live_task(row["task_id"])
+        if task is None:  # one Task object per id in a process, whatever happens
+            task_client = client or default_client(base_url=row.get("base_url"))
+            task = task_from_row(row, client=task_client, store=store)
+            record_task(task)  # the first write of this process: it claims the task
+        _follow(task, client)
         attached.append(task)
     return attached
 
 
-def _reattach(task: Task, poller: Poller, client: Client | None) -> None:
-    """Make sure a live Task is followed, and retry its download if that failed."""
-    task_client = task._client or client or default_client()
+def _follow(task: Task, client: Client | None = None) -> None:
+    """Make sure a task is followed: polled while unfinished, its video fetched once done."""
+    task_client = task.client or client or default_client()
     if not task.is_terminal:
-        poller.watch(task, task_client)  # idempotent
-    elif (task.status == "completed" and task.download_dir and not task.local_path
-          and task.download_state in ("", "failed")):
-        task.download_error = ""
-        poller.downloader.enqueue(task, task_client)
+        get_poller().watch(task, task_client, delay=0.0)  # idempotent
+    else:
+        fetch_if_needed(task, task_client)
 
 
-def _task_from_row(row: dict, *, client: Client | None = None,
-                   store: Store | None = None) -> Task:
-    """A Task object for a history row (not followed: call resume() for that)."""
-    request = None
-    if row.get("request"):
-        try:
-            request = GenerationRequest.from_record(row["request"])
-        except Exception:  # bytes images cannot be rebuilt; the task still resumes
-            request = None
-    task = Task(
-        request=request,
-        client=client,
-        store=store or default_store(),
-        local_id=row["local_id"],
-        id=row.get("task_id") or "",
-        status=row.get("status") or "pending",
-        progress=int(row.get("progress") or 0),
-        results=list(row.get("results") or []),
-        download_dir=row.get("download_dir"),
-        local_path=row.get("local_path"),
-    )
-    if row.get("error_code"):
-        task.error = {"code": row["error_code"], "message": row.get("error_message") or "",
-                      "retryable": row["error_code"] in RETRYABLE_TASK_CODES}
-    if row.get("created_at"):
-        task.submitted_at = row["created_at"]
-    if row.get("finished_at"):
-        task.finished = row["finished_at"]
-    task.elapsed = task._elapsed(time.time())
-    task._recorded = bool(row.get("created_at"))  # a row the store already holds
+def check_now(task: Task) -> Task:
+    """Ask the service for ``task`` now (from the calling thread) and record the answer;
+    a video that is ready is fetched by the engine, as for a followed task."""
+    if not task.id:
+        return task
+    client = task.client or default_client()
+    snapshot = client.get_task(task.id)
+    with task.settling():
+        task.apply(snapshot)
+        record_task(task)
+    _follow(task, client)
     return task
+
+
+def recent_tasks(limit: int = 20, *, store: Store | None = None) -> list[Task]:
+    """The latest ``limit`` tasks of the history as Task objects (live ones as they are);
+    unfinished ones are re-attached so they go on live."""
+    store = store or default_store()
+    rows = store.all(limit)
+    tasks = [journal.live_task(row.get("task_id") or "") or task_from_row(row, store=store)
+             for row in rows]
+    unfinished = [t.id for t in tasks if t.id and not t.is_terminal]
+    for tid in unfinished:
+        resume(tid, store=store)
+    return [journal.live_task(t.id) or t if t.id else t for t in tasks]
+
+
+def stop_following(base_url: str, code: str, message: str) -> int:
+    """End every unfinished task sent to ``base_url`` (a server that is gone) with
+    ``code``; returns how many. Polling stops when nothing else is followed."""
+    ours = [t for t in live_tasks()
+            if t.client is not None and t.client.base_url == base_url and not t.is_terminal]
+    for task in ours:  # nobody waits forever on a server that is gone
+        with task.settling():
+            task.fail_locally(code, message)
+            record_task(task)
+    others = [t for t in live_tasks() if not t.is_terminal]
+    poller = get_poller()
+    if not others and poller.live_count() == len(ours):
+        poller.forget_all()  # only those tasks were followed: stop polling a dead port
+    return len(ours)
 
 
 def history(limit: int | None = None, *, as_dataframe: bool = False, store: Store | None = None):
@@ -351,8 +283,3 @@ def history(limit: int | None = None, *, as_dataframe: bool = False, store: Stor
             ) from exc
         return pd.DataFrame(rows)
     return rows
-
-
-def live_tasks() -> list[Task]:
-    with _lock:
-        return list(_live.values())

@@ -19,6 +19,7 @@ import json
 import os
 import random
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +82,22 @@ def _check_base_url(url: str, what: str) -> str:
             "may be the key).", field=what
         )
     return url
+
+
+def resolve_urls(base_url: str | None = None, files_url: str | None = None) -> tuple[str, str]:
+    """(API URL, files URL): the argument, then ``%config HailuoMagics.*`` (settings), then
+    ``$HAILUO_BASE_URL`` / ``$HAILUO_FILES_URL``, then the real service. Files follow a
+    loopback API URL (the emulator serves both)."""
+    base = _check_base_url(
+        base_url or settings.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
+        "base_url",
+    )
+    default_files = base if _is_loopback(base) else DEFAULT_FILES_URL
+    files = _check_base_url(
+        files_url or settings.files_url or os.environ.get(FILES_URL_ENV) or default_files,
+        "files_url",
+    )
+    return base, files
 
 
 def check_task_id(task_id: object) -> str:
@@ -156,16 +173,7 @@ class Client:
         backoff_cap: float = 30.0,
     ):
         self._api_key = resolve_api_key(api_key)
-        # Argument, then `%config HailuoMagics.base_url` (settings), then the environment.
-        self.base_url = _check_base_url(
-            base_url or settings.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
-            "base_url",
-        )
-        default_files = self.base_url if _is_loopback(self.base_url) else DEFAULT_FILES_URL
-        self.files_url = _check_base_url(
-            files_url or settings.files_url or os.environ.get(FILES_URL_ENV) or default_files,
-            "files_url",
-        )
+        self.base_url, self.files_url = resolve_urls(base_url, files_url)
         self.timeout = timeout
         self.max_retries = max_retries
         self.deadline = deadline
@@ -246,7 +254,6 @@ class Client:
             param=envelope.get("param"),
             fallback_suggestion=self._scrub(fallback) if fallback else None,
             retry_after=wait,
-            body=None,
         )
 
     def _request(
@@ -443,3 +450,25 @@ class Client:
                     os.unlink(tmp_name)
         return target
 
+
+
+_clients: dict[tuple, Client] = {}
+_clients_lock = threading.Lock()
+
+
+def default_client(base_url: str | None = None) -> Client:
+    """A client from the settings and environment, one per (key, URLs) in a process."""
+    key = resolve_api_key()
+    base, files = resolve_urls(base_url)
+    cache_key = (hash(key), base, files)
+    with _clients_lock:
+        client = _clients.get(cache_key)
+        if client is None:
+            client = _clients[cache_key] = Client(api_key=key, base_url=base, files_url=files)
+        return client
+
+
+def forget_default_clients() -> None:
+    """Drop the cached clients (after a logout, and between tests)."""
+    with _clients_lock:
+        _clients.clear()

@@ -1,18 +1,26 @@
-"""Saving a finished video to disk with a JSON sidecar (provenance for papers)."""
+"""Saving finished videos to disk with a JSON sidecar (provenance for papers), on a
+download thread of its own so that big files never stall the polling."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import queue
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import HailuoError, NotFoundError
+from .journal import record_task
 from .paths import inside, safe_stem
+from .policy import needs_download
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .client import Client
@@ -59,8 +67,6 @@ def _write_json_atomically(path: Path, data: dict) -> None:
 
 
 def _download_failed(task: Task, reason: str) -> None:
-    from .api import record_task
-
     with task.settling():
         task.download_error = reason
         record_task(task)
@@ -69,8 +75,6 @@ def _download_failed(task: Task, reason: str) -> None:
 
 def save_result(task: Task, client: Client) -> Path | None:
     """Download ``task``'s video; sets ``local_path`` or ``download_error``."""
-    from .api import record_task
-
     url = task.url
     if not url:
         task.download_error = "the completed task has no result URL"
@@ -93,3 +97,48 @@ def save_result(task: Task, client: Client) -> Path | None:
         record_task(task)
         task.download_state = "done"
     return path
+
+
+class Downloader:
+    """One thread that saves finished videos, one at a time."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def claim(self, task: Task, status: str | None = None) -> bool:
+        """Mark ``task`` as waiting for its download when ``needs_download`` says so.
+
+        Called before a new ``completed`` status is applied, so ``task.wait()`` never sees
+        completed-and-nothing-to-wait-for; the caller then ``enqueue``s it."""
+        with self._lock:
+            if not needs_download(task, status):
+                return False
+            task.download_error = ""
+            task.download_state = "waiting"
+            return True
+
+    def enqueue(self, task: Task, client: Client) -> None:
+        task.download_state = "waiting"
+        self._queue.put((task, client))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="hailuo-downloader", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            task, client = self._queue.get()
+            try:
+                save_result(task, client)
+            except Exception as exc:  # save_result reports its own errors; this is a bug net
+                log.exception("hailuo downloader: unexpected error")
+                task.download_error = f"{type(exc).__name__}: {exc}"
+                task.download_state = "failed"

@@ -24,7 +24,6 @@ __all__ = [
     "ServerError",
     "TaskFailedError",
     "TaskTimeoutError",
-    "TimeoutError",
     "TransportError",
     "ValidationError",
     "advised_retry_seconds",
@@ -95,9 +94,6 @@ class TaskTimeoutError(HailuoError, TimeoutError):
         self.task_id = task_id
 
 
-# DESIGN.md names it TimeoutError; keep both spellings pointing at one class.
-TimeoutError = TaskTimeoutError
-
 
 class TaskFailedError(HailuoError):
     """The server reports the task as failed; carries the provider's own words."""
@@ -161,7 +157,6 @@ class APIError(HailuoError):
         param: str | None = None,
         fallback_suggestion: str | None = None,
         retry_after: float | None = None,
-        body: Any = None,
     ):
         if status is not None:
             self.status = status
@@ -171,7 +166,6 @@ class APIError(HailuoError):
         self.param = param
         self.fallback_suggestion = fallback_suggestion
         self.retry_after = retry_after
-        self.body = body
         super().__init__(self._line())
 
     def _what_to_do(self) -> str:

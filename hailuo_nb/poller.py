@@ -1,4 +1,4 @@
-"""ONE daemon thread polls every live task of the process (plus one download thread).
+"""ONE daemon thread polls every live task of the process (downloads have their own).
 
 The poller only sets traits and writes the store: it never prints or displays
 (output from a thread lands in whatever cell runs at that moment). It also sends
@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import queue
 import random
 import threading
 import time
@@ -19,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .downloads import Downloader
 from .errors import (
     APIError,
     AuthenticationError,
@@ -31,16 +31,18 @@ from .errors import (
     TransportError,
     ValidationError,
 )
+from .journal import record_task
+from .policy import RATE_LIMIT_PAUSE, after_submit_error
 from .settings import settings
 
 if TYPE_CHECKING:
     from .client import Client
+    from .policy import SubmitOutcome
     from .request import GenerationRequest
     from .task import Task
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RATE_LIMIT_PAUSE = 10.0
 NOT_FOUND_TOLERANCE = 3  # a task id the server forgot this many times in a row is lost
 
 
@@ -50,16 +52,13 @@ class Batch:
     in_flight: set = field(default_factory=set)
 
 
-MAX_UNREACHABLE_ATTEMPTS = 10  # a queued request gives up after this many refused connects
-
-
 @dataclass(eq=False)
 class _Submission:
     task: Task
     request: GenerationRequest
     client: Client
     batch: Batch | None
-    unreachable: int = 0
+    attempts: int = 0
 
 
 @dataclass(eq=False)
@@ -131,16 +130,6 @@ class Poller:
             self._ensure_thread()
             self._cond.notify_all()
 
-    def pause(self, seconds: float) -> None:
-        """Hold every request of this process for ``seconds`` (a 429 said so)."""
-        with self._cond:
-            self._paused_until = max(self._paused_until, time.time() + seconds)
-            self._cond.notify_all()
-
-    @property
-    def paused_for(self) -> float:
-        return max(0.0, self._paused_until - time.time())
-
     def forget_all(self) -> None:
         """Stop following every task (tests, and `%hailuo emulator stop`)."""
         with self._cond:
@@ -199,54 +188,37 @@ class Poller:
                         self._schedule(work, time.time() + settings.max_poll_interval)
                 else:
                     self._fail(work.task, HailuoError(f"{type(exc).__name__}: {exc}"),
-                               code="internal_error")
+                               "internal_error")
 
     # -- submissions ---------------------------------------------------------------------
 
-    def _submit(self, sub: _Submission) -> None:
-        from .api import record_task
+    def defer(self, task: Task, request: GenerationRequest, client: Client,
+              outcome: SubmitOutcome, attempts: int = 1) -> None:
+        """Send ``request`` later, as ``outcome`` (of ``after_submit_error``) says."""
+        self._requeue(_Submission(task, request, client, None, attempts), outcome)
+        with self._cond:
+            self._ensure_thread()
 
+    def _requeue(self, sub: _Submission, outcome: SubmitOutcome) -> None:
+        sub.task.status = "queued"
+        sub.task.note = outcome.note
+        with self._cond:
+            self._submissions.appendleft(sub)
+            self._paused_until = max(self._paused_until, time.time() + outcome.pause)
+            self._cond.notify_all()
+
+    def _submit(self, sub: _Submission) -> None:
         task = sub.task
         task.status = "submitting"
+        sub.attempts += 1
         try:
             snapshot = sub.client.submit(sub.request, retry=False)
-        except RateLimitError as exc:
-            wait = exc.retry_after or DEFAULT_RATE_LIMIT_PAUSE
-            task.status = "queued"
-            task.note = f"rate-limited: waiting {wait:g} s"
-            with self._cond:
-                self._submissions.appendleft(sub)
-                self._paused_until = max(self._paused_until, time.time() + wait)
-            return
-        except ServerError as exc:
-            if exc.status == 503:  # nothing was created: try again later
-                task.status = "queued"
-                task.note = "service unavailable: retrying"
-                with self._cond:
-                    self._submissions.appendleft(sub)
-                    self._paused_until = max(
-                        self._paused_until, time.time() + (exc.retry_after or 5.0)
-                    )
-                return
-            self._fail(task, exc)
-            return
-        except TransportError as exc:
-            sub.unreachable += 1
-            if not exc.may_have_been_created and sub.unreachable >= MAX_UNREACHABLE_ATTEMPTS:
-                self._fail(task, exc, code="not_sent")
-                return
-            if not exc.may_have_been_created:
-                task.status = "queued"
-                task.note = "network error: retrying"
-                with self._cond:
-                    self._submissions.appendleft(sub)
-                    pause = min(2.0, 10 * settings.poll_interval)
-                    self._paused_until = max(self._paused_until, time.time() + pause)
-                return
-            self._fail(task, exc, code="submission_uncertain")
-            return
         except HailuoError as exc:
-            self._fail(task, exc)
+            outcome = after_submit_error(exc, sub.attempts, queued=True)
+            if outcome.action == "retry":
+                self._requeue(sub, outcome)
+            else:
+                self._fail(task, exc, outcome.code)
             return
         with task.settling():
             task.note = ""
@@ -258,11 +230,7 @@ class Poller:
             task._batch = sub.batch
         self.watch(task, sub.client)
 
-    def _fail(self, task: Task, exc: HailuoError, code: str | None = None) -> None:
-        from .api import record_task
-
-        if code is None:
-            code = f"http_{exc.status}" if isinstance(exc, APIError) else "request_error"
+    def _fail(self, task: Task, exc: BaseException, code: str) -> None:
         with task.settling():
             task.fail_locally(code, str(exc))
             record_task(task)
@@ -278,14 +246,12 @@ class Poller:
     # -- polling ---------------------------------------------------------------------------
 
     def _poll(self, watch: _Watch) -> None:
-        from .api import record_task
-
         task = watch.task
         self.polls += 1
         try:
             snapshot = watch.client.get_task(task.id, retry=False)
         except RateLimitError as exc:
-            wait = exc.retry_after or DEFAULT_RATE_LIMIT_PAUSE
+            wait = exc.retry_after or RATE_LIMIT_PAUSE
             task.note = f"rate-limited: polling paused {wait:g} s"
             with self._cond:
                 self._paused_until = max(self._paused_until, time.time() + wait)
@@ -308,16 +274,16 @@ class Poller:
             return
         watch.failures = 0
         watch.not_found = 0
-        auto = task.download_dir is not None
-        if snapshot.status == "completed" and auto and not task.local_path:
-            task.download_state = "waiting"  # before status, so wait() never returns early
         status_before = task.status
         with task.settling():
+            fetch = self.downloader.claim(task, snapshot.status)  # before status: see claim
             # The history keeps state changes; a mere progress tick is not worth a write.
             if task.apply(snapshot) and task.status != status_before:
                 record_task(task)
         if snapshot.is_terminal:
             self._finish(watch)
+            if fetch:
+                self.downloader.enqueue(task, watch.client)
             return
         now = time.time()
         interval = next_poll_interval(
@@ -337,8 +303,6 @@ class Poller:
             self._schedule(watch, time.time() + delay)
 
     def _finish(self, watch: _Watch, failure: tuple[str, str] | None = None) -> None:
-        from .api import record_task
-
         task = watch.task
         if failure is not None:
             with task.settling():
@@ -347,40 +311,34 @@ class Poller:
         with self._cond:
             self._watching.pop(id(task), None)
         self._release(task)
-        if task.status == "completed" and task.download_state == "waiting":
-            self.downloader.enqueue(task, watch.client)
 
 
-class Downloader:
-    """One thread that saves finished videos, so big files never stall the polling."""
 
-    def __init__(self) -> None:
-        self._queue: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+_poller: Poller | None = None
+_poller_lock = threading.Lock()
 
-    @property
-    def thread(self) -> threading.Thread | None:
-        return self._thread
 
-    def enqueue(self, task: Task, client: Client) -> None:
-        task.download_state = "waiting"
-        self._queue.put((task, client))
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="hailuo-downloader", daemon=True
-                )
-                self._thread.start()
+def get_poller() -> Poller:
+    """The one poller of this process (started on first use)."""
+    global _poller
+    with _poller_lock:
+        if _poller is None:
+            _poller = Poller()
+        return _poller
 
-    def _run(self) -> None:
-        from .downloads import save_result
 
-        while True:
-            task, client = self._queue.get()
-            try:
-                save_result(task, client)
-            except Exception as exc:  # save_result reports its own errors; this is a bug net
-                log.exception("hailuo downloader: unexpected error")
-                task.download_error = f"{type(exc).__name__}: {exc}"
-                task.download_state = "failed"
+def forget_all() -> None:
+    """Stop following every task, if anything was followed (a dead emulator, tests)."""
+    with _poller_lock:
+        poller = _poller
+    if poller is not None:
+        poller.forget_all()
+
+
+def fetch_if_needed(task: Task, client: Client) -> bool:
+    """Queue ``task``'s download when the one rule (``policy.needs_download``) says so."""
+    poller = get_poller()
+    if poller.downloader.claim(task):
+        poller.downloader.enqueue(task, client)
+        return True
+    return False

@@ -1,7 +1,7 @@
-"""Static text and HTML of a task: what shows where widgets cannot render.
+"""Static HTML of a task: what shows where widgets cannot render.
 
 Everything from the user or the server is escaped; a ``<video>`` gets only an
-http(s) URL or a file this project downloaded.
+http(s) URL or a file this project downloaded. The words come from ``describe``.
 """
 
 from __future__ import annotations
@@ -9,13 +9,28 @@ from __future__ import annotations
 import html
 import os
 import time
-from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from .describe import (  # noqa: F401 - re-exported: the views read them from here
+    DOWNLOAD_NOTES,
+    LINK_LIFETIME,
+    download_note,
+    failure_line,
+    format_seconds,
+    link_life_text,
+    link_time_left,
+    refused_url_note,
+    safe_http_url,
+    shorten,
+    status_line,
+    task_text,
+)
 
 if TYPE_CHECKING:
     from .task import Task
 
-LINK_LIFETIME = 24 * 3600
 STATUS_COLOURS = {
     "completed": "#1a7f37",
     "failed": "#cf222e",
@@ -24,34 +39,6 @@ STATUS_COLOURS = {
     "queued": "#6e7781",
     "submitting": "#6e7781",
 }
-
-
-def shorten(text: str, limit: int = 80) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, sec = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def safe_http_url(url: str | None) -> str | None:
-    """The URL when it is plain http(s) with a host; anything else (javascript:, data:) → None."""
-    if not url or not isinstance(url, str):
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return url.strip()
 
 
 def relative_src(path: str | os.PathLike | None) -> str | None:
@@ -76,48 +63,6 @@ def video_src(task: Task) -> str | None:
     return relative_src(task.local_path) or safe_http_url(task.url)
 
 
-def link_time_left(task: Task, now: float | None = None) -> float | None:
-    if task.status != "completed" or task.finished is None:
-        return None
-    return max(0.0, task.finished + LINK_LIFETIME - (now or time.time()))
-
-
-def status_line(task: Task) -> str:
-    parts = [task.status]
-    if task.status not in ("completed", "failed"):
-        parts.append(f"{task.progress}%")
-    parts.append(f"elapsed {format_seconds(task.elapsed)}")
-    if task.estimated_time and task.status in ("pending", "processing"):
-        eta = task.estimated_time - task.elapsed
-        parts.append(f"ETA ~{format_seconds(eta)}" if eta >= 1
-                     else f"past the ~{format_seconds(task.estimated_time)} estimate")
-    if task.note:
-        parts.append(task.note)
-    return " · ".join(parts)
-
-
-DOWNLOAD_NOTES = {
-    "waiting": "download queued",
-    "downloading": "downloading the video…",
-    "failed": "download failed",
-}
-
-
-def download_note(task: Task) -> str:
-    """A few words on the download, for a status line ('' when there is nothing to say)."""
-    if task.download_state == "done" and task.local_path:
-        return "saved"
-    return DOWNLOAD_NOTES.get(task.download_state, "")
-
-
-def refused_url_note(task: Task) -> str:
-    """Why a completed task's result link is neither played nor linked ('' if it is fine)."""
-    if task.status != "completed" or not task.url or safe_http_url(task.url):
-        return ""
-    return ("the result link is not an http(s) URL, so it is not played or linked — "
-            "report the task id to the provider.")
-
-
 def player_html(task: Task) -> str:
     """A ``<video>`` for a completed task, or ''.
 
@@ -136,44 +81,7 @@ def player_html(task: Task) -> str:
     )
 
 
-def link_life_text(task: Task, now: float | None = None) -> str:
-    """'valid ~23h59m more' / 'expired' for a completed task's result link, else ''."""
-    left = link_time_left(task, now)
-    if left is None:
-        return ""
-    return "expired" if left <= 0 else f"valid ~{format_seconds(left)} more"
 
-
-def failure_line(task: Task) -> str:
-    err = task.error or {}
-    if not err:
-        return ""
-    from .errors import TaskFailedError
-
-    return str(TaskFailedError(task.id or None, err.get("code"), err.get("message"),
-                               retryable=err.get("retryable")))
-
-
-def task_text(task: Task) -> str:
-    lines = [f"Hailuo task {task.id or '(not yet submitted)'} — {task.mode}"]
-    if task.request is not None:
-        req = task.request
-        lines.append(f"  prompt:  {shorten(req.prompt or '(none)', 100)}")
-        lines.append(f"  quality: {req.quality}, {req.duration} s")
-    lines.append(f"  status:  {status_line(task)}")
-    if task.status == "failed":
-        lines.append(f"  error:   {failure_line(task)}")
-    if task.local_path:
-        lines.append(f"  file:    {task.local_path}")
-    elif task.download_error:
-        lines.append(f"  download failed: {task.download_error}")
-    if task.url:
-        life = link_life_text(task)
-        lines.append(f"  url:     {task.url}" + (f" (link {life})" if life else ""))
-    refused = refused_url_note(task)
-    if refused:
-        lines.append(f"  note:    {refused}")
-    return "\n".join(lines)
 
 
 def task_html(task: Task) -> str:
@@ -217,3 +125,99 @@ def task_html(task: Task) -> str:
         rows.append(f'<div style="color:#cf222e">Download failed: {esc(task.download_error)}</div>')
     rows.append("</div>")
     return "\n".join(rows)
+
+
+class HistoryTable:
+    """Rows of the task history, as a text table and an HTML table (every cell escaped)."""
+
+    COLUMNS = ("created", "task id", "status", "prompt", "quality", "file")
+
+    def __init__(self, rows: Iterable[Mapping[str, Any]], *, prompt_width: int = 48):
+        self.rows = [dict(row) for row in rows]
+        self.prompt_width = prompt_width
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    @staticmethod
+    def _file(row: Mapping[str, Any]) -> str:
+        path = row.get("local_path")
+        if not path:
+            return ""
+        try:
+            rel = os.path.relpath(path, os.getcwd())
+        except ValueError:
+            return str(path)
+        return str(path) if rel.startswith("..") else rel
+
+    def _cells(self, row: Mapping[str, Any]) -> dict[str, str]:
+        request = row.get("request") if isinstance(row.get("request"), Mapping) else {}
+        created = row.get("created_at")
+        status = str(row.get("status") or "")
+        if status == "failed" and row.get("error_code"):
+            status = f"failed ({row['error_code']})"
+        prompt = str(request.get("prompt") or "")
+        if request.get("mode") == "image-to-video":
+            prompt = f"[image] {prompt}".strip()
+        quality = ""
+        if request.get("quality"):
+            quality = f"{request['quality']}, {request.get('duration')} s"
+        return {
+            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
+            if isinstance(created, (int, float)) else "",
+            "task id": str(row.get("task_id") or "(not sent)"),
+            "status": status,
+            "prompt": shorten(prompt, self.prompt_width) if prompt else "",
+            "full prompt": prompt,
+            "quality": quality,
+            "file": self._file(row),
+        }
+
+    def text(self) -> str:
+        if not self.rows:
+            return "No tasks in the history yet."
+        table = [{c: c for c in self.COLUMNS}]
+        table += [self._cells(row) for row in self.rows]
+        widths = {c: max(len(r[c]) for r in table) for c in self.COLUMNS}
+        lines = []
+        for i, r in enumerate(table):
+            lines.append("  ".join(r[c].ljust(widths[c]) for c in self.COLUMNS).rstrip())
+            if i == 0:
+                lines.append("  ".join("-" * widths[c] for c in self.COLUMNS))
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        esc = html.escape
+        if not self.rows:
+            return "<p>No tasks in the history yet.</p>"
+        head = "".join(f"<th style='text-align:left'>{esc(c)}</th>" for c in self.COLUMNS)
+        body = []
+        for row in self.rows:
+            cells = self._cells(row)
+            out = []
+            for column in self.COLUMNS:
+                value = cells[column]
+                if column == "prompt":
+                    out.append(f'<td title="{esc(cells["full prompt"], quote=True)}">'
+                               f"{esc(value)}</td>")
+                elif column == "file" and value and not os.path.isabs(value):
+                    href = esc(quote(value.replace(os.sep, "/")), quote=True)
+                    out.append(f'<td><a href="{href}" target="_blank">{esc(value)}</a></td>')
+                elif column in ("task id", "file"):
+                    out.append(f"<td><code>{esc(value)}</code></td>")
+                else:
+                    out.append(f"<td>{esc(value)}</td>")
+            body.append("<tr>" + "".join(out) + "</tr>")
+        return (
+            '<table class="hailuo-history" style="font-family:sans-serif;font-size:13px">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        return {"text/plain": self.text(), "text/html": self.html()}

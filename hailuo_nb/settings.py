@@ -10,9 +10,38 @@ from __future__ import annotations
 import sys
 import types
 
-from traitlets import Bool, Float, HasTraits, Int, Unicode, validate
+from traitlets import Bool, Float, HasTraits, Int, TraitError, Unicode, validate
 
 from .paths import DEFAULT_DOWNLOAD_DIR
+from .request import DURATIONS, QUALITIES
+
+SETTING_NAMES = (
+    "poll_interval", "max_poll_interval", "first_poll_delay", "download_dir", "auto_download",
+    "auto_resume", "base_url", "files_url", "default_quality", "default_duration",
+    "max_in_flight",
+)
+
+
+def check_setting(name: str, value):
+    """The one rule for each setting's values: ``hailuo_nb.settings`` and ``%config
+    HailuoMagics`` both call it, so both refuse the same values with the same words."""
+    if name in ("poll_interval", "max_poll_interval", "first_poll_delay"):
+        seconds = float(value)
+        if not seconds > 0:
+            raise TraitError(f"{name} must be > 0 seconds, got {seconds:g}")
+        return seconds
+    if name == "default_quality":
+        quality = str(value).strip().lower()
+        if quality not in QUALITIES:
+            raise TraitError(f"default_quality must be one of {', '.join(QUALITIES)}, "
+                             f"got {value!r}")
+        return quality
+    if name == "default_duration" and value not in DURATIONS:
+        raise TraitError(f"default_duration must be one of {', '.join(map(str, DURATIONS))}, "
+                         f"got {value!r}")
+    if name == "max_in_flight" and value < 1:
+        raise TraitError(f"max_in_flight must be at least 1, got {value!r}")
+    return value
 
 
 class Settings(HasTraits):
@@ -48,12 +77,9 @@ class Settings(HasTraits):
         config=True
     )
 
-    @validate("poll_interval", "max_poll_interval", "first_poll_delay")
-    def _positive(self, proposal):
-        value = float(proposal["value"])
-        if value <= 0:
-            raise ValueError(f"{proposal['trait'].name} must be > 0 seconds, got {value}")
-        return value
+    @validate(*SETTING_NAMES)
+    def _checked(self, proposal):
+        return check_setting(proposal["trait"].name, proposal["value"])
 
 
 settings = Settings()

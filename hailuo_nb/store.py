@@ -123,7 +123,7 @@ class Store:
     def new_local_id(self) -> str:
         return uuid.uuid4().hex
 
-    def record(self, local_id: str, **fields: Any) -> None:
+    def write_task(self, local_id: str, **fields: Any) -> None:
         """Insert or update a task row; records a status change as an event."""
         now = time.time()
         unknown = set(fields) - set(COLUMNS)

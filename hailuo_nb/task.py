@@ -1,8 +1,11 @@
 """``Task``: one generation, observable with traitlets.
 
-The poller thread is the only writer of a live task's traits (besides ``refresh``);
-views observe them. Statuses are the server's (pending, processing, completed,
-failed) plus two local ones before the server knows the task: ``queued`` (waiting
+The engine's threads are the only writers of a live task's traits (``api.check_now`` too);
+views observe them. A Task is handed its client and its store; it never draws: the
+views and records attach from above (a display formatter registered by the package).
+
+Statuses are the server's (pending, processing, completed, failed) plus two local ones
+before the server knows the task: ``queued`` (waiting
 for a batch slot or a rate-limit pause) and ``submitting``.
 """
 
@@ -16,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Dict, Float, HasTraits, Instance, Int, List, Unicode, observe
 
+from .client import Client, default_client
+from .describe import task_text
 from .errors import HailuoError, TaskFailedError, TaskTimeoutError, ValidationError
 from .paths import safe_stem
-from .render import task_html, task_text
 from .request import GenerationRequest
 from .snapshot import TERMINAL_STATUSES, TaskSnapshot
 
 if TYPE_CHECKING:
-    from .client import Client
     from .store import Store
 
 LOCAL_STATUSES = ("queued", "submitting")
@@ -42,7 +45,6 @@ class Task(HasTraits):
     results = List(Unicode())
     error = Dict(None, allow_none=True, help="{code, message, retryable} when failed.")
     created = Float(None, allow_none=True, help="Unix time the task was created.")
-    updated = Float(None, allow_none=True, help="Unix time of the last state change seen.")
     finished = Float(None, allow_none=True, help="Unix time it reached a terminal state.")
     elapsed = Float(0.0, help="Seconds since creation (until finished).")
     estimated_time = Float(None, allow_none=True, help="Server's estimate, seconds.")
@@ -124,8 +126,6 @@ class Task(HasTraits):
             self.status = snapshot.status
             self.elapsed = self._elapsed(now)
             changed = before != (self.status, self.progress, tuple(self.results), self.error)
-            if changed:
-                self.updated = now
             if snapshot.status != "failed":
                 self.note = ""
         return changed
@@ -136,7 +136,6 @@ class Task(HasTraits):
         with self.hold_trait_notifications():
             self.error = {"code": code, "message": message, "retryable": retryable}
             self.finished = now
-            self.updated = now
             self.elapsed = self._elapsed(now)
             self.status = "failed"
 
@@ -146,13 +145,6 @@ class Task(HasTraits):
         return max(0.0, end - start)
 
     # -- actions --------------------------------------------------------------------------
-
-    def refresh(self) -> Task:
-        """Ask the server now (from the calling thread)."""
-        if not self.id:
-            return self
-        self.apply(self._require_client().get_task(self.id))
-        return self
 
     def wait(self, timeout: float | None = None) -> Task:
         """Block until the task is terminal and its download settled.
@@ -205,35 +197,18 @@ class Task(HasTraits):
 
     def _require_client(self) -> Client:
         if self._client is None:
-            from .api import default_client
-
             self._client = default_client()
         return self._client
 
-    # -- display ---------------------------------------------------------------------------
+    @property
+    def client(self) -> Client | None:
+        """The client that follows this task (None until it needs one)."""
+        return self._client
+
+    @property
+    def store(self) -> Store | None:
+        """The history this task is recorded in."""
+        return self._store
 
     def __repr__(self) -> str:
         return task_text(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
-        """In a kernel with ipywidgets: a live TaskView (plus text and HTML that stand
-        alone); elsewhere (terminal IPython, nbconvert of a dead kernel): text and HTML."""
-        if _in_kernel():
-            import contextlib
-
-            # No ipywidgets, no comm: the static bundle below still says it all.
-            with contextlib.suppress(Exception):
-                from .widgets import TaskView
-
-                return TaskView(self)._repr_mimebundle_(include=include, exclude=exclude)
-        return {"text/plain": task_text(self), "text/html": task_html(self)}
-
-
-def _in_kernel() -> bool:
-    import sys
-
-    shell_module = sys.modules.get("IPython")
-    if shell_module is None:
-        return False
-    shell = shell_module.get_ipython()
-    return getattr(shell, "kernel", None) is not None

@@ -32,12 +32,12 @@ def _fast_polling():
     settings.max_poll_interval = 0.5
     settings.first_poll_delay = 0.05
     yield settings
-    api = sys.modules.get("hailuo_nb.api")  # only if this test used it
-    if api is not None:
-        if api._poller is not None:
-            api._poller.forget_all()
-        api._live.clear()
-        api._clients.clear()
+    if "hailuo_nb.api" in sys.modules:  # only if this test used it
+        from hailuo_nb import client, journal, poller
+
+        poller.forget_all()
+        journal.forget()
+        client.forget_default_clients()
     for name, value in saved.items():
         setattr(settings, name, value)
 

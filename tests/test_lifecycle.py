@@ -184,8 +184,8 @@ def test_store_is_private_thread_safe_and_keyless(client, emulator, api_key, tmp
 
     def writer(prefix):
         for i in range(300):
-            store.record(f"{prefix}-{i}", task_id=f"task-{prefix}-{i}", status="pending")
-            store.record(f"{prefix}-{i}", status="completed", progress=100)
+            store.write_task(f"{prefix}-{i}", task_id=f"task-{prefix}-{i}", status="pending")
+            store.write_task(f"{prefix}-{i}", status="completed", progress=100)
 
     threads = [threading.Thread(target=writer, args=(p,)) for p in ("a", "b")]
     for t in threads:
@@ -234,8 +234,8 @@ def test_expired_link_is_reported_on_the_task(emulator_factory, api_key, monkeyp
     task = hailuo_nb.generate("gone soon", download=False)
     task.wait(timeout=30)
     time.sleep(0.2)
-    hailuo_nb.api._live.clear()
-    Store().record(task.local_id, download_dir=str(Path.cwd() / "hailuo_videos"))
+    hailuo_nb.journal.forget()
+    Store().write_task(task.local_id, download_dir=str(Path.cwd() / "hailuo_videos"))
     [again] = hailuo_nb.resume()
     with pytest.raises(hailuo_nb.DownloadError, match="expired"):
         again.wait(timeout=30)
@@ -245,7 +245,8 @@ KERNEL_SCRIPT = textwrap.dedent(
     """
     import sys, time, hailuo_nb
     tasks = hailuo_nb.generate_many([f"restart {i}" for i in range(6)], max_in_flight=6)
-    while any(not t.id for t in tasks):
+    # The id reaches the Task a moment before the history row: wait for the row.
+    while not all(row["task_id"] for row in hailuo_nb.history()) or len(hailuo_nb.history()) < 6:
         time.sleep(0.01)
     print("SUBMITTED", flush=True)
     time.sleep(60)
@@ -317,9 +318,9 @@ def test_generate_with_a_request_object(client, emulator):
 def test_a_batch_against_an_unreachable_host_ends_not_sent(api_key, monkeypatch):
     import socket
 
-    from hailuo_nb import poller
+    from hailuo_nb import policy
 
-    monkeypatch.setattr(poller, "MAX_UNREACHABLE_ATTEMPTS", 2)
+    monkeypatch.setattr(policy, "MAX_UNREACHABLE_ATTEMPTS", 2)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

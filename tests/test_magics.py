@@ -444,11 +444,10 @@ def test_status_of_an_unknown_id_is_one_line(shell, emu):
 
 def _forget_session():
     """What a kernel restart does to this process's memory (the history stays)."""
-    from hailuo_nb import api
+    from hailuo_nb import journal, poller
 
-    if api._poller is not None:
-        api._poller.forget_all()
-    api._live.clear()
+    poller.forget_all()
+    journal.forget()
 
 
 def test_status_of_a_task_known_only_to_the_history_or_the_server(shell, emu):

@@ -31,6 +31,7 @@ import pytest
 
 import hailuo_nb
 from hailuo_nb import Client, GenerationRequest, Task, render
+from hailuo_nb.display import task_bundle
 from hailuo_nb.errors import (
     AuthenticationError,
     HailuoError,
@@ -271,8 +272,8 @@ def test_a_full_python_api_run_leaks_the_key_nowhere(
     rows = hailuo_nb.history()
     leaks.add("history", rows)
     leaks.add("resume()", [repr(t) for t in hailuo_nb.resume()])
-    hailuo_nb.api._live.clear()  # as after a kernel restart
-    hailuo_nb.api.get_poller().forget_all()
+    hailuo_nb.journal.forget()  # as after a kernel restart
+    hailuo_nb.poller.forget_all()
     resumed = hailuo_nb.resume() + hailuo_nb.resume(done.id)
     tasks += resumed
     from hailuo_nb.magics import HistoryTable
@@ -282,7 +283,7 @@ def test_a_full_python_api_run_leaks_the_key_nowhere(
     leaks.add("history html", table.html())
     for task in tasks:
         leaks.add(f"repr {task.id}", repr(task))
-        leaks.add(f"bundle {task.id}", task._repr_mimebundle_())
+        leaks.add(f"bundle {task.id}", task_bundle(task))
         leaks.add(f"traits {task.id}", {n: getattr(task, n) for n in task.trait_names()})
         leaks.add(f"dict {task.id}", {k: repr(v) for k, v in vars(task).items()
                                       if k != "_client"})
@@ -582,7 +583,7 @@ def test_html_from_prompts_errors_ids_paths_and_urls_is_inert_in_static_renders(
     for task in _evil_tasks(tmp_path):
         page = render.task_html(task)
         assert_inert(page, f"task_html {task.id}")
-        assert_inert(task._repr_mimebundle_()["text/html"], f"bundle {task.id}")
+        assert_inert(task_bundle(task)["text/html"], f"bundle {task.id}")
         assert "<script>" not in page and "<img" not in page and "<svg" not in page
         if render.refused_url_note(task) and not task.local_path:
             assert "<video" not in page and "<a " not in page  # nothing to play or open
@@ -640,12 +641,12 @@ def test_a_provider_failure_with_html_is_inert_from_the_history(
         real.wait(60)
     store = default_store()
     local = store.new_local_id()
-    store.record(local, task_id="task-unified-1-evil", status="failed",
+    store.write_task(local, task_id="task-unified-1-evil", status="failed",
                  request=GenerationRequest(prompt=EVIL_PROMPT).to_record(),
                  error_code="<b>content_policy_violation</b>", error_message=EVIL_HTML,
                  local_path='hailuo_videos/"><script>alert(1)</script>.mp4',
                  finished_at=time.time())
-    store.record(store.new_local_id(), task_id="javascript:alert(1)", status="completed",
+    store.write_task(store.new_local_id(), task_id="javascript:alert(1)", status="completed",
                  request=GenerationRequest(prompt="plain").to_record(),
                  local_path="javascript:alert(1)", results=["javascript:alert(1)"])
     gallery = Gallery.from_history(limit=10)

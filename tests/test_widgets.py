@@ -25,6 +25,7 @@ from imagefactory import png
 
 import hailuo_nb
 from hailuo_nb import GenerationRequest, Task, render
+from hailuo_nb.display import register_task_display, task_bundle
 from hailuo_nb.widgets import Gallery, GenerationForm, TaskView
 from hailuo_nb.widgets import form as form_module
 from hailuo_nb.widgets.task_view import THUMBNAIL_MAX_BYTES
@@ -239,7 +240,7 @@ def test_html_in_prompt_and_failure_message_is_inert_everywhere(comm_log):
         assert_inert(value)
     bundle = view._repr_mimebundle_()
     assert_inert(bundle["text/html"])
-    assert_inert(task._repr_mimebundle_()["text/html"])
+    assert_inert(task_bundle(task)["text/html"])
     for html_ in (view.header.value, bundle["text/html"]):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_
         assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html_
@@ -268,7 +269,7 @@ def test_a_javascript_result_url_is_refused(comm_log):
     assert view.link_html.value == ""
     assert "not an http(s) URL" in view.error_html.value
     assert "javascript:" not in comm_log.text()
-    assert "javascript:" not in task._repr_mimebundle_()["text/html"]
+    assert "javascript:" not in task_bundle(task)["text/html"]
     assert "javascript:" not in view._repr_mimebundle_()["text/html"]
     assert "not an http(s) URL" in render.task_text(task)
     for value in html_values(view):
@@ -566,8 +567,8 @@ def test_gallery_summary_updates_live(comm_log, client, emulator):
 
 def test_gallery_from_history_plays_finished_videos_without_polling(comm_log, client, emulator):
     done = hailuo_nb.generate("kept for later", client=client, wait=True)
-    hailuo_nb.api.get_poller().forget_all()
-    hailuo_nb.api._live.clear()  # as after a kernel restart
+    hailuo_nb.poller.forget_all()
+    hailuo_nb.journal.forget()  # as after a kernel restart
     gets_before = emulator.stats["by_route"].get("GET /v1/tasks", 0)
     gallery = Gallery.from_history(limit=5)
     [view] = gallery.views
@@ -584,7 +585,7 @@ def test_gallery_from_history_plays_finished_videos_without_polling(comm_log, cl
 
 def test_task_repr_stands_alone_without_a_kernel():
     task = Task(request=GenerationRequest(prompt=EVIL_PROMPT), id="task-unified-1-plain")
-    bundle = task._repr_mimebundle_()
+    bundle = task_bundle(task)
     assert set(bundle) == {"text/plain", "text/html"}
     assert "Cat <script>" in bundle["text/plain"]  # plain text is not HTML
     assert_inert(bundle["text/html"])
@@ -598,6 +599,7 @@ def test_task_repr_in_a_kernel_is_a_live_view_with_text_and_html(comm_log, monke
     config.HistoryManager.hist_file = ":memory:"
     shell = InteractiveShell.instance(config=config)
     monkeypatch.setattr(shell, "kernel", object(), raising=False)  # as under ipykernel
+    register_task_display(shell)  # what `import hailuo_nb` / `%load_ext` do inside IPython
     task = Task(request=GenerationRequest(prompt="A lighthouse [Zoom in]"),
                 id="task-unified-1-repr", status="processing", progress=30)
     data, _meta = shell.display_formatter.format(task)

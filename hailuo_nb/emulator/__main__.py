@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from ..cli import add_emulator_arguments, run_emulator
+from .command import add_emulator_arguments, run_emulator
 
 
 def main(argv: list[str] | None = None) -> int:

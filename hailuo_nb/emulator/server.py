@@ -625,7 +625,7 @@ class Handler(BaseHTTPRequestHandler):
                 task = state.tasks.get(task_id)
             if task is None:
                 return Response.json(404, {"error": f"no task {task_id}"})
-            return Response.json(200, state.record(task, self.server.base_url))
+            return Response.json(200, state.task_json(task, self.server.base_url))
         return Response.json(404, {"error": f"no control endpoint {method} {path}"})
 
 
@@ -869,7 +869,7 @@ class Emulator:
         with state.lock:
             task = state.tasks[task_id]
         base = self._server.base_url if self._server is not None else ""
-        return state.record(task, base)
+        return state.task_json(task, base)
 
     @property
     def task_ids(self) -> list[str]:

@@ -323,7 +323,7 @@ class EmulatorState:
             return None
         return task.completes_at
 
-    def record(self, task: EmuTask, base_url: str) -> dict:
+    def task_json(self, task: EmuTask, base_url: str) -> dict:
         """Everything known about a task, for assertions (never the key)."""
         view = self.task_view(task, base_url)
         return {

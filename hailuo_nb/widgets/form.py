@@ -16,6 +16,7 @@ from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_string import HTMLStyle
 
 from .. import render
+from ..api import queue_generation
 from ..camera import CAMERA_GROUPS, lint_prompt
 from ..errors import HailuoError, ValidationError
 from ..request import (
@@ -182,7 +183,7 @@ class GenerationForm(W.VBox):
         self.task_box = W.VBox(layout=block)
 
         for widget in (self.prompt, self.prompt_optimizer, self.fast_pretreatment):
-            widget.observe(self._refresh, names="value")
+            widget.observe(self._update_controls, names="value")
         self.image_url.observe(self._image_url_changed, names="value")
         self.quality.observe(self._combination_changed, names="value")
         self.duration.observe(self._combination_changed, names="value")
@@ -208,7 +209,7 @@ class GenerationForm(W.VBox):
         layout = kwargs.pop("layout", None) or W.Layout(width="100%", max_width="780px")
         super().__init__(children=children, layout=layout, **kwargs)
         self.add_class("hailuo-form")
-        self._refresh()
+        self._update_controls()
 
     # -- events (main thread: they come from the frontend) ------------------------------------
 
@@ -238,11 +239,11 @@ class GenerationForm(W.VBox):
             self.duration_note.value = _small(_esc(" ".join(notes))) if notes else ""
         finally:
             self._syncing = False
-        self._refresh()
+        self._update_controls()
 
     def _image_url_changed(self, _change: dict) -> None:
         self._url_note = None  # checked again, once, for the new text
-        self._refresh()
+        self._update_controls()
 
     def _uploaded(self, change: dict) -> None:
         files = change["new"]
@@ -282,7 +283,7 @@ class GenerationForm(W.VBox):
                 self.thumbnail.value = b""
         self.thumbnail.layout.display = None if small else "none"
         self.clear_image.layout.display = None if (data is not None or error) else "none"
-        self._refresh()
+        self._update_controls()
 
     def _remove_image(self, _button: W.Button | None = None) -> None:
         self._set_image(None, "", "")
@@ -340,7 +341,7 @@ class GenerationForm(W.VBox):
         return _small(f"✔ local file <code>{_esc(render.shorten(text, 50))}</code>: "
                       f"{_esc(info)} (uploaded when you submit)")
 
-    def _refresh(self, _change: Any = None) -> None:
+    def _update_controls(self, _change: Any = None) -> None:
         try:
             self._validate()
         except Exception as exc:  # never leave the form half-updated without a word
@@ -386,9 +387,7 @@ class GenerationForm(W.VBox):
 
     def _submit(self, _button: W.Button | None = None):
         """Queue the request and add its view; returns at once (no network here)."""
-        from ..api import queue_generation
-
-        self._refresh()
+        self._update_controls()
         if self.request is None:
             return None
         try:

@@ -11,6 +11,7 @@ from typing import Any
 import ipywidgets as W
 
 from .. import render
+from ..api import recent_tasks
 from ..task import Task
 from .task_view import TaskView
 
@@ -64,13 +65,7 @@ class Gallery(W.VBox):
         finished ones are shown as recorded — a completed row with its video on disk
         gets a player at once, with no request to the server.
         """
-        from ..api import _task_from_row, resume
-        from ..store import default_store
-
-        live = {t.id: t for t in resume()}
-        tasks = [live.get(row["task_id"]) or _task_from_row(row)
-                 for row in default_store().all(limit) if row.get("task_id")]
-        return cls(tasks, **kwargs)
+        return cls([t for t in recent_tasks(limit) if t.id], **kwargs)
 
     def summary_text(self) -> str:
         counts = summary_counts(self.tasks)

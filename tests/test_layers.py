@@ -1,0 +1,155 @@
+"""The package's imports run one way only: from presentation down to the pure parts.
+
+Every import counts — module level, inside functions, under ``TYPE_CHECKING`` — since a
+function-local import that climbs back up is still a circle a reader has to untangle.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from pathlib import Path
+
+import pytest
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "hailuo_nb"
+
+# Top to bottom. A module may import its own layer or any layer below, never one above.
+LAYERS = [
+    ("package face", ["hailuo_nb"]),
+    ("presentation", ["hailuo_nb.magics", "hailuo_nb.magics.*", "hailuo_nb.widgets",
+                      "hailuo_nb.widgets.*", "hailuo_nb.render", "hailuo_nb.display",
+                      "hailuo_nb.records", "hailuo_nb.report", "hailuo_nb.cli",
+                      "hailuo_nb.demo"]),
+    ("public API", ["hailuo_nb.api"]),
+    ("engine", ["hailuo_nb.poller", "hailuo_nb.downloads", "hailuo_nb.policy",
+                "hailuo_nb.stills"]),
+    ("history", ["hailuo_nb.journal"]),
+    ("model", ["hailuo_nb.task"]),
+    ("client / store", ["hailuo_nb.client", "hailuo_nb.store", "hailuo_nb.credentials",
+                        "hailuo_nb.emulator", "hailuo_nb.emulator.*"]),
+    ("pure parts", ["hailuo_nb.request", "hailuo_nb.camera", "hailuo_nb.images",
+                    "hailuo_nb.snapshot", "hailuo_nb.errors", "hailuo_nb.settings",
+                    "hailuo_nb.paths", "hailuo_nb.describe", "hailuo_nb.frames",
+                    "hailuo_nb._version"]),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE_DIR.rglob("*.py"))}
+
+
+def layer_of(module: str) -> int:
+    for rank, (_, patterns) in enumerate(LAYERS):
+        if any(fnmatch.fnmatchcase(module, pattern) for pattern in patterns):
+            return rank
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS in {__file__}")
+
+
+def imports_of(module: str) -> set[str]:
+    """Every package module that ``module`` imports, wherever the import stands."""
+    path = MODULES[module]
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                base = base[: len(base) - node.level + (1 if is_package else 0)]
+                origin = ".".join(base + ([node.module] if node.module else []))
+            else:
+                origin = node.module or ""
+            # `from . import api` imports the module hailuo_nb.api, not the package.
+            names = [f"{origin}.{a.name}" if f"{origin}.{a.name}" in MODULES else origin
+                     for a in node.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in MODULES:  # `import hailuo_nb.emulator.server` etc.
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                found.add(name)
+    return found
+
+
+GRAPH = {module: imports_of(module) for module in MODULES}
+
+
+def test_every_module_has_a_layer():
+    for module in MODULES:
+        layer_of(module)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_import_points_upward(module):
+    here = layer_of(module)
+    upward = sorted(
+        f"{module} ({LAYERS[here][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+        for target in GRAPH[module] if layer_of(target) < here
+    )
+    assert not upward, "\n".join(upward)
+
+
+def test_no_import_circle():
+    circles = [sorted(c) for c in strongly_connected(GRAPH) if len(c) > 1]
+    assert not circles, f"import circles: {circles}"
+
+
+def test_the_checker_sees_circles_and_upward_imports():
+    """The two checks above can fail: a made-up graph with both is caught."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
+    assert [sorted(c) for c in strongly_connected(graph) if len(c) > 1] == [["a", "b", "c"]]
+    assert "hailuo_nb.api" in imports_of("hailuo_nb.magics.core")
+    assert layer_of("hailuo_nb.task") > layer_of("hailuo_nb.api")
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's algorithm, iterative (no recursion limit on a big package)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    result: list[set[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                result.append(component)
+    return result
