@@ -30,7 +30,7 @@ LAYERS = [
                         "hailuo_nb.emulator", "hailuo_nb.emulator.*"]),
     ("pure parts", ["hailuo_nb.request", "hailuo_nb.camera", "hailuo_nb.images",
                     "hailuo_nb.snapshot", "hailuo_nb.errors", "hailuo_nb.settings",
-                    "hailuo_nb.paths", "hailuo_nb.describe", "hailuo_nb.frames",
+                    "hailuo_nb.paths", "hailuo_nb.describe", "hailuo_nb.frames", "hailuo_nb.endpoints",
                     "hailuo_nb._version"]),
 ]
 

@@ -79,6 +79,8 @@ class GenerationForm(W.VBox):
     """
 
     def __init__(self, client: Any = None, **kwargs: Any):
+        # Long on purpose: it builds every control once, top to bottom in the order the
+        # form shows them, so the layout reads like the form itself.
         self._client = client
         self._image_bytes: bytes | None = None
         self._image_name = ""

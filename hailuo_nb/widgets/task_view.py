@@ -53,6 +53,8 @@ class TaskView(W.VBox):
 
     def __init__(self, task: Task, *, compact: bool = False,
                  messages_per_second: float = MESSAGES_PER_SECOND, **kwargs: Any):
+        # Long on purpose: every child widget is made here once, in display order, and
+        # only their values change afterwards (one comm message per change).
         self.task = task
         self.compact = compact
         self._internal_error = ""
