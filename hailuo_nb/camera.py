@@ -1,4 +1,4 @@
-"""The 15 camera commands of Hailuo 2.3 and a linter for prompts that use them.
+"""Lint the camera commands of a Hailuo 2.3 prompt (the command table: camera_commands).
 
 Camera commands are written in square brackets inside the prompt: ``[Pan left]``,
 several at once with a comma and no space, ``[Pan left,Pedestal up]`` (at most 3
@@ -17,10 +17,20 @@ content is compared only when its length is close to a command's).
 
 from __future__ import annotations
 
-import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from .camera_commands import (
+    _EXACT,
+    _OPPOSITES,
+    CAMERA_COMMANDS,
+    CAMERA_GROUPS,
+    MAX_COMMANDS_PER_BRACKET,
+    _closest,
+    _compact,
+    _leading_command,
+    _spaced,
+    _split_run_together,
+)
 from .errors import ValidationError
 
 __all__ = [
@@ -33,54 +43,6 @@ __all__ = [
     "lint_prompt",
     "normalize_prompt",
 ]
-
-CAMERA_COMMANDS: tuple[str, ...] = (
-    "Truck left",
-    "Truck right",
-    "Pan left",
-    "Pan right",
-    "Push in",
-    "Pull out",
-    "Pedestal up",
-    "Pedestal down",
-    "Tilt up",
-    "Tilt down",
-    "Zoom in",
-    "Zoom out",
-    "Shake",
-    "Tracking shot",
-    "Static shot",
-)
-
-# Family -> commands, in the provider's order, for the form's toolbar.
-CAMERA_GROUPS: OrderedDict[str, tuple[str, ...]] = OrderedDict(
-    [
-        ("Truck", ("Truck left", "Truck right")),
-        ("Pan", ("Pan left", "Pan right")),
-        ("Dolly", ("Push in", "Pull out")),
-        ("Pedestal", ("Pedestal up", "Pedestal down")),
-        ("Tilt", ("Tilt up", "Tilt down")),
-        ("Zoom", ("Zoom in", "Zoom out")),
-        ("Special", ("Shake",)),
-        ("Follow", ("Tracking shot",)),
-        ("Static", ("Static shot",)),
-    ]
-)
-
-MAX_COMMANDS_PER_BRACKET = 3
-
-# Pairs that pull against each other when combined in one bracket.
-_OPPOSITES = {
-    frozenset(pair)
-    for pair in (
-        ("Truck left", "Truck right"),
-        ("Pan left", "Pan right"),
-        ("Push in", "Pull out"),
-        ("Pedestal up", "Pedestal down"),
-        ("Tilt up", "Tilt down"),
-        ("Zoom in", "Zoom out"),
-    )
-}
 
 _ISSUE_KINDS = (
     "unknown_command",
@@ -148,144 +110,6 @@ class PromptLint:
     def first_error_message(self) -> str | None:
         return self.errors[0].message if self.errors else None
 
-
-# ---------------------------------------------------------------------------- lookup tables
-
-
-def _spaced(text: str) -> str:
-    """Case and spacing normalised: ``'  PAN   Left '`` -> ``'pan left'``."""
-    return " ".join(text.lower().split())
-
-
-def _compact(text: str) -> str:
-    """Letters and digits only, lower case: ``'Pan-Left.'`` -> ``'panleft'``."""
-    return "".join(ch for ch in text.lower() if ch.isalnum())
-
-
-_EXACT = {_spaced(cmd): cmd for cmd in CAMERA_COMMANDS}
-
-# Words people use for the same movements: compact spelling -> the commands meant.
-# Matched exactly (after dropping case, spaces and punctuation), never by distance,
-# so "planning" is not taken for "panning".
-_ALIASES: dict[str, tuple[str, ...]] = {
-    _compact(phrase): cmds
-    for phrases, cmds in (
-        (("truck", "trucking", "track"), ("Truck left", "Truck right")),
-        (("track left", "dolly left", "truck to the left"), ("Truck left",)),
-        (("track right", "dolly right", "truck to the right"), ("Truck right",)),
-        (("pan", "panning"), ("Pan left", "Pan right")),
-        (("pan to the left", "tilt left"), ("Pan left",)),
-        (("pan to the right", "tilt right"), ("Pan right",)),
-        (("push", "dolly in", "dolly forward", "push forward", "move in"), ("Push in",)),
-        (("pull", "dolly out", "dolly back", "pull back", "move out"), ("Pull out",)),
-        (("dolly",), ("Push in", "Pull out")),
-        (("pedestal", "crane", "boom"), ("Pedestal up", "Pedestal down")),
-        (("crane up", "boom up"), ("Pedestal up",)),
-        (("crane down", "boom down"), ("Pedestal down",)),
-        (("tilt", "tilting"), ("Tilt up", "Tilt down")),
-        (("pan up",), ("Tilt up",)),
-        (("pan down",), ("Tilt down",)),
-        (("zoom", "zooming"), ("Zoom in", "Zoom out")),
-        (("shaky", "shaking", "camera shake", "handheld"), ("Shake",)),
-        (("tracking", "follow", "follow shot", "following shot"), ("Tracking shot",)),
-        (("static", "fixed shot", "locked off", "static camera"), ("Static shot",)),
-    )
-    for phrase in phrases
-}
-# Each command's own compact spelling ("zoomin", "pan-left") is a near miss too.
-_ALIASES.update({_compact(cmd): (cmd,) for cmd in CAMERA_COMMANDS})
-
-# Compact command keys by length, for the typo search; longest first for splitting.
-_COMPACT_BY_LENGTH: dict[int, list[tuple[str, str]]] = {}
-for _cmd in CAMERA_COMMANDS:
-    _COMPACT_BY_LENGTH.setdefault(len(_compact(_cmd)), []).append((_compact(_cmd), _cmd))
-_COMPACT_COMMANDS = sorted(((_compact(c), c) for c in CAMERA_COMMANDS), key=lambda kv: -len(kv[0]))
-_MAX_COMPACT_LEN = max(len(k) for k in _ALIASES)
-_FILLER_WORDS = {"and", "plus", "with"}
-_SEPARATOR_RE = re.compile(r"[;/&+|\uff0c\u3001]")
-
-
-def _allowed_distance(key: str) -> int:
-    """How many edits still count as a typo of ``key``."""
-    n = len(key)
-    if n <= 5:
-        return 0  # short words: exact only ("snake" is not "shake")
-    if n <= 9:
-        return 1  # "sit down" is not "tilt down"
-    return 2
-
-
-def _edit_distance(a: str, b: str, limit: int) -> int:
-    """Optimal string alignment distance (adjacent swaps count 1), capped at limit + 1."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        best = cur[0]
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            value = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                value = min(value, prev2[j - 2] + 1)
-            cur[j] = value
-            best = min(best, value)
-        if best > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[-1]
-
-
-def _closest(compact: str) -> tuple[str, ...]:
-    """The commands a compact spelling most likely means (empty when none is close)."""
-    if not compact or len(compact) > _MAX_COMPACT_LEN + 2:
-        return ()
-    if compact in _ALIASES:
-        return _ALIASES[compact]
-    best_distance, found = 3, []
-    for length in range(len(compact) - 2, len(compact) + 3):
-        for key, cmd in _COMPACT_BY_LENGTH.get(length, ()):
-            limit = _allowed_distance(key)
-            if limit == 0:
-                continue
-            distance = _edit_distance(compact, key, limit)
-            if distance > limit or distance > best_distance:
-                continue
-            if distance < best_distance:
-                best_distance, found = distance, []
-            found.append(cmd)
-    return tuple(c for c in CAMERA_COMMANDS if c in found)
-
-
-def _split_run_together(text: str) -> tuple[str, ...]:
-    """``'Pan left and Zoom in'``, ``'pan left; zoom in'``, ``'panleftzoomin'`` -> commands."""
-    words = [w for w in re.split(r"[\W_]+", _SEPARATOR_RE.sub(" ", text.lower())) if w]
-    compact = "".join(w for w in words if w not in _FILLER_WORDS)
-    n = len(compact)
-    if not n or n > 4 * _MAX_COMPACT_LEN:
-        return ()
-    # reach[i]: the commands that spell compact[:i] exactly, if any do.
-    reach: list[tuple[str, ...] | None] = [None] * (n + 1)
-    reach[0] = ()
-    for i in range(n):
-        done = reach[i]
-        if done is None:
-            continue
-        for key, cmd in _COMPACT_COMMANDS:
-            j = i + len(key)
-            if j <= n and reach[j] is None and compact.startswith(key, i):
-                reach[j] = (*done, cmd)
-    found = reach[n]
-    return found if found is not None and len(found) >= 2 else ()
-
-
-def _leading_command(spaced: str) -> str | None:
-    """``'pan left slowly'`` -> ``'Pan left'`` (a command followed by other words)."""
-    for key, cmd in _EXACT.items():
-        if spaced.startswith(key + " "):
-            return cmd
-    return None
 
 
 # ---------------------------------------------------------------------------- messages
@@ -383,6 +207,9 @@ def _unbalanced(text: str, at: int, which: str) -> LintIssue:
     )
 
 
+# ---------------------------------------------------------------------------- one bracket
+
+
 def _check_bracket(
     text: str,
     start: int,
@@ -396,20 +223,26 @@ def _check_bracket(
     inner_start = start + 1
     inner = text[inner_start : end - 1]
     if not inner.strip():
-        warnings.append(
-            LintIssue(
-                message=(
-                    f"Empty brackets {_show(raw)} at character {start + 1} will be sent as "
-                    "text — put a camera command inside (e.g. [Static shot]) or remove them."
-                ),
-                start=start,
-                end=end,
-                kind="empty",
-            )
-        )
+        warnings.append(_empty_issue(raw, start, end))
         return None
+    parts = _split_parts(inner, inner_start)
+    known, near = _classify(parts)
+    if all(k is None for k in known) and not any(near):
+        warnings.append(_not_a_command_issue(raw, start, end))
+        return None
+    unknown = _unknown_command_errors(parts, known, near, raw)
+    if unknown:
+        errors.extend(unknown)
+        return None
+    commands = tuple(k for k in known if k is not None)
+    canonical = "[" + ",".join(commands) + "]"
+    groups.append(CameraGroup(start=start, end=end, raw=raw, commands=commands))
+    warnings.extend(_combination_warnings(commands, canonical, start, end))
+    return canonical
 
-    # Split on commas, remembering where each part sits in the original text.
+
+def _split_parts(inner: str, inner_start: int) -> list[tuple[str, int, int]]:
+    """Split on commas, remembering where each part sits in the original text."""
     parts: list[tuple[str, int, int]] = []
     offset = 0
     for piece in inner.split(","):
@@ -419,45 +252,71 @@ def _check_bracket(
             p_start = inner_start + offset + lead
             parts.append((stripped, p_start, p_start + len(stripped)))
         offset += len(piece) + 1
+    return parts
 
-    # Classify each part: a command, a near miss, or unrelated text.
+
+def _classify(
+    parts: list[tuple[str, int, int]],
+) -> tuple[list[str | None], list[tuple[str, ...]]]:
+    """Each part as a command, or None with its near misses (none: unrelated text)."""
     known: list[str | None] = []
     near: list[tuple[str, ...]] = []
     for part, _, _ in parts:
         spaced = _spaced(part)
         cmd = _EXACT.get(spaced)
         known.append(cmd)
-        if cmd is not None:
-            near.append(())
-            continue
-        guess = _closest(_compact(part))
-        if not guess:
-            joined = _split_run_together(part)
-            guess = (",".join(joined),) if joined else ()
-        if not guess:
-            lead = _leading_command(spaced)
-            guess = (lead,) if lead else ()
-        near.append(guess)
+        near.append(() if cmd is not None else _guess(part, spaced))
+    return known, near
 
-    if all(k is None for k in known) and not any(near):
-        warnings.append(
-            LintIssue(
-                message=(
-                    f"{_show(raw)} is not a camera command and will be sent as text — fine if "
-                    "you meant it; camera commands look like [Pan left] or [Push in,Zoom out]."
-                ),
-                start=start,
-                end=end,
-                kind="not_a_command",
-            )
-        )
-        return None
 
-    bad = False
+def _guess(part: str, spaced: str) -> tuple[str, ...]:
+    """The commands an unrecognised part most likely means: a typo or alias, several
+    commands run together, or a command followed by other words."""
+    guess = _closest(_compact(part))
+    if not guess:
+        joined = _split_run_together(part)
+        guess = (",".join(joined),) if joined else ()
+    if not guess:
+        lead = _leading_command(spaced)
+        guess = (lead,) if lead else ()
+    return guess
+
+
+def _empty_issue(raw: str, start: int, end: int) -> LintIssue:
+    return LintIssue(
+        message=(
+            f"Empty brackets {_show(raw)} at character {start + 1} will be sent as "
+            "text — put a camera command inside (e.g. [Static shot]) or remove them."
+        ),
+        start=start,
+        end=end,
+        kind="empty",
+    )
+
+
+def _not_a_command_issue(raw: str, start: int, end: int) -> LintIssue:
+    return LintIssue(
+        message=(
+            f"{_show(raw)} is not a camera command and will be sent as text — fine if "
+            "you meant it; camera commands look like [Pan left] or [Push in,Zoom out]."
+        ),
+        start=start,
+        end=end,
+        kind="not_a_command",
+    )
+
+
+def _unknown_command_errors(
+    parts: list[tuple[str, int, int]],
+    known: list[str | None],
+    near: list[tuple[str, ...]],
+    raw: str,
+) -> list[LintIssue]:
+    """One error per part that is not a command, in a bracket that holds commands."""
+    errors: list[LintIssue] = []
     for (part, p_start, p_end), cmd, guess in zip(parts, known, near, strict=True):
         if cmd is not None:
             continue
-        bad = True
         shown = f"[{_show(part)}]"
         where = "" if len(parts) == 1 else f" in {_show(raw)}"
         if guess:
@@ -480,40 +339,54 @@ def _check_bracket(
                 kind="unknown_command",
             )
         )
-    if bad:
+    return errors
+
+
+def _combination_warnings(
+    commands: tuple[str, ...], canonical: str, start: int, end: int
+) -> list[LintIssue]:
+    """Too many commands, a command twice, commands that pull against each other."""
+    found = (
+        _too_many(commands, canonical, start, end),
+        _duplicate(commands, canonical, start, end),
+        _contradictory(commands, canonical, start, end),
+    )
+    return [issue for issue in found if issue is not None]
+
+
+def _too_many(commands: tuple[str, ...], canonical: str, start: int, end: int) -> LintIssue | None:
+    if len(commands) <= MAX_COMMANDS_PER_BRACKET:
         return None
+    return LintIssue(
+        message=(
+            f"{_show(canonical, 80)} combines {len(commands)} camera commands; the "
+            f"provider recommends at most {MAX_COMMANDS_PER_BRACKET} — split them into "
+            "brackets that run one after another."
+        ),
+        start=start,
+        end=end,
+        kind="too_many",
+    )
 
-    commands = tuple(k for k in known if k is not None)
-    canonical = "[" + ",".join(commands) + "]"
-    groups.append(CameraGroup(start=start, end=end, raw=raw, commands=commands))
 
-    if len(commands) > MAX_COMMANDS_PER_BRACKET:
-        warnings.append(
-            LintIssue(
-                message=(
-                    f"{_show(canonical, 80)} combines {len(commands)} camera commands; the "
-                    f"provider recommends at most {MAX_COMMANDS_PER_BRACKET} — split them into "
-                    "brackets that run one after another."
-                ),
-                start=start,
-                end=end,
-                kind="too_many",
-            )
-        )
+def _duplicate(commands: tuple[str, ...], canonical: str, start: int, end: int) -> LintIssue | None:
     seen: set[str] = set()
     for cmd in commands:
         if cmd in seen:
-            warnings.append(
-                LintIssue(
-                    message=f"{_show(canonical, 80)} names {cmd} twice — once is enough.",
-                    start=start,
-                    end=end,
-                    suggestion=cmd,
-                    kind="duplicate",
-                )
+            return LintIssue(
+                message=f"{_show(canonical, 80)} names {cmd} twice — once is enough.",
+                start=start,
+                end=end,
+                suggestion=cmd,
+                kind="duplicate",
             )
-            break
         seen.add(cmd)
+    return None
+
+
+def _contradictory(
+    commands: tuple[str, ...], canonical: str, start: int, end: int
+) -> LintIssue | None:
     unique = list(dict.fromkeys(commands))
     clash = next(
         (
@@ -524,18 +397,16 @@ def _check_bracket(
         ),
         None,
     )
-    if clash:
-        a, b = clash
-        warnings.append(
-            LintIssue(
-                message=(
-                    f"{_show(canonical, 80)} combines {a} and {b}, which work against each "
-                    "other — keep one, or put them in separate brackets to run one after "
-                    "the other."
-                ),
-                start=start,
-                end=end,
-                kind="contradictory",
-            )
-        )
-    return canonical
+    if not clash:
+        return None
+    a, b = clash
+    return LintIssue(
+        message=(
+            f"{_show(canonical, 80)} combines {a} and {b}, which work against each "
+            "other — keep one, or put them in separate brackets to run one after "
+            "the other."
+        ),
+        start=start,
+        end=end,
+        kind="contradictory",
+    )

@@ -1,38 +1,66 @@
 """How a ``Task`` shows in IPython: attached from above, since the model never draws.
 
-``register_task_display`` tells IPython's mime-bundle formatter to draw a Task with
-``task_bundle``: a live view in a kernel with widgets, else static text and HTML that
-stand on their own. The package registers it on import inside IPython, and
-``%load_ext`` again.
+A task is shown live (a TaskView) while it runs, in an output with a display id; the
+moment it settles, that same output is updated to the task's static record and the view's
+widgets are closed, so a saved notebook holds records, not widget state. A task that is
+already settled is shown as its record at once. ``register_task_display`` makes IPython
+do this for any Task that is displayed (the package calls it on import inside IPython,
+``%load_ext`` again).
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from typing import Any
 
+from IPython.display import display
+
+from .handover import hand_over_when_settled
+from .records import Record, record_bundle
 from .render import task_html, task_text
 
 
-def task_bundle(task: Any) -> dict:
-    """The mime bundle of a task: a live TaskView in a kernel, else text + HTML."""
-    if _in_kernel():
-        # No ipywidgets, no comm: the static bundle below still says it all.
-        with contextlib.suppress(Exception):
-            from .widgets import TaskView  # ipywidgets loads on first view: import stays light
+def show_task(task: Any) -> Any:
+    """Display ``task`` (live view, then its record); returns the live view or None."""
+    if task.is_settled:
+        display(Record(task))
+        return None
+    view = _live_view(task)
+    if view is None:  # no widgets (a terminal): text and HTML of the moment, then the record
+        handle = display({"text/plain": task_text(task), "text/html": task_html(task)},
+                         raw=True, display_id=True)
+    else:
+        handle = display(view, display_id=True)
+    hand_over_when_settled([task], view, handle, lambda: Record(task))
+    return view
 
-            return TaskView(task)._repr_mimebundle_()
+
+def _live_view(task: Any) -> Any:
+    if not _in_kernel():
+        return None
+    try:
+        from .widgets.task_view import TaskView  # ipywidgets loads on the first view
+
+        return TaskView(task)
+    except Exception:  # no ipywidgets or no comm: the record still says it all later
+        return None
+
+
+def task_bundle(task: Any) -> dict:
+    """A task as a mime bundle without displaying it: its record once settled, else the
+    text and HTML of the moment (a live view needs ``show_task``)."""
+    if task.is_settled:
+        return record_bundle(task)
     return {"text/plain": task_text(task), "text/html": task_html(task)}
 
 
 def register_task_display(ipython: Any) -> None:
-    """Draw every ``hailuo_nb.task.Task`` with ``task_bundle`` in this shell (by name, so
+    """Show every ``hailuo_nb.task.Task`` with ``show_task`` in this shell (by name, so
     registering does not import the model)."""
-    formatter = getattr(getattr(ipython, "display_formatter", None), "mimebundle_formatter",
-                        None)
+    formatter = getattr(getattr(ipython, "display_formatter", None),
+                        "ipython_display_formatter", None)
     if formatter is not None:
-        formatter.for_type_by_name("hailuo_nb.task", "Task", task_bundle)
+        formatter.for_type_by_name("hailuo_nb.task", "Task", show_task)
 
 
 def _in_kernel() -> bool:

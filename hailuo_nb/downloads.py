@@ -91,12 +91,32 @@ def save_result(task: Task, client: Client) -> Path | None:
     except (HailuoError, OSError, ValueError) as exc:
         _download_failed(task, str(exc))
         return None
+    stills, why = read_stills(path)  # here, on the engine's thread: never in a user's cell
     with task.settling():  # on record before waiters see "done"
         task.download_error = ""
         task.local_path = str(path)
+        task.stills, task.stills_error = stills, why
         record_task(task)
         task.download_state = "done"
     return path
+
+
+def read_stills(path: str | os.PathLike) -> tuple[object | None, str]:
+    """(Stills, '') of a saved video, or (None, why) when it cannot be decoded."""
+    from . import frames  # PyAV loads with the first video, not with the package
+
+    try:
+        return frames.read_stills(path), ""
+    except (frames.FrameError, ValueError, OSError) as exc:
+        return None, f"no preview: {exc}"
+
+
+def add_stills(task: Task) -> None:
+    """Read the stills of a video saved earlier (a task from the history)."""
+    if task.stills is None and task.local_path and os.path.exists(task.local_path):
+        stills, why = read_stills(task.local_path)
+        with task.settling():
+            task.stills, task.stills_error = stills, why
 
 
 class Downloader:
@@ -123,8 +143,10 @@ class Downloader:
             task.download_state = "waiting"
             return True
 
-    def enqueue(self, task: Task, client: Client) -> None:
-        task.download_state = "waiting"
+    def enqueue(self, task: Task, client: Client | None) -> None:
+        """Save ``task``'s video; with ``client=None`` only read the stills of its file."""
+        if client is not None:
+            task.download_state = "waiting"
         self._queue.put((task, client))
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -137,7 +159,10 @@ class Downloader:
         while True:
             task, client = self._queue.get()
             try:
-                save_result(task, client)
+                if client is None:
+                    add_stills(task)
+                else:
+                    save_result(task, client)
             except Exception as exc:  # save_result reports its own errors; this is a bug net
                 log.exception("hailuo downloader: unexpected error")
                 task.download_error = f"{type(exc).__name__}: {exc}"

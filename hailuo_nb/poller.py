@@ -336,9 +336,12 @@ def forget_all() -> None:
 
 
 def fetch_if_needed(task: Task, client: Client) -> bool:
-    """Queue ``task``'s download when the one rule (``policy.needs_download``) says so."""
+    """Queue ``task``'s download when the one rule (``policy.needs_download``) says so;
+    a video saved earlier (a task from the history) gets its stills read instead."""
     poller = get_poller()
     if poller.downloader.claim(task):
         poller.downloader.enqueue(task, client)
         return True
+    if task.status == "completed" and not task.is_settled:
+        poller.downloader.enqueue(task, None)
     return False

@@ -11,12 +11,14 @@ for a batch slot or a rate-limit pause) and ``submitting``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, HasTraits, Instance, Int, List, Unicode, observe
 
 from .client import Client, default_client
@@ -52,6 +54,8 @@ class Task(HasTraits):
     download_state = Unicode("", help="'', 'waiting', 'downloading', 'done', 'failed', 'off'.")
     download_error = Unicode("")
     note = Unicode("", help="A local remark: rate-limited, retrying, …")
+    stills = AnyTrait(None, allow_none=True, help="frames.Stills: poster and strip of the video.")
+    stills_error = Unicode("", help="Why no stills could be read from the saved video.")
     request = Instance(GenerationRequest, allow_none=True)
     download_dir = Unicode(None, allow_none=True)
 
@@ -87,6 +91,16 @@ class Task(HasTraits):
         )
 
     @property
+    def is_settled(self) -> bool:
+        """Done, and a saved video's stills are read (or known unreadable): nothing about
+        this task will change any more, so its record can be drawn."""
+        if not self.is_done:
+            return False
+        on_disk = self.status == "completed" and self.local_path and os.path.exists(
+            self.local_path)
+        return not on_disk or self.stills is not None or bool(self.stills_error)
+
+    @property
     def mode(self) -> str:
         return self.request.mode if self.request else "unknown"
 
@@ -98,7 +112,8 @@ class Task(HasTraits):
     def url(self) -> str | None:
         return self.results[0] if self.results else None
 
-    @observe("status", "local_path", "download_state", "progress", "error")
+    @observe("status", "local_path", "download_state", "progress", "error", "stills",
+             "stills_error")
     def _wake_waiters(self, change: dict) -> None:
         with self._changed:
             self._changed.notify_all()

@@ -19,7 +19,7 @@ LAYERS = [
     ("package face", ["hailuo_nb"]),
     ("presentation", ["hailuo_nb.magics", "hailuo_nb.magics.*", "hailuo_nb.widgets",
                       "hailuo_nb.widgets.*", "hailuo_nb.render", "hailuo_nb.display",
-                      "hailuo_nb.records", "hailuo_nb.report", "hailuo_nb.cli",
+                      "hailuo_nb.records", "hailuo_nb.report", "hailuo_nb.handover", "hailuo_nb.cli",
                       "hailuo_nb.demo"]),
     ("public API", ["hailuo_nb.api"]),
     ("engine", ["hailuo_nb.poller", "hailuo_nb.downloads", "hailuo_nb.policy",
@@ -28,10 +28,11 @@ LAYERS = [
     ("model", ["hailuo_nb.task"]),
     ("client / store", ["hailuo_nb.client", "hailuo_nb.store", "hailuo_nb.credentials",
                         "hailuo_nb.emulator", "hailuo_nb.emulator.*"]),
-    ("pure parts", ["hailuo_nb.request", "hailuo_nb.camera", "hailuo_nb.images",
+    ("pure parts", ["hailuo_nb.request", "hailuo_nb.request_fields", "hailuo_nb.camera",
+                    "hailuo_nb.camera_commands", "hailuo_nb.images",
                     "hailuo_nb.snapshot", "hailuo_nb.errors", "hailuo_nb.settings",
-                    "hailuo_nb.paths", "hailuo_nb.describe", "hailuo_nb.frames", "hailuo_nb.endpoints",
-                    "hailuo_nb._version"]),
+                    "hailuo_nb.paths", "hailuo_nb.describe", "hailuo_nb.frames",
+                    "hailuo_nb.endpoints", "hailuo_nb._version"]),
 ]
 
 

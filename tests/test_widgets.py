@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 import time
 import warnings
@@ -79,7 +80,9 @@ def video_tags(view: TaskView) -> list[str]:
     return [o["data"]["text/html"] for o in view.player.outputs]
 
 
-SAFE_TAGS = {"div", "span", "b", "i", "br", "code", "small", "a", "video", "p"}
+SAFE_TAGS = {"div", "span", "b", "i", "br", "code", "small", "a", "video", "p", "img",
+             "table", "tr", "th", "td"}
+INLINE_JPEG = re.compile(r"data:image/jpeg;base64,[A-Za-z0-9+/]+=*")  # a record's stills
 
 
 class _TagAudit(HTMLParser):
@@ -91,6 +94,9 @@ class _TagAudit(HTMLParser):
         if tag not in SAFE_TAGS:
             self.bad.append(tag)
         for name, value in attrs:
+            if (tag, name) in (("img", "src"), ("video", "poster")) and INLINE_JPEG.fullmatch(
+                    value or ""):
+                continue
             value = (value or "").strip().lower()
             if name.startswith("on") or value.startswith(("javascript:", "data:")):
                 self.bad.append(f"{tag}[{name}]")
@@ -591,7 +597,7 @@ def test_task_repr_stands_alone_without_a_kernel():
     assert_inert(bundle["text/html"])
 
 
-def test_task_repr_in_a_kernel_is_a_live_view_with_text_and_html(comm_log, monkeypatch):
+def test_a_task_displayed_in_a_kernel_is_a_live_view_then_its_record(comm_log, monkeypatch):
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
@@ -600,22 +606,26 @@ def test_task_repr_in_a_kernel_is_a_live_view_with_text_and_html(comm_log, monke
     shell = InteractiveShell.instance(config=config)
     monkeypatch.setattr(shell, "kernel", object(), raising=False)  # as under ipykernel
     register_task_display(shell)  # what `import hailuo_nb` / `%load_ext` do inside IPython
+    published = []
+    monkeypatch.setattr(shell.display_pub, "publish",
+                        lambda data, metadata=None, **kw: published.append((data, kw)))
     task = Task(request=GenerationRequest(prompt="A lighthouse [Zoom in]"),
                 id="task-unified-1-repr", status="processing", progress=30)
-    data, _meta = shell.display_formatter.format(task)
-    assert WIDGET_MIME in data
-    model_id = data[WIDGET_MIME]["model_id"]
-    view = next(m for m in comm_log.opens() if m.comm_id == model_id)
+    assert shell.display_formatter.format(task) == ({}, {})  # IPython hands it to us
+    [(data, kw)] = published
+    display_id = kw["transient"]["display_id"]
+    view = next(m for m in comm_log.opens() if m.comm_id == data[WIDGET_MIME]["model_id"])
     assert view.data["state"]["_model_name"] == "VBoxModel"
-    # The same facts in text and HTML, for nbconvert and terminals.
-    for fact in ("task-unified-1-repr", "processing", "30%", "text-to-video",
-                 "A lighthouse [Zoom in]"):
-        assert fact in data["text/plain"]
-        assert fact in data["text/html"]
-
-    monkeypatch.delattr(shell, "kernel")
-    data, _meta = shell.display_formatter.format(task)
-    assert WIDGET_MIME not in data and "text/html" in data
+    # It settles: the same output turns into the record, and the view's widgets close.
+    task.set_trait("finished", time.time())
+    task.status = "failed"
+    data, kw = published[-1]
+    assert kw.get("update") and kw["transient"]["display_id"] == display_id
+    assert WIDGET_MIME not in data
+    for fact in ("task-unified-1-repr", "failed", "text-to-video", "A lighthouse [Zoom in]"):
+        assert fact in data["text/plain"] and fact in data["text/html"]
+    closed = {m.comm_id for m in comm_log.messages if m.kind == "close"}
+    assert data and view.comm_id in closed
 
 
 def test_views_stay_inside_800_pixels(comm_log):

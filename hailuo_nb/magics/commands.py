@@ -1,9 +1,8 @@
 """The ``%hailuo`` subcommands other than generation: form, status, resume, history,
-login, logout; and how a task is shown in a cell's output."""
+login, logout."""
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import os
 import sys
@@ -14,6 +13,7 @@ from IPython.display import display
 
 from .. import api, credentials
 from ..credentials import HOW_TO_SET, MissingAPIKeyError
+from ..display import show_task
 from ..errors import HailuoError, NotFoundError, ValidationError
 from ..render import HistoryTable
 from ..store import default_store
@@ -21,35 +21,6 @@ from .args import HELP, HelpShown, MagicArgumentParser, interpolate, split_words
 from .emulator_session import SESSION
 
 DEFAULT_HISTORY_ROWS = 20
-
-
-# -- showing tasks -----------------------------------------------------------------------
-
-
-def view_for(task: Any) -> Any:
-    """A live TaskView when the widgets are available, else the Task (text/HTML repr)."""
-    try:
-        from ..widgets import TaskView  # ipywidgets loads on first view: %load_ext stays light
-    except Exception:  # widgets not importable: the Task shows itself
-        return task
-    try:
-        return TaskView(task)
-    except Exception:  # a broken view must not lose the task
-        return task
-
-
-def show(task: Any) -> tuple[Any, Any]:
-    """Display a task's view; returns (view, display handle) for an update in place."""
-    view = view_for(task)
-    return view, display(view, display_id=True)
-
-
-def show_final(handle: Any, view: Any) -> None:
-    """Re-render the output in place, so a saved notebook keeps the final state."""
-    if handle is None:
-        return
-    with contextlib.suppress(Exception):  # the live view already shows the state
-        handle.update(view)
 
 
 def resumed_line(tasks: list) -> str:
@@ -70,7 +41,7 @@ def auto_resume() -> None:
     if tasks:
         print(resumed_line(tasks))
         for task in tasks:
-            display(view_for(task))
+            show_task(task)
 
 
 # -- subcommands ---------------------------------------------------------------------------
@@ -118,7 +89,7 @@ def cmd_status(shell: Any, rest: str) -> None:
         ) from None
     except HailuoError as exc:
         raise usage_error(exc) from None
-    display(view_for(task))
+    show_task(task)
 
 
 def cmd_resume(shell: Any, rest: str) -> None:
@@ -136,7 +107,7 @@ def cmd_resume(shell: Any, rest: str) -> None:
         return
     print(resumed_line(tasks))
     for task in tasks:
-        display(view_for(task))
+        show_task(task)
 
 
 def cmd_history(shell: Any, rest: str) -> HistoryTable:

@@ -23,7 +23,7 @@ from traitlets import TraitError, validate
 
 from .. import api
 from ..credentials import HOW_TO_SET, MissingAPIKeyError
-from ..display import register_task_display
+from ..display import register_task_display, show_task
 from ..errors import HailuoError, ValidationError
 from ..request import GenerationRequest
 from ..settings import SETTING_NAMES, Settings, check_setting, settings
@@ -187,9 +187,9 @@ class HailuoMagics(Magics):
         ns["_hailuo_task"] = task
         if args.out:
             ns[args.out] = task
-        view, handle = commands.show(task)
+        show_task(task)
         if args.wait:
-            _wait(task, view, handle)
+            _wait(task)
 
 
 def _refuse_near_subcommand(first: str, rest: str) -> None:
@@ -207,17 +207,16 @@ def _refuse_near_subcommand(first: str, rest: str) -> None:
         )
 
 
-def _wait(task: Any, view: Any, handle: Any) -> None:
+def _wait(task: Any) -> None:
+    """Block until ``task`` settles; its output has turned into the record by then."""
     try:
         task.wait()
     except KeyboardInterrupt:
-        print(f"Stopped waiting; task {task.id or '(queued)'} goes on — its view keeps "
+        print(f"Stopped waiting; task {task.id or '(queued)'} goes on — its output keeps "
               f"updating (`%hailuo status {task.id}`).", file=sys.stderr)
         return
-    except HailuoError as exc:  # TaskFailedError, DownloadError: the view shows it too
-        commands.show_final(handle, view)
+    except HailuoError as exc:  # TaskFailedError, DownloadError: the record shows it too
         raise usage_error(exc) from None
-    commands.show_final(handle, view)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -9,9 +9,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import ipywidgets as W
+from IPython.display import display
 
 from .. import render
 from ..api import recent_tasks
+from ..handover import hand_over_when_settled
+from ..records import grid_bundle
 from ..task import Task
 from .task_view import TaskView
 
@@ -96,6 +99,16 @@ class Gallery(W.VBox):
             for view in self.views:
                 view.close()
         super().close()
+
+    def _ipython_display_(self) -> None:
+        """Live while tasks run; a static labelled grid of records once all have settled."""
+        if all(task.is_settled for task in self.tasks):
+            display(grid_bundle(self.tasks), raw=True)
+            self.close()
+            return
+        handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+        hand_over_when_settled(self.tasks, self, handle, lambda: grid_bundle(self.tasks),
+                               raw=True)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         """The widget view, plus text and HTML that stand alone (terminal, nbconvert)."""

@@ -1,0 +1,73 @@
+"""The emulator's unauthenticated control endpoints, ``/_emulator/...``."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote
+
+from .config import EmulatorConfig
+from .http_io import MAX_BODY, Response, WireHandler
+from .state import EmulatorState, Refusal
+
+
+class ControlEndpoints(WireHandler):
+    """For tests, notebooks in other processes and benchmarks; never authenticated."""
+
+    def _control(self, method: str, path: str) -> Response:
+        state = self.server.state
+        try:
+            raw = self._read_body(MAX_BODY)
+        except Refusal as refusal:
+            return Response.json(refusal.status, {"error": refusal.message})
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return Response.json(400, {"error": "the body must be a JSON object"})
+        if not isinstance(data, dict):
+            return Response.json(400, {"error": "the body must be a JSON object"})
+        if method == "GET" and path == "/_emulator/stats":
+            with state.lock:
+                return Response.json(200, state.stats.snapshot())
+        if method == "GET" and path == "/_emulator/config":
+            return Response.json(200, _public_config(state.config))
+        if method == "POST" and path == "/_emulator/config":
+            try:
+                apply_config(state, data)
+            except (TypeError, ValueError) as exc:
+                return Response.json(400, {"error": str(exc)})
+            return Response.json(200, {"ok": True, "config": _public_config(state.config)})
+        if method == "POST" and path == "/_emulator/inject":
+            try:
+                state.inject(data.get("route", ""), data.get("fault", ""), data.get("times", 1))
+            except (TypeError, ValueError) as exc:
+                return Response.json(400, {"error": str(exc)})
+            return Response.json(200, {"ok": True, "pending": state.pending_faults()})
+        if method == "GET" and path == "/_emulator/faults":
+            return Response.json(200, state.pending_faults())
+        if method == "POST" and path == "/_emulator/reset_stats":
+            with state.lock:
+                state.stats = state.stats.fresh()
+            return Response.json(200, {"ok": True})
+        if method == "GET" and path.startswith("/_emulator/tasks/"):
+            task_id = unquote(path[len("/_emulator/tasks/"):])
+            with state.lock:
+                task = state.tasks.get(task_id)
+            if task is None:
+                return Response.json(404, {"error": f"no task {task_id}"})
+            return Response.json(200, state.task_json(task, self.server.base_url))
+        return Response.json(404, {"error": f"no control endpoint {method} {path}"})
+
+
+def _public_config(config: EmulatorConfig) -> dict:
+    """The settings, keys replaced by their count (the control API is unauthenticated)."""
+    data = config.to_json()
+    data["api_keys"] = f"<{len(config.api_keys)} keys>"
+    data["quota_keys"] = f"<{len(config.quota_keys)} keys>"
+    return data
+
+
+def apply_config(state: EmulatorState, changes: dict) -> None:
+    with state.lock:
+        state.config.update(**changes)
+        if "seed" in changes:
+            state.reseed(state.config.seed)

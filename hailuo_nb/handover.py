@@ -1,0 +1,39 @@
+"""A live output hands its place to a static record once its tasks settle.
+
+The output is updated in place (same display id), then the widgets behind it are closed:
+the notebook is left with plain HTML and text, and no widget state to save or to miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_lock = threading.Lock()
+
+
+def hand_over_when_settled(tasks: list, widget: Any, handle: Any,
+                           record: Callable[[], Any], *, raw: bool = False) -> None:
+    """When every task in ``tasks`` is settled, ``handle.update(record())`` and close
+    ``widget``. Runs on whichever thread settles the last task (an engine thread)."""
+    done = threading.Event()
+
+    def hand_over(_change: Any = None) -> None:
+        with _lock:
+            if done.is_set() or not all(task.is_settled for task in tasks):
+                return
+            done.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):  # an observer must never break the engine
+                task.unobserve(hand_over)
+        with contextlib.suppress(Exception):
+            handle.update(record(), raw=raw)
+        if widget is not None:
+            with contextlib.suppress(Exception):
+                widget.close()
+
+    for task in tasks:
+        task.observe(hand_over)
+    hand_over()  # they may have settled while the widget was being built

@@ -1,0 +1,175 @@
+"""The static record of a settled task: what the notebook keeps once the kernel is gone.
+
+Plain HTML plus a text twin, with no widget behind it: final status, parameters, the
+prompt (escaped), id, when it was made and how long it took, the provider's reason when it
+failed, a poster and a strip of frames inlined as small JPEGs, a player whose ``src`` is the
+downloaded file relative to the notebook, and the sidecar's path. Nothing in it is true
+only today: times are absolute, paths relative, and no video is ever inlined.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from .describe import LINK_LIFETIME, failure_line, format_seconds, safe_http_url, shorten
+from .render import STATUS_COLOURS, relative_src
+
+GRID_MIN_CARD = 340  # px: the grid fits as many columns as the width allows
+
+
+def when(timestamp: float | None) -> str:
+    """An absolute local time with its zone, e.g. '2026-12-01 18:40 UTC'."""
+    if not timestamp:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(timestamp))
+
+
+def shown_path(path: str | None) -> str:
+    """A path relative to the working directory (the notebook's), never an absolute one."""
+    if not path:
+        return ""
+    try:
+        rel = os.path.relpath(path, os.getcwd())
+    except ValueError:  # another drive (Windows)
+        return os.path.basename(path)
+    return os.path.basename(path) if rel.startswith("..") else rel.replace(os.sep, "/")
+
+
+def facts(task: Any) -> list[tuple[str, str]]:
+    """(label, value) pairs of the record, in reading order, as plain text."""
+    req = task.request
+    started = task.created if task.created is not None else getattr(task, "submitted_at", None)
+    rows = [("status", task.status)]
+    if req is not None:
+        rows += [("mode", req.mode), ("model", req.model),
+                 ("quality", f"{req.quality}, {req.duration} s")]
+    rows += [("task id", task.id or "(not sent)"), ("made", when(started))]
+    if task.finished is not None and started:
+        rows.append(("took", format_seconds(task.finished - started)))
+    if task.status == "failed":
+        err = task.error or {}
+        rows.append(("provider says", f"{err.get('code') or '?'}: {err.get('message') or '—'}"))
+        rows.append(("what it means", failure_line(task)))
+    if task.local_path:
+        rows.append(("video", shown_path(task.local_path)))
+        sidecar = os.path.splitext(task.local_path)[0] + ".json"
+        if os.path.exists(sidecar):
+            rows.append(("sidecar", shown_path(sidecar)))
+    elif task.status == "completed":
+        if task.download_error:
+            rows.append(("download", f"failed: {task.download_error}"))
+        if task.url and task.finished:
+            rows.append(("link expires", when(task.finished + LINK_LIFETIME)))
+    if task.stills_error:
+        rows.append(("preview", task.stills_error))
+    note = getattr(task, "record_note", "")
+    if note:
+        rows.append(("note", note))
+    return rows
+
+
+def record_text(task: Any) -> str:
+    lines = [f"Hailuo {task.status}: {shorten(task.prompt or '(no prompt)', 100)}"]
+    lines += [f"  {label + ':':<15}{value}" for label, value in facts(task)]
+    return "\n".join(lines)
+
+
+def _stills_html(task: Any) -> tuple[str, str]:
+    """(poster data URI or '', the strip's HTML or '')."""
+    stills = task.stills
+    if stills is None:
+        return "", ""
+    from .frames import data_uri  # pure, but PyAV loads with it: only when there are stills
+
+    poster = data_uri(stills.poster)
+    duration = stills.duration or 0.0
+    cells = []
+    for i, jpeg in enumerate(stills.strip):
+        at = duration * i / max(1, len(stills.strip))
+        cells.append(f'<img src="{data_uri(jpeg)}" alt="frame at {at:.1f} s" '
+                     f'title="{at:.1f} s" style="height:48px;margin-right:2px">')
+    strip = f'<div class="hailuo-strip" style="margin-top:4px">{"".join(cells)}</div>'
+    return poster, strip
+
+
+def _media_html(task: Any) -> str:
+    esc = html.escape
+    poster, strip = _stills_html(task)
+    src = relative_src(task.local_path)
+    if src is None and task.status == "completed" and not task.local_path:
+        src = safe_http_url(task.url)  # download off: the link, while it lives
+    parts = []
+    if src:
+        poster_attr = f' poster="{poster}"' if poster else ""
+        parts.append(f'<video src="{esc(src, quote=True)}"{poster_attr} controls '
+                     'preload="none" playsinline style="width:320px;max-width:100%;'
+                     'display:block;background:#000"></video>')
+    elif poster:
+        parts.append(f'<img src="{poster}" alt="poster" style="width:320px;max-width:100%">')
+    if strip:
+        parts.append(strip)
+    return "".join(parts)
+
+
+def record_html(task: Any) -> str:
+    esc = html.escape
+    colour = STATUS_COLOURS.get(task.status, "#6e7781")
+    prompt = task.prompt or "(no prompt)"
+    rows = "".join(
+        f'<tr><th style="text-align:left;font-weight:normal;color:#57606a;padding:0 8px 0 0;'
+        f'vertical-align:top">{esc(label)}</th><td style="text-align:left">'
+        + (f"<code>{esc(value)}</code>" if label in ("task id", "video", "sidecar")
+           else esc(value)) + "</td></tr>"
+        for label, value in facts(task) if label != "status"
+    )
+    return (
+        '<div class="hailuo-record" style="font-family:sans-serif;font-size:13px;'
+        'border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;max-width:760px">'
+        f'<div><span style="background:{colour};color:#fff;border-radius:10px;'
+        f'padding:1px 8px">{esc(task.status)}</span> <b>Hailuo</b></div>'
+        f'<div style="margin:6px 0;white-space:pre-wrap">{esc(prompt)}</div>'
+        '<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
+        f"<div>{_media_html(task)}</div>"
+        f'<table style="border-collapse:collapse;font-size:12px">{rows}</table>'
+        "</div></div>"
+    )
+
+
+def record_bundle(task: Any) -> dict:
+    return {"text/plain": record_text(task), "text/html": record_html(task)}
+
+
+def grid_html(tasks: Iterable[Any]) -> str:
+    cards = "".join(f"<div>{record_html(task)}</div>" for task in tasks)
+    return ('<div class="hailuo-records" style="display:grid;gap:8px;grid-template-columns:'
+            f'repeat(auto-fill,minmax({GRID_MIN_CARD}px,1fr))">{cards}</div>')
+
+
+def grid_bundle(tasks: Iterable[Any], title: str = "") -> dict:
+    tasks = list(tasks)
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.status] = counts.get(task.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    head = f"{title or 'Hailuo tasks'}: {len(tasks)} ({summary or 'none'})"
+    text = "\n\n".join([head, *(record_text(t) for t in tasks)])
+    page = (f'<div style="font-family:sans-serif;margin-bottom:4px"><b>'
+            f"{html.escape(head)}</b></div>{grid_html(tasks)}")
+    return {"text/plain": text, "text/html": page}
+
+
+class Record:
+    """A settled task as its record (what ``display`` shows where a live view was)."""
+
+    def __init__(self, task: Any):
+        self.task = task
+
+    def __repr__(self) -> str:
+        return record_text(self.task)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        return record_bundle(self.task)

@@ -1,0 +1,118 @@
+"""The record a settled task leaves in the notebook: everything a reader needs, no kernel.
+
+Tasks run against the emulator over real HTTP; the record is then read as a colleague
+would read the saved notebook: as HTML (parsed) and as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import time
+from html.parser import HTMLParser
+
+import pytest
+
+import hailuo_nb
+from hailuo_nb.display import task_bundle
+from hailuo_nb.records import Record, grid_bundle, record_html, record_text
+
+RECORD_BUDGET = 35_000  # bytes of poster + strip per result, whatever the resolution
+
+
+class _Page(HTMLParser):
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def all(self, tag):
+        return [attrs for t, attrs in self.tags if t == tag]
+
+
+def _jpeg(uri: str) -> bytes:
+    assert uri.startswith("data:image/jpeg;base64,")
+    data = base64.b64decode(uri.split(",", 1)[1])
+    assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9"
+    return data
+
+
+def test_a_finished_video_leaves_a_full_record(client, emulator):
+    task = hailuo_nb.generate("A paper boat <b>drifts</b> [Tracking shot]", client=client,
+                              wait=True)
+    assert task.is_settled and task.stills is not None
+    page = _Page(record_html(task))
+    words = " ".join(page.text)
+    for fact in ("completed", "text-to-video", "MiniMax-Hailuo-2.3", "768p, 6 s", task.id,
+                 "A paper boat <b>drifts</b> [Tracking shot]"):
+        assert fact in words, fact
+    assert not page.all("b") or all("drifts" not in str(a) for a in page.all("b"))
+    [video] = page.all("video")
+    assert video["src"] == f"hailuo_videos/{task.id}.mp4"  # relative: the server serves it
+    assert not os.path.isabs(video["src"]) and "preload" in video and "autoplay" not in video
+    poster = _jpeg(video["poster"])
+    strip = [_jpeg(img["src"]) for img in page.all("img")]
+    assert len(strip) == 5
+    assert len(poster) + sum(map(len, strip)) <= RECORD_BUDGET
+    assert f"hailuo_videos/{task.id}.json" in words  # the sidecar (request, sha256)
+    made = time.strftime("%Y-%m-%d", time.localtime(task.created))
+    assert made in words and "took" in words
+    assert "valid" not in words and "more" not in words.split()  # no claim false tomorrow
+    assert str(os.getcwd()) not in record_html(task) + record_text(task)
+
+
+def test_the_record_is_what_display_repr_and_text_show(client, emulator):
+    task = hailuo_nb.generate("a lighthouse [Pan right]", client=client, wait=True)
+    bundle = task_bundle(task)
+    assert bundle["text/html"] == record_html(task)
+    assert bundle["text/plain"] == record_text(task) == repr(Record(task))
+    assert "video:" in bundle["text/plain"] and task.id in bundle["text/plain"]
+
+
+def test_a_failed_task_record_gives_the_providers_reason_and_ours(client, emulator):
+    task = hailuo_nb.generate("an nsfw scene [Pan left]", client=client)
+    with pytest.raises(hailuo_nb.TaskFailedError):
+        task.wait(timeout=30)
+    assert task.is_settled
+    words = " ".join(_Page(record_html(task)).text)
+    code = task.error["code"]
+    assert "failed" in words and code in words and task.error["message"] in words
+    assert "rephrase" in words or "change" in words  # what to do, in our words
+    assert not _Page(record_html(task)).all("video")
+
+
+def test_an_undecodable_video_gets_a_record_that_says_so(emulator_factory, api_key, tmp_path):
+    page = tmp_path / "not_a_video.mp4"
+    page.write_bytes(b"<html><body>error page</body></html>" * 50)
+    emu = emulator_factory(video_path=str(page))
+    with hailuo_nb.Client(api_key=api_key, base_url=emu.base_url) as client:
+        task = hailuo_nb.generate("x [Pan left]", client=client, wait=True)
+    assert task.is_settled and task.stills is None
+    assert "no preview" in record_text(task) and "cannot read video frames" in task.stills_error
+
+
+def test_without_download_the_record_gives_the_link_and_its_absolute_expiry(client, emulator):
+    task = hailuo_nb.generate("a quiet pond [Static shot]", client=client, download=False,
+                              wait=True)
+    text = record_text(task)
+    assert "link expires" in text
+    assert re.search(r"link expires:\s+\d{4}-\d\d-\d\d \d\d:\d\d", text)
+    [video] = _Page(record_html(task)).all("video")
+    assert video["src"] == task.url
+
+
+def test_a_gallery_of_settled_tasks_is_a_labelled_grid(client, emulator):
+    tasks = hailuo_nb.generate_many(["a cat [Pan left]", "an nsfw dog [Pan right]"],
+                                    client=client, wait=True, timeout=60)
+    bundle = grid_bundle(tasks, "sweep")
+    assert bundle["text/plain"].startswith("sweep: 2 (1 completed, 1 failed)")
+    page = _Page(bundle["text/html"])
+    assert len(page.all("video")) == 1 and "hailuo-records" in bundle["text/html"]
