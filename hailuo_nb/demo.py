@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -157,6 +159,7 @@ def _execute(source: Path, out_dir: Path, env: dict, timeout: float) -> tuple[Pa
         client.execute(env=env)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
         failure = exc
+    prune_widget_state(nb)
     executed = out_dir / source.name
     nbformat.write(nb, executed)
     page = out_dir / f"{source.stem}.html"
@@ -168,6 +171,32 @@ def _execute(source: Path, out_dir: Path, env: dict, timeout: float) -> tuple[Pa
             f"it ran is in {executed}."
         )
     return executed, page
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def prune_widget_state(nb) -> int:
+    """Drop saved widget models that no output shows any more; returns how many are left.
+
+    nbclient saves the state of every widget ever opened, even those whose output has since
+    turned into a record and whose comm was closed: state no reader can see, only weight."""
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    wanted = [out["data"][WIDGET_VIEW]["model_id"] for cell in nb.cells
+              for out in cell.get("outputs", []) if WIDGET_VIEW in out.get("data", {})]
+    keep: set[str] = set()
+    while wanted:  # a shown model and every model it names (IPY_MODEL_<id>)
+        model_id = wanted.pop()
+        if model_id in keep or model_id not in state:
+            continue
+        keep.add(model_id)
+        wanted += re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[model_id]))
+    for model_id in set(state) - keep:
+        del state[model_id]
+    if not state:
+        nb.metadata.pop("widgets", None)
+    return len(keep)
 
 
 # ------------------------------------------------------------------------------ JupyterLab

@@ -21,6 +21,8 @@ from .paths import inside, safe_stem
 from .policy import needs_download
 
 log = logging.getLogger(__name__)
+# Poster + strip as JPEG bytes: inlined as base64 (4/3 larger) they stay under 35 KB a result.
+STILLS_BUDGET = 25_000
 
 if TYPE_CHECKING:
     from .client import Client
@@ -106,7 +108,7 @@ def read_stills(path: str | os.PathLike) -> tuple[object | None, str]:
     from . import frames  # PyAV loads with the first video, not with the package
 
     try:
-        return frames.read_stills(path), ""
+        return frames.read_stills(path, max_total_bytes=STILLS_BUDGET), ""
     except (frames.FrameError, ValueError, OSError) as exc:
         return None, f"no preview: {exc}"
 

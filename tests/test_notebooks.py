@@ -21,11 +21,14 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
+from hailuo_nb.demo import prune_widget_state  # noqa: E402 - after the importorskips
+
 pytestmark = pytest.mark.kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 MAX_NOTEBOOK_BYTES = 200_000
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CELL_TIMEOUT = 600
 
 
@@ -86,6 +89,13 @@ def check_saved(saved: Path, key: str) -> str:
     text = output_text(nb)
     assert "completed" in text, text[-2000:]
     assert re.search(r"<video\b[^>]*\bsrc=|hailuo_videos/[\w.-]+\.mp4", text), text[-2000:]
+    # The notebook is the record: every result settled into static HTML, no widget left.
+    views = [out for cell in nb.cells for out in cell.get("outputs", [])
+             if WIDGET_VIEW in out.get("data", {})]
+    assert views == [] and "widgets" not in nb.metadata
+    assert "hailuo-record" in text
+    assert not re.search(r"\b(pending|processing|queued)\b ·", text), "a result never settled"
+    assert str(saved.parent) not in raw, "an absolute path of the kernel's folder was saved"
     return text
 
 
@@ -115,6 +125,7 @@ def test_notebook_runs_against_the_emulator(path, emulator_factory, api_key, tmp
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     nb = execute(path, work, kernel_env(home, emu, api_key), tmp_path / "specs")
+    prune_widget_state(nb)  # as the demo saves it (nbclient keeps closed widgets' state)
     saved = work / path.name
     nbformat.write(nb, saved)
     check_saved(saved, api_key)
@@ -131,6 +142,7 @@ def test_quickstart_standalone_starts_its_own_emulator(tmp_path):
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     nb = execute(path, work, kernel_env(home), tmp_path / "specs")
+    prune_widget_state(nb)
     saved = work / path.name
     nbformat.write(nb, saved)
     text = check_saved(saved, "emulator-key-that-does-not-exist")
