@@ -15,6 +15,7 @@ from typing import Any
 
 from . import journal
 from .client import Client, check_task_id, default_client
+from .downloads import add_stills
 from .errors import TaskFailedError, ValidationError
 from .journal import live_tasks, record_task, task_from_row
 from .policy import after_submit_error
@@ -26,7 +27,8 @@ from .task import DownloadError, Task
 
 __all__ = [
     "check_now", "default_client", "generate", "generate_many", "get_poller", "history",
-    "live_tasks", "queue_generation", "recent_tasks", "resume", "stop_following", "wait_all",
+    "live_tasks", "queue_generation", "read_stills", "recent_tasks", "resume", "stop_following",
+    "wait_all",
 ]
 
 
@@ -269,6 +271,13 @@ def stop_following(base_url: str, code: str, message: str) -> int:
     if not others and poller.live_count() == len(ours):
         poller.forget_all()  # only those tasks were followed: stop polling a dead port
     return len(ours)
+
+
+def read_stills(tasks: Iterable[Task]) -> None:
+    """Read the poster and strip of saved videos that have none yet (tasks from the
+    history, for a report); a video that cannot be decoded gets the reason instead."""
+    for task in tasks:
+        add_stills(task)
 
 
 def history(limit: int | None = None, *, as_dataframe: bool = False, store: Store | None = None):

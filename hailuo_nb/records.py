@@ -10,6 +10,7 @@ only today: times are absolute, paths relative, and no video is ever inlined.
 from __future__ import annotations
 
 import html
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -39,8 +40,21 @@ def shown_path(path: str | None) -> str:
     return os.path.basename(path) if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-def facts(task: Any) -> list[tuple[str, str]]:
-    """(label, value) pairs of the record, in reading order, as plain text."""
+def sidecar_of(task: Any) -> dict:
+    """The JSON sidecar saved beside the video ({} when there is none or it is unreadable)."""
+    if not task.local_path:
+        return {}
+    try:
+        with open(os.path.splitext(task.local_path)[0] + ".json", encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def facts(task: Any, *, checksum: bool = False) -> list[tuple[str, str]]:
+    """(label, value) pairs of the record, in reading order, as plain text (``checksum``:
+    also the video's sha256 from its sidecar, for a report)."""
     req = task.request
     started = task.created if task.created is not None else getattr(task, "submitted_at", None)
     rows = [("status", task.status)]
@@ -56,9 +70,11 @@ def facts(task: Any) -> list[tuple[str, str]]:
         rows.append(("what it means", failure_line(task)))
     if task.local_path:
         rows.append(("video", shown_path(task.local_path)))
-        sidecar = os.path.splitext(task.local_path)[0] + ".json"
-        if os.path.exists(sidecar):
-            rows.append(("sidecar", shown_path(sidecar)))
+        sidecar = sidecar_of(task)
+        if sidecar:
+            rows.append(("sidecar", shown_path(os.path.splitext(task.local_path)[0] + ".json")))
+        if checksum and isinstance(sidecar.get("sha256"), str):
+            rows.append(("sha256", sidecar["sha256"]))
     elif task.status == "completed":
         if task.download_error:
             rows.append(("download", f"failed: {task.download_error}"))
@@ -96,10 +112,10 @@ def _stills_html(task: Any) -> tuple[str, str]:
     return poster, strip
 
 
-def _media_html(task: Any) -> str:
+def _media_html(task: Any, video_src: str | None = None) -> str:
     esc = html.escape
     poster, strip = _stills_html(task)
-    src = relative_src(task.local_path)
+    src = video_src or relative_src(task.local_path)
     if src is None and task.status == "completed" and not task.local_path:
         src = safe_http_url(task.url)  # download off: the link, while it lives
     parts = []
@@ -115,16 +131,17 @@ def _media_html(task: Any) -> str:
     return "".join(parts)
 
 
-def record_html(task: Any) -> str:
+def record_html(task: Any, *, video_src: str | None = None, checksum: bool = False) -> str:
+    """The record as HTML; ``video_src`` points the player elsewhere (a report's copy)."""
     esc = html.escape
     colour = STATUS_COLOURS.get(task.status, "#6e7781")
     prompt = task.prompt or "(no prompt)"
     rows = "".join(
         f'<tr><th style="text-align:left;font-weight:normal;color:#57606a;padding:0 8px 0 0;'
         f'vertical-align:top">{esc(label)}</th><td style="text-align:left">'
-        + (f"<code>{esc(value)}</code>" if label in ("task id", "video", "sidecar")
+        + (f"<code>{esc(value)}</code>" if label in ("task id", "video", "sidecar", "sha256")
            else esc(value)) + "</td></tr>"
-        for label, value in facts(task) if label != "status"
+        for label, value in facts(task, checksum=checksum) if label != "status"
     )
     return (
         '<div class="hailuo-record" style="font-family:sans-serif;font-size:13px;'
@@ -133,7 +150,7 @@ def record_html(task: Any) -> str:
         f'padding:1px 8px">{esc(task.status)}</span> <b>Hailuo</b></div>'
         f'<div style="margin:6px 0;white-space:pre-wrap">{esc(prompt)}</div>'
         '<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
-        f"<div>{_media_html(task)}</div>"
+        f"<div>{_media_html(task, video_src)}</div>"
         f'<table style="border-collapse:collapse;font-size:12px">{rows}</table>'
         "</div></div>"
     )

@@ -116,3 +116,43 @@ def test_a_gallery_of_settled_tasks_is_a_labelled_grid(client, emulator):
     assert bundle["text/plain"].startswith("sweep: 2 (1 completed, 1 failed)")
     page = _Page(bundle["text/html"])
     assert len(page.all("video")) == 1 and "hailuo-records" in bundle["text/html"]
+
+
+def test_a_report_is_one_page_with_its_videos_beside_it(client, emulator, tmp_path):
+    import hashlib
+
+    done = hailuo_nb.generate("a heron lands [Push in]", client=client, wait=True)
+    failed = hailuo_nb.generate("an nsfw heron [Pan left]", client=client)
+    with pytest.raises(hailuo_nb.TaskFailedError):
+        failed.wait(timeout=30)
+    page_path = hailuo_nb.report([done, failed], tmp_path / "out" / "paper.html")
+    assert page_path == tmp_path / "out" / "paper.html"
+    raw = page_path.read_text(encoding="utf-8")
+    page = _Page(raw)
+    [video] = page.all("video")
+    assert video["src"] == f"paper_files/{done.id}.mp4"  # relative to the page
+    copy = tmp_path / "out" / "paper_files" / f"{done.id}.mp4"
+    assert copy.read_bytes() == emulator.video_bytes
+    words = " ".join(page.text)
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() in words
+    assert "a heron lands [Push in]" in words and failed.error["code"] in words
+    assert "2 task(s): 1 completed, 1 failed" in words
+    assert str(tmp_path) not in raw and "data:video" not in raw
+
+
+def test_a_report_after_a_restart_comes_from_the_history(client, emulator, tmp_path):
+    from hailuo_nb import journal
+
+    made = hailuo_nb.generate("a red kite [Tilt up]", client=client, wait=True)
+    journal.forget()  # as after a kernel restart: only the history knows it
+    page = hailuo_nb.report(path=tmp_path / "r.html", limit=5)
+    parsed = _Page(page.read_text(encoding="utf-8"))
+    assert made.id in " ".join(parsed.text)
+    [video] = parsed.all("video")
+    assert _jpeg(video["poster"])  # the stills were read again from the saved file
+
+
+def test_a_report_refuses_a_path_that_is_not_html_before_writing(tmp_path):
+    with pytest.raises(hailuo_nb.ValidationError, match=r"\.html"):
+        hailuo_nb.report([], tmp_path / "report.pdf")
+    assert list(tmp_path.iterdir()) == []

@@ -26,6 +26,8 @@ GARBAGE = b'{"created": 17571\x00\xff<<truncated, not JSON>>'
 
 
 class Handler(VideoEndpoints, FilesEndpoints, MediaEndpoints, ControlEndpoints):
+    """Routes each request to its endpoint, playing any injected fault on the way."""
+
     protocol_version = "HTTP/1.1"
     server_version = "hailuo-emulator"
     sys_version = ""

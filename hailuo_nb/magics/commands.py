@@ -16,6 +16,7 @@ from ..credentials import HOW_TO_SET, MissingAPIKeyError
 from ..display import show_task
 from ..errors import HailuoError, NotFoundError, ValidationError
 from ..render import HistoryTable
+from ..report import DEFAULT_REPORT, report
 from ..store import default_store
 from .args import HELP, HelpShown, MagicArgumentParser, interpolate, split_words, usage_error
 from .emulator_session import SESSION
@@ -120,6 +121,26 @@ def cmd_history(shell: Any, rest: str) -> HistoryTable:
     if args.n < 1:
         raise UsageError(f"%hailuo history: -n must be at least 1, got {args.n}.")
     return HistoryTable(api.history(limit=args.n))
+
+
+def cmd_report(shell: Any, rest: str) -> None:
+    parser = MagicArgumentParser(prog="%hailuo report")
+    parser.add_argument("path", nargs="?", default=DEFAULT_REPORT)
+    parser.add_argument("-n", type=int, default=None, metavar="N")
+    try:
+        args = parser.parse(split_words(rest, "the report options"))
+    except HelpShown:
+        return
+    if args.n is not None and args.n < 1:
+        raise UsageError(f"%hailuo report: -n must be at least 1, got {args.n}.")
+    tasks = None if args.n is None else [t for t in api.recent_tasks(args.n) if t.id]
+    try:
+        page = report(tasks, interpolate(args.path, shell.user_ns, "the report path"))
+    except (HailuoError, OSError) as exc:
+        raise usage_error(exc) from None
+    folder = page.with_name(f"{page.stem}_files")
+    print(f"Report written: {page} (videos in {folder}/). Open it in a browser, or zip both "
+          "to share.")
 
 
 def cmd_login(shell: Any, rest: str) -> None:

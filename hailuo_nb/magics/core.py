@@ -45,7 +45,7 @@ MIRRORED_TRAITS = SETTING_NAMES
 COMMANDS = {
     "form": commands.cmd_form, "status": commands.cmd_status, "resume": commands.cmd_resume,
     "history": commands.cmd_history, "login": commands.cmd_login,
-    "logout": commands.cmd_logout, "help": commands.cmd_help,
+    "logout": commands.cmd_logout, "help": commands.cmd_help, "report": commands.cmd_report,
     "emulator": lambda shell, rest: emulator_command(rest),
 }
 
