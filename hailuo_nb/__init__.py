@@ -14,7 +14,7 @@ from ._version import __version__
 # submodule (the emulator, say) can be imported without loading the whole client.
 _EXPORTS = {
     "generate": "api", "generate_many": "api", "history": "api", "live_tasks": "api",
-    "queue_generation": "api", "resume": "api", "wait_all": "api", "report": "report",
+    "queue_generation": "api", "resume": "api", "wait_all": "api", "report": "report_page",
     "Client": "client",
     "GenerationRequest": "request",
     "settings": "settings",

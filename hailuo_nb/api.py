@@ -15,6 +15,7 @@ from typing import Any
 
 from . import journal
 from .client import Client, check_task_id, default_client
+from .describe import LINK_LIFETIME
 from .downloads import add_stills
 from .errors import TaskFailedError, ValidationError
 from .journal import live_tasks, record_task, task_from_row
@@ -23,6 +24,7 @@ from .poller import Batch, fetch_if_needed, get_poller
 from .request import GenerationRequest
 from .settings import settings
 from .store import Store, default_store, owner_alive
+from .takes import take_key
 from .task import DownloadError, Task
 
 __all__ = [
@@ -73,11 +75,14 @@ def generate(
     download: bool | None = None,
     timeout: float | None = None,
     store: Store | None = None,
+    new: bool = False,
 ) -> Task:
     """Submit one generation and return its ``Task`` at once (or when done, ``wait=True``).
 
     Input is validated before anything is sent. If the service is rate-limiting, the
-    request is queued and sent by the background poller when allowed.
+    request is queued and sent by the background poller when allowed. In a notebook cell,
+    re-running the cell reuses what it made for the same request (nothing is sent, nothing
+    paid); ``new=True`` asks for a new take.
     """
     if request is None:
         request = GenerationRequest(
@@ -90,7 +95,15 @@ def generate(
         )
     client = client or default_client()
     store = store or default_store()
+    key = None if new else take_key(request.to_record(), client.base_url)
+    made = store.by_take(key) if key else None
+    if made is not None:
+        task = _reuse(made, client, store)
+        if wait:
+            task.wait(timeout)
+        return task
     task = _new_task(request, client, store, _download_dir(download_dir, download))
+    task.take_key = key or ""
     record_task(task)  # recorded before sending: nothing the user started is lost
     task.status = "submitting"
     try:
@@ -108,6 +121,27 @@ def generate(
         get_poller().watch(task, client)
     if wait:
         task.wait(timeout)
+    return task
+
+
+def _reuse(row: dict, client: Client, store: Store) -> Task:
+    """The task a re-run cell made before, followed again: re-attached while unfinished,
+    its video fetched again while the link lives, else an explanation. Nothing is sent."""
+    task = journal.live_task(row["task_id"])
+    if task is None:
+        task = task_from_row(row, client=client, store=store)
+        record_task(task)  # this process follows it now
+    task.reused_from = row.get("created_at")
+    gone = not (task.local_path and os.path.exists(task.local_path))
+    expired = task.finished is not None and time.time() > task.finished + LINK_LIFETIME
+    if task.status == "completed" and task.download_dir and gone and expired:
+        with task.settling():
+            task.download_error = (
+                "its video file is gone and the result link has expired (links live 24 h); "
+                "nothing was sent — run it again with --new (or new=True) for a new take")
+            task.download_state = "failed"
+        return task
+    _follow(task, client)
     return task
 
 
@@ -130,20 +164,32 @@ def queue_generation(
     For callers that must never wait on the network (a button's click handler).
     Errors end up on the task (status failed, ``error`` set), not raised.
     """
-    [task] = _queue_all([request], client, store, _download_dir(download_dir, download), None)
+    [task] = _queue_all([request], client, store, _download_dir(download_dir, download), None,
+                        reuse=False)  # a click is always a new take
     return task
 
 
 def _queue_all(requests: list[GenerationRequest], client: Client | None,
-               store: Store | None, folder: str | None, batch: Batch | None) -> list[Task]:
-    """Record every request (so none is lost), then hand them to the poller to send."""
+               store: Store | None, folder: str | None, batch: Batch | None, *,
+               reuse: bool) -> list[Task]:
+    """Record every request (so none is lost), then hand them to the poller to send;
+    with ``reuse``, what this notebook cell made before for a request is taken instead."""
     client = client or default_client()
     store = store or default_store()
-    tasks = [_new_task(request, client, store, folder) for request in requests]
-    for task in tasks:
+    tasks, fresh = [], []
+    for request in requests:
+        key = take_key(request.to_record(), client.base_url) if reuse else None
+        made = store.by_take(key) if key else None
+        if made is not None:
+            tasks.append(_reuse(made, client, store))
+            continue
+        task = _new_task(request, client, store, folder)
+        task.take_key = key or ""
         record_task(task)
+        tasks.append(task)
+        fresh.append(task)
     poller = get_poller()
-    for task in tasks:
+    for task in fresh:
         poller.submit_later(task, task.request, client, batch)
     return tasks
 
@@ -158,19 +204,22 @@ def generate_many(
     download_dir: str | os.PathLike | None = None,
     download: bool | None = None,
     store: Store | None = None,
+    new: bool = False,
     **defaults: Any,
 ) -> list[Task]:
     """Queue many generations; at most ``max_in_flight`` run on the server at once.
 
     Every request is validated first (a bad one stops the batch before anything is
-    sent). A 429 pauses the whole batch; nothing is dropped or sent twice.
+    sent). A 429 pauses the whole batch; nothing is dropped or sent twice. In a notebook
+    cell, a re-run reuses what the cell made (the same prompt twice is two takes);
+    ``new=True`` makes new takes of all.
     """
     items = [_as_request(item, **defaults) for item in requests]
     limit = settings.max_in_flight if max_in_flight is None else int(max_in_flight)
     if limit < 1:
         raise ValidationError(f"max_in_flight must be at least 1, got {limit}.")
     tasks = _queue_all(items, client, store, _download_dir(download_dir, download),
-                       Batch(max_in_flight=limit))
+                       Batch(max_in_flight=limit), reuse=not new)
     if wait:
         wait_all(tasks, timeout=timeout)
     return tasks

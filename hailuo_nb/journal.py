@@ -32,6 +32,7 @@ def record_task(task: Task) -> None:
         fields["request"] = task.request.to_record() if task.request else None
         fields["base_url"] = task.client.base_url if task.client else None
         fields["owner"] = this_process()  # this process follows it now
+        fields["take_key"] = task.take_key or None
     store.write_task(
         task.local_id,
         **fields,
@@ -69,6 +70,7 @@ def task_from_row(row: dict, *, client=None, store: Store | None = None) -> Task
         results=list(row.get("results") or []),
         download_dir=row.get("download_dir"),
         local_path=row.get("local_path"),
+        take_key=row.get("take_key") or "",
     )
     if row.get("error_code"):
         task.error = {"code": row["error_code"], "message": row.get("error_message") or "",

@@ -82,9 +82,9 @@ def facts(task: Any, *, checksum: bool = False) -> list[tuple[str, str]]:
             rows.append(("link expires", when(task.finished + LINK_LIFETIME)))
     if task.stills_error:
         rows.append(("preview", task.stills_error))
-    note = getattr(task, "record_note", "")
-    if note:
-        rows.append(("note", note))
+    if getattr(task, "reused_from", None):
+        rows.append(("reused", f"made {when(task.reused_from)} by an earlier run of this cell; "
+                               "nothing was sent again (--new / new=True for a new take)"))
     return rows
 
 

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     download_dir  TEXT,
     base_url      TEXT,
     owner         TEXT,
+    take_key      TEXT,
+    forgotten     INTEGER NOT NULL DEFAULT 0,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL,
     finished_at   REAL
@@ -50,11 +52,14 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_task ON events(local_id);
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status);
 """
+# Columns added after the first release: (name, declaration), added to older histories.
+ADDED_COLUMNS = (("owner", "TEXT"), ("take_key", "TEXT"),
+                 ("forgotten", "INTEGER NOT NULL DEFAULT 0"))
 
 COLUMNS = (
     "local_id", "task_id", "status", "progress", "request", "results", "error_code",
-    "error_message", "local_path", "download_dir", "base_url", "owner", "created_at",
-    "updated_at", "finished_at",
+    "error_message", "local_path", "download_dir", "base_url", "owner", "take_key",
+    "forgotten", "created_at", "updated_at", "finished_at",
 )
 _JSON_COLUMNS = ("request", "results")
 
@@ -100,8 +105,10 @@ class Store:
             conn = self._conn()
             conn.executescript(SCHEMA)
             columns = {row["name"] for row in conn.execute("PRAGMA table_info(tasks)")}
-            if "owner" not in columns:  # a history written by an older version
-                conn.execute("ALTER TABLE tasks ADD COLUMN owner TEXT")
+            for name, declaration in ADDED_COLUMNS:  # a history written by an older version
+                if name not in columns:
+                    conn.execute(f"ALTER TABLE tasks ADD COLUMN {name} {declaration}")
+            conn.execute("CREATE INDEX IF NOT EXISTS tasks_by_take ON tasks(take_key)")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -198,10 +205,19 @@ class Store:
             return self._rows(sql + " LIMIT ?", (int(limit),))
         return self._rows(sql)
 
+    def by_take(self, take_key: str) -> dict | None:
+        """The latest task made for this take (same cell, request and ordinal) that did not
+        fail and was not forgotten: what re-running that cell reuses."""
+        rows = self._rows(
+            "SELECT * FROM tasks WHERE take_key = ? AND status != 'failed' AND forgotten = 0"
+            " AND task_id IS NOT NULL ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (take_key,))
+        return rows[0] if rows else None
+
     def unfinished(self) -> list[dict]:
         """Rows with a server id that were still running, or finished but not on disk."""
         return self._rows(
-            "SELECT * FROM tasks WHERE task_id IS NOT NULL AND ("
+            "SELECT * FROM tasks WHERE task_id IS NOT NULL AND forgotten = 0 AND ("
             " status NOT IN ('completed', 'failed')"
             " OR (status = 'completed' AND local_path IS NULL AND download_dir IS NOT NULL))"
             " ORDER BY created_at"

@@ -56,6 +56,9 @@ class Task(HasTraits):
     note = Unicode("", help="A local remark: rate-limited, retrying, …")
     stills = AnyTrait(None, allow_none=True, help="frames.Stills: poster and strip of the video.")
     stills_error = Unicode("", help="Why no stills could be read from the saved video.")
+    take_key = Unicode("", help="Which generation of a notebook cell this is ('' outside one).")
+    reused_from = Float(None, allow_none=True,
+                        help="Unix time the reused task was made (a re-run cell sent nothing).")
     request = Instance(GenerationRequest, allow_none=True)
     download_dir = Unicode(None, allow_none=True)
 

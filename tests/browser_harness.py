@@ -14,6 +14,7 @@ Never `playwright install`: it downloads browsers. Debian's /usr/bin/chromium is
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -46,8 +47,12 @@ LEAKY = (
     "EVOLINK_API_KEY", "HAILUO_BASE_URL", "HAILUO_FILES_URL", "HAILUO_HOME", "MPLBACKEND",
 )
 # What a failing widget looks like in JupyterLab's console / page.
+# Also what an output whose widget model is gone shows instead of the widget (a notebook
+# reopened without the kernel that made it): the placeholder, then the error.
 WIDGET_ERRORS = ("Error displaying widget", "Failed to load model class",
-                 "Could not create a view", "Error creating widget")
+                 "Could not create a view", "Error creating widget",
+                 "Loading widget", "model not found")
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 # -- prerequisites ---------------------------------------------------------------------------
@@ -148,11 +153,38 @@ class Lab:
     def page_url(self, name: str) -> str:
         return f"{self.url}/lab/tree/{name}?token={self.token}"
 
-    def api(self, path: str) -> Any:
-        req = urllib.request.Request(f"{self.url}{path}",  # noqa: S310 - 127.0.0.1
-                                     headers={"Authorization": f"token {self.token}"})
+    def api(self, path: str, method: str = "GET", body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.url}{path}", data=data,  # noqa: S310 - 127.0.0.1
+                                     method=method,
+                                     headers={"Authorization": f"token {self.token}",
+                                              "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - 127.0.0.1
             return json.loads(resp.read() or b"null")
+
+    def kernel_ids(self) -> set[str]:
+        return {k["id"] for k in self.api("/api/kernels")}
+
+    def shut_down_all_kernels(self, timeout_s: float = 60) -> None:
+        """REST: DELETE every session and kernel, and wait until none is left."""
+        for session in self.api("/api/sessions"):
+            with contextlib.suppress(OSError):
+                self.api(f"/api/sessions/{session['id']}", method="DELETE")
+        for kernel_id in self.kernel_ids():
+            with contextlib.suppress(OSError):
+                self.api(f"/api/kernels/{kernel_id}", method="DELETE")
+        deadline = time.monotonic() + timeout_s
+        while self.kernel_ids():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"kernels still running: {self.kernel_ids()}")
+            time.sleep(0.3)
+
+    def files_url(self, name: str) -> str:
+        """The Jupyter server's own URL for a file of its root (what /files/ serves)."""
+        return f"{self.url}/files/{name}?token={self.token}"
+
+    def notebook7_url(self, name: str) -> str:
+        return f"{self.url}/notebooks/{name}?token={self.token}"
 
     def log_text(self) -> str:
         try:
@@ -319,6 +351,32 @@ def wait_all_executed(page: Any, *, timeout_ms: int = 180_000) -> None:
     wait_kernel_idle(page, timeout_ms=timeout_ms)
 
 
+def click_menu(page: Any, top: str, item: str | re.Pattern, *,
+               timeout_ms: int = 15_000) -> None:
+    """A menu bar entry, as a person would pick it (the notebook focused first, so the
+    notebook commands apply to it). ``item``: the entry's label, or a pattern."""
+    pattern = item if isinstance(item, re.Pattern) else re.compile(rf"^{re.escape(item)}$")
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputArea-prompt").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(rf"^{re.escape(top)}$")).click()
+    entry = page.locator(".lm-Menu-item:not(.lm-mod-disabled)",
+                         has=page.locator(".lm-Menu-itemLabel", has_text=pattern)).first
+    entry.wait_for(timeout=timeout_ms)
+    entry.click()
+
+
+def accept_dialog(page: Any, *, timeout_ms: int = 10_000) -> str | None:
+    """Click the accept button of the dialog JupyterLab shows, if one shows; its text."""
+    dialog = page.locator(".jp-Dialog")
+    try:
+        dialog.first.wait_for(timeout=timeout_ms)
+    except Exception:
+        return None
+    text = dialog.first.inner_text()
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+    dialog.first.wait_for(state="detached", timeout=timeout_ms)
+    return text
+
+
 def cell_outputs(page: Any) -> Any:
     return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell-outputArea")
 
@@ -383,6 +441,99 @@ VIDEO_PROBE_JS = """async (video) => {
 
 def probe_video(locator: Any) -> dict:
     return locator.evaluate(VIDEO_PROBE_JS)
+
+
+RECORDS_JS = """async (root) => {
+    // What a person reads off each static record: its status badge, its text, the player
+    // (src as written and as resolved), whether the poster and the strip's frames decode.
+    const load = (src) => new Promise((resolve) => {
+        if (!src) { resolve({w: 0, h: 0, err: 'no poster attribute'}); return; }
+        const im = new Image();
+        const t = setTimeout(() => resolve({w: 0, h: 0, err: 'timeout'}), 15000);
+        im.onload = () => { clearTimeout(t); resolve({w: im.naturalWidth, h: im.naturalHeight,
+                                                     err: null}); };
+        im.onerror = () => { clearTimeout(t); resolve({w: 0, h: 0, err: 'did not decode'}); };
+        im.src = src;
+    });
+    const out = [];
+    for (const rec of (root || document).querySelectorAll('.hailuo-record')) {
+        const imgs = [...rec.querySelectorAll('img')];
+        await Promise.all(imgs.map((i) => i.decode().catch(() => null)));
+        const video = rec.querySelector('video');
+        const poster = video ? video.getAttribute('poster') : null;
+        const badge = rec.querySelector('span');
+        out.push({
+            status: badge ? badge.textContent.trim() : null,
+            text: rec.innerText,
+            visible: rec.getBoundingClientRect().height > 0,
+            video: video ? {attr: video.getAttribute('src'), src: video.currentSrc || video.src,
+                            controls: video.controls, preload: video.getAttribute('preload'),
+                            autoplay: video.autoplay} : null,
+            posterScheme: poster ? poster.slice(0, 23) : null,
+            poster: await load(poster),
+            strip: imgs.map((i) => ({w: i.naturalWidth, src: (i.getAttribute('src') || '')
+                                     .slice(0, 23)})),
+        });
+    }
+    return out;
+}"""
+
+
+def records(page: Any, root: Any = None) -> list[dict]:
+    """Every ``div.hailuo-record`` of the page (or under the element ``root``), read."""
+    handle = root.element_handle() if root is not None else None
+    return page.evaluate(RECORDS_JS, handle)
+
+
+LIT_JS = """async (b64) => {
+    // Share of clearly non-black pixels in the top 60 % of a screenshot (the player's
+    // controls sit at the bottom): a poster painted in the player, or a black box.
+    const im = new Image();
+    im.src = 'data:image/png;base64,' + b64;
+    await im.decode();
+    const c = document.createElement('canvas');
+    c.width = im.naturalWidth; c.height = Math.max(1, Math.floor(im.naturalHeight * 0.6));
+    const ctx = c.getContext('2d');
+    ctx.drawImage(im, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 90) lit++;
+    return lit / (d.length / 4);
+}"""
+
+
+def lit_fraction(locator: Any, page: Any | None = None) -> float:
+    """How much of an element (a player) is visibly painted, not black: screenshot it and
+    count in ``page`` (default: its own; pass another when its CSP forbids the canvas)."""
+    locator.scroll_into_view_if_needed(timeout=10_000)
+    png = locator.screenshot(timeout=60_000)
+    return (page or locator.page).evaluate(LIT_JS, base64.b64encode(png).decode())
+
+
+def shoot_clip(page: Any, first: Any, last: Any, name: str, *, docs: bool | None = None,
+               pad: int = 8) -> Path:
+    """Screenshot the part of the viewport from element ``first`` down to element ``last``
+    (``first`` scrolled to the top of its scroller), like ``shoot``."""
+    first.evaluate("(el) => el.scrollIntoView({block: 'start'})")
+    time.sleep(0.5)
+    top = first.bounding_box()
+    bottom = last.bounding_box()
+    if top is None or bottom is None:
+        raise RuntimeError("shoot_clip: an element is not visible")
+    x = max(0, min(top["x"], bottom["x"]) - pad)
+    y = max(0, top["y"] - pad)
+    right = max(top["x"] + top["width"], bottom["x"] + bottom["width"]) + pad
+    clip = {"x": x, "y": y, "width": right - x,
+            "height": bottom["y"] + bottom["height"] + pad - y}
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    path = SCREENS / name
+    path.write_bytes(page.screenshot(clip=clip, timeout=60_000))
+    if docs is None:
+        docs = os.environ.get("HAILUO_UPDATE_DOCS") == "1"
+    if docs:
+        DOCS.mkdir(exist_ok=True)
+        shutil.copyfile(path, DOCS / name)
+    return path
 
 
 CLIPPED_JS = """(box, within) => {

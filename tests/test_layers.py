@@ -19,11 +19,10 @@ LAYERS = [
     ("package face", ["hailuo_nb"]),
     ("presentation", ["hailuo_nb.magics", "hailuo_nb.magics.*", "hailuo_nb.widgets",
                       "hailuo_nb.widgets.*", "hailuo_nb.render", "hailuo_nb.display",
-                      "hailuo_nb.records", "hailuo_nb.report", "hailuo_nb.handover", "hailuo_nb.cli",
-                      "hailuo_nb.demo"]),
+                      "hailuo_nb.records", "hailuo_nb.report_page", "hailuo_nb.handover",
+                      "hailuo_nb.cli", "hailuo_nb.demo"]),
     ("public API", ["hailuo_nb.api"]),
-    ("engine", ["hailuo_nb.poller", "hailuo_nb.downloads", "hailuo_nb.policy",
-                "hailuo_nb.stills"]),
+    ("engine", ["hailuo_nb.poller", "hailuo_nb.downloads", "hailuo_nb.policy"]),
     ("history", ["hailuo_nb.journal"]),
     ("model", ["hailuo_nb.task"]),
     ("client / store", ["hailuo_nb.client", "hailuo_nb.store", "hailuo_nb.credentials",
@@ -32,7 +31,7 @@ LAYERS = [
                     "hailuo_nb.camera_commands", "hailuo_nb.images",
                     "hailuo_nb.snapshot", "hailuo_nb.errors", "hailuo_nb.settings",
                     "hailuo_nb.paths", "hailuo_nb.describe", "hailuo_nb.frames",
-                    "hailuo_nb.endpoints", "hailuo_nb._version"]),
+                    "hailuo_nb.endpoints", "hailuo_nb.takes", "hailuo_nb._version"]),
 ]
 
 
@@ -110,6 +109,25 @@ def test_the_checker_sees_circles_and_upward_imports():
     assert [sorted(c) for c in strongly_connected(graph) if len(c) > 1] == [["a", "b", "c"]]
     assert "hailuo_nb.api" in imports_of("hailuo_nb.magics.core")
     assert layer_of("hailuo_nb.task") > layer_of("hailuo_nb.api")
+
+
+def test_no_submodule_hides_a_public_name_of_the_package():
+    """`import hailuo_nb.<module>` sets that attribute on the package: a module named like a
+    public function (history, report) would replace the function for everyone after it."""
+    import importlib
+
+    import hailuo_nb
+
+    # `hailuo_nb.settings` is that on purpose: the module reads and writes the one object.
+    public = set(hailuo_nb.__all__) - {"settings"}
+    clashes = sorted(m.rpartition(".")[2] for m in MODULES if m.count(".") == 1
+                     and m.rpartition(".")[2] in public)
+    assert not clashes, f"modules named like public names: {clashes}"
+    for module in MODULES:
+        if module.count(".") == 1 and not module.endswith("__main__"):
+            importlib.import_module(module)
+    for name in public:
+        assert not isinstance(getattr(hailuo_nb, name), type(hailuo_nb)), name
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:

@@ -33,6 +33,7 @@ Options
   --wait                 block until done (scripts, nbconvert); Ctrl-C stops the waiting only
   --dir PATH             download folder (default: %config HailuoMagics.download_dir)
   --no-download          do not download the finished video
+  --new                  a new take: re-running a cell otherwise reuses what it made
   {name} in the prompt or options inserts a notebook variable; {{ and }} are literal braces.
 
 Subcommands (only as the FIRST word)
@@ -91,6 +92,7 @@ def generation_parser(prog: str) -> MagicArgumentParser:
     p.add_argument("--wait", action="store_true")
     p.add_argument("--dir", default=None)
     p.add_argument("--no-download", action="store_true")
+    p.add_argument("--new", action="store_true")
     return p
 
 

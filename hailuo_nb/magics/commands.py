@@ -16,7 +16,7 @@ from ..credentials import HOW_TO_SET, MissingAPIKeyError
 from ..display import show_task
 from ..errors import HailuoError, NotFoundError, ValidationError
 from ..render import HistoryTable
-from ..report import DEFAULT_REPORT, report
+from ..report_page import DEFAULT_REPORT, report
 from ..store import default_store
 from .args import HELP, HelpShown, MagicArgumentParser, interpolate, split_words, usage_error
 from .emulator_session import SESSION

@@ -178,7 +178,7 @@ class HailuoMagics(Magics):
             print(f"Note: {one_line(warning)}", file=sys.stderr)
         try:
             task = api.generate(request=request, download_dir=args.dir,
-                                download=False if args.no_download else None)
+                                download=False if args.no_download else None, new=args.new)
         except MissingAPIKeyError:
             raise UsageError(f"No API key: {HOW_TO_SET}.") from None
         except HailuoError as exc:  # ValidationError, APIError, TransportError: one line
