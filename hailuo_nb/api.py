@@ -28,7 +28,7 @@ from .takes import take_key
 from .task import DownloadError, Task
 
 __all__ = [
-    "check_now", "default_client", "generate", "generate_many", "get_poller", "history",
+    "check_now", "default_client", "forget", "generate", "generate_many", "get_poller", "history",
     "live_tasks", "queue_generation", "read_stills", "recent_tasks", "resume", "stop_following",
     "wait_all",
 ]
@@ -320,6 +320,31 @@ def stop_following(base_url: str, code: str, message: str) -> int:
     if not others and poller.live_count() == len(ours):
         poller.forget_all()  # only those tasks were followed: stop polling a dead port
     return len(ours)
+
+
+def forget(task_id: str | None = None, *, unfinished: bool = False,
+           store: Store | None = None) -> list[str]:
+    """Stop following one task (or every unfinished one) and mark it forgotten in the
+    history: not resumed, not reused by a re-run cell. Returns the ids forgotten."""
+    store = store or default_store()
+    if (task_id is None) == (not unfinished):
+        raise ValidationError("forget: give one task id, or unfinished=True (not both).")
+    if task_id is not None:
+        task_id = check_task_id(task_id)  # refused before anything is written
+        row = store.by_task_id(task_id)
+        if row is None:
+            raise ValidationError(f"Unknown task id {task_id!r}: it is not in the history "
+                                  "(see %hailuo history).")
+        rows = [row]
+    else:
+        rows = store.unfinished()
+    for row in rows:
+        task = journal.live_task(row["task_id"])
+        if task is not None:
+            get_poller().unwatch(task)
+            journal.forget(row["task_id"])
+        store.write_task(row["local_id"], forgotten=1)
+    return [row["task_id"] for row in rows]
 
 
 def read_stills(tasks: Iterable[Task]) -> None:

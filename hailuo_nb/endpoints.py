@@ -16,7 +16,8 @@ BASE_URL_ENV = "HAILUO_BASE_URL"
 FILES_URL_ENV = "HAILUO_FILES_URL"
 
 
-def _is_loopback(url: str) -> bool:
+def is_local(url: str) -> bool:
+    """True for a server on this machine (localhost, 127.0.0.0/8, ::1): the emulator."""
     host = urlsplit(url).hostname or ""
     if host == "localhost":
         return True
@@ -46,7 +47,7 @@ def resolve_urls(base_url: str | None = None, files_url: str | None = None) -> t
         base_url or settings.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
         "base_url",
     )
-    default_files = base if _is_loopback(base) else DEFAULT_FILES_URL
+    default_files = base if is_local(base) else DEFAULT_FILES_URL
     files = _check_base_url(
         files_url or settings.files_url or os.environ.get(FILES_URL_ENV) or default_files,
         "files_url",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .downloads import Downloader
+from .endpoints import is_local
 from .errors import (
     APIError,
     AuthenticationError,
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A server on this machine (the emulator) that refuses connections this long is gone: it
+# lived in a kernel that stopped, and its tasks can never finish. A remote one may come back.
+LOCAL_SERVER_GONE_AFTER = 30.0
 NOT_FOUND_TOLERANCE = 3  # a task id the server forgot this many times in a row is lost
 
 
@@ -67,6 +71,13 @@ class _Watch:
     client: Client
     failures: int = 0
     not_found: int = 0
+    unreachable_since: float | None = None
+
+
+def _gone(base_url: str, exc: BaseException) -> str:
+    return (f"the server at {base_url} (a local emulator) no longer answers ({exc}); it lived "
+            "in a kernel that stopped, so this task can never finish — run the cell again "
+            "with --new for a new take")
 
 
 def next_poll_interval(task: Task, now: float, *, lo: float, hi: float) -> float:
@@ -128,6 +139,15 @@ class Poller:
         with self._cond:
             self._submissions.append(_Submission(task, request, client, batch))
             self._ensure_thread()
+            self._cond.notify_all()
+
+    def unwatch(self, task: Task) -> None:
+        """Stop following ``task`` (``%hailuo forget``); a queued request is not sent."""
+        with self._cond:
+            self._watching.pop(id(task), None)
+            self._heap = [entry for entry in self._heap if entry[2].task is not task]
+            heapq.heapify(self._heap)
+            self._submissions = deque(s for s in self._submissions if s.task is not task)
             self._cond.notify_all()
 
     def forget_all(self) -> None:
@@ -269,11 +289,21 @@ class Poller:
             code = f"http_{exc.status}" if isinstance(exc, APIError) else "invalid_task_id"
             self._finish(watch, failure=(code, str(exc)))
             return
-        except (TransportError, ServerError, APIError) as exc:
+        except TransportError as exc:
+            now = time.time()
+            watch.unreachable_since = watch.unreachable_since or now
+            if is_local(watch.client.base_url) and now - watch.unreachable_since > (
+                    LOCAL_SERVER_GONE_AFTER):
+                self._finish(watch, failure=("server_gone", _gone(watch.client.base_url, exc)))
+                return
+            self._retry_later(watch, "network error: retrying")
+            return
+        except (ServerError, APIError) as exc:
             self._retry_later(watch, f"{type(exc).__name__}: retrying")
             return
         watch.failures = 0
         watch.not_found = 0
+        watch.unreachable_since = None
         status_before = task.status
         with task.settling():
             fetch = self.downloader.claim(task, snapshot.status)  # before status: see claim

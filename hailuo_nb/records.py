@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .describe import LINK_LIFETIME, failure_line, format_seconds, safe_http_url, shorten
+from .endpoints import is_local
 from .render import STATUS_COLOURS, relative_src
 
 GRID_MIN_CARD = 340  # px: the grid fits as many columns as the width allows
@@ -62,6 +63,9 @@ def facts(task: Any, *, checksum: bool = False) -> list[tuple[str, str]]:
         rows += [("mode", req.mode), ("model", req.model),
                  ("quality", f"{req.quality}, {req.duration} s")]
     rows += [("task id", task.id or "(not sent)"), ("made", when(started))]
+    server = getattr(task.client, "base_url", None)
+    if server and is_local(server):
+        rows.append(("server", f"local emulator at {server} (not the real service)"))
     if task.finished is not None and started:
         rows.append(("took", format_seconds(task.finished - started)))
     if task.status == "failed":

@@ -27,6 +27,7 @@ from .describe import (  # noqa: F401 - re-exported: the views read them from he
     status_line,
     task_text,
 )
+from .endpoints import is_local
 
 if TYPE_CHECKING:
     from .task import Task
@@ -159,6 +160,8 @@ class HistoryTable:
         status = str(row.get("status") or "")
         if status == "failed" and row.get("error_code"):
             status = f"failed ({row['error_code']})"
+        if row.get("base_url") and is_local(row["base_url"]):
+            status += " [emulator]"
         prompt = str(request.get("prompt") or "")
         if request.get("mode") == "image-to-video":
             prompt = f"[image] {prompt}".strip()

@@ -173,7 +173,7 @@ class Task(HasTraits):
         """
         deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
         with self._changed:
-            while not self.is_done:
+            while not self.is_settled:  # done, and a saved video's stills are read
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TaskTimeoutError(

@@ -715,3 +715,23 @@ def test_ctrl_c_stops_the_waiting_not_the_task(shell, emulator_factory, env_for)
     from hailuo_nb import api
 
     assert api.get_poller().live_count() >= 1  # still followed
+
+
+def test_forget_unfinished_from_the_magic(shell, emulator_factory, env_for):
+    env_for(emulator_factory(task_seconds=60.0))
+    shell.run("%hailuo -o slow A slow take [Pan left]")
+    task_id = shell.user_ns["slow"].id
+    run = shell.run("%hailuo forget --unfinished")
+    assert run.error is None, run.stderr
+    assert f"Forgot 1 task(s): {task_id}" in run.stdout
+    assert shell.run("%hailuo forget --unfinished").stdout.startswith("Nothing to forget")
+    assert_usage_error(shell.run("%hailuo forget"), "Usage: %hailuo forget")
+
+
+def test_emulator_start_with_options_while_running_applies_them(shell):
+    assert shell.run("%hailuo emulator start --task-seconds 30").error is None
+    run = shell.run("%hailuo emulator start --task-seconds 0.2")
+    assert run.error is None and "new tasks now take ~0.2 s" in run.stdout
+    run = shell.run("%hailuo --wait -o quick A quick one [Static shot]")
+    assert run.error is None, run.stderr
+    assert shell.user_ns["quick"].status == "completed"

@@ -220,3 +220,38 @@ def test_start_lab_serves_the_folder_with_the_emulator_environment(tmp_path, emu
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+TAKES_CELLS = [
+    "%load_ext hailuo_nb\nimport hailuo_nb",
+    "%%hailuo -o a --wait\nA fox runs through snow [Pan left]",
+    "%%hailuo -o b\nA cat on a windowsill [Pan right]",
+    'c = hailuo_nb.generate("A dog catches a frisbee [Zoom in]", wait=True)\nc',
+    'kites = hailuo_nb.generate_many(["A red kite [Tilt up]", "A red kite [Tilt up]"])',
+    "%%hailuo -o n --new\nA lantern in fog [Static shot]",
+    "hailuo_nb.wait_all([a, b, c, *kites, n])\n"
+    "print(sorted(t.id for t in [a, b, c, *kites, n]))",
+]
+
+
+def test_run_all_twice_in_new_kernels_pays_once_per_take(emulator_factory, api_key, tmp_path):
+    """6 generations (one with --new); Run All again in a NEW kernel: 7 submissions in all,
+    and the second run's records say they were reused."""
+    emu = emulator_factory(task_seconds=0.5, api_keys=(api_key,))
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    path = work / "takes.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in TAKES_CELLS]
+    nbformat.write(nb, path)
+    env = kernel_env(home, emu, api_key)
+    first = execute(path, work, env, tmp_path / "specs")
+    assert emu.tasks_created == 6
+    second = execute(path, work, env, tmp_path / "specs")  # a new kernel, same notebook
+    assert emu.tasks_created == 7, "a re-run paid again for what it had made"
+    ids = [output_text(run).strip().splitlines()[-1] for run in (first, second)]
+    old, new = (set(re.findall(r"task-unified-[\w-]+", line)) for line in ids)
+    assert len(old) == len(new) == 6 and len(old & new) == 5  # the same 5, one new take
+    text = output_text(second)
+    assert text.count("nothing was sent again") >= 4, text[-3000:]
+    assert "hailuo-record" in text and "failed" not in text

@@ -13,8 +13,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-SUBCOMMANDS = ("form", "status", "resume", "history", "report", "login", "logout", "emulator",
-               "help")
+SUBCOMMANDS = ("form", "status", "resume", "forget", "history", "report", "login", "logout",
+               "emulator", "help")
 
 HELP = """\
 Hailuo 2.3 video generation (evolink.ai) — the magics
@@ -40,6 +40,8 @@ Subcommands (only as the FIRST word)
   %hailuo form                      a point-and-click form
   %hailuo status TASK_ID            refresh a task and show it
   %hailuo resume [TASK_ID]          re-attach to unfinished tasks (all, or one id)
+  %hailuo forget TASK_ID | --unfinished
+                                    stop following tasks; not resumed or reused again
   %hailuo history [-n N]            the latest N tasks (default 20)
   %hailuo report [PATH] [-n N]      one HTML page of this session's results (or the last N),
                                     videos copied beside it (default hailuo_report.html)

@@ -111,6 +111,30 @@ def cmd_resume(shell: Any, rest: str) -> None:
         show_task(task)
 
 
+def cmd_forget(shell: Any, rest: str) -> None:
+    parser = MagicArgumentParser(prog="%hailuo forget")
+    parser.add_argument("task_id", nargs="?", default=None)
+    parser.add_argument("--unfinished", action="store_true")
+    try:
+        args = parser.parse(split_words(rest, "the forget options"))
+    except HelpShown:
+        return
+    if (args.task_id is None) == (not args.unfinished):
+        raise UsageError("Usage: %hailuo forget TASK_ID, or %hailuo forget --unfinished.")
+    task_id = None if args.task_id is None else interpolate(args.task_id, shell.user_ns,
+                                                             "the task id")
+    try:
+        ids = api.forget(task_id, unfinished=args.unfinished)
+    except HailuoError as exc:
+        raise usage_error(exc) from None
+    if not ids:
+        print("Nothing to forget: no unfinished tasks in the history.")
+        return
+    shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+    print(f"Forgot {len(ids)} task(s): {shown} — no longer followed, resumed or reused "
+          "(still listed in %hailuo history).")
+
+
 def cmd_history(shell: Any, rest: str) -> HistoryTable:
     parser = MagicArgumentParser(prog="%hailuo history")
     parser.add_argument("-n", type=int, default=DEFAULT_HISTORY_ROWS, metavar="N")

@@ -46,6 +46,7 @@ COMMANDS = {
     "form": commands.cmd_form, "status": commands.cmd_status, "resume": commands.cmd_resume,
     "history": commands.cmd_history, "login": commands.cmd_login,
     "logout": commands.cmd_logout, "help": commands.cmd_help, "report": commands.cmd_report,
+    "forget": commands.cmd_forget,
     "emulator": lambda shell, rest: emulator_command(rest),
 }
 

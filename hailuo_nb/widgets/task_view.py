@@ -23,6 +23,7 @@ import ipywidgets as W
 from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
 
 from .. import render
+from ..endpoints import is_local
 from ..task import Task
 from ._throttle import MESSAGES_PER_SECOND, Throttle
 
@@ -190,6 +191,9 @@ class TaskView(W.VBox):
                 parts.append(f"image {_esc(req.image_info.describe())}")
         ident = f"<code>{_esc(task.id or 'not yet submitted')}</code>"
         parts.append(f'<small style="color:{GREY}">{ident}</small>' if self.compact else ident)
+        if task.client is not None and is_local(task.client.base_url):
+            parts.append(f'<small style="color:{GREY}" title="{_esc(task.client.base_url)}">'
+                         "emulator</small>")
         return ('<div style="line-height:1.5;white-space:normal;overflow-wrap:anywhere">'
                 + " · ".join(parts) + "</div>" + self._prompt_html())
 
