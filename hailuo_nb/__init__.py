@@ -13,7 +13,8 @@ from ._version import __version__
 # Names resolve on first use (PEP 562), so `import hailuo_nb` stays cheap and a
 # submodule (the emulator, say) can be imported without loading the whole client.
 _EXPORTS = {
-    "generate": "api", "generate_many": "api", "forget": "api", "history": "api", "live_tasks": "api",
+    "generate": "api", "generate_many": "api", "forget": "api", "history": "api",
+    "live_tasks": "api",
     "queue_generation": "api", "resume": "api", "wait_all": "api", "report": "report_page",
     "Client": "client",
     "GenerationRequest": "request",

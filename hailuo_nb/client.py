@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from .endpoints import (  # noqa: F401 - part of the client's public face
 )
 from .errors import (
     APIError,
+    ContentError,
     HailuoError,
     NotFoundError,
     RateLimitError,
@@ -55,10 +55,10 @@ from .errors import (
 from .images import check_image, guess_filename, read_local_image
 from .request import GenerationRequest
 from .snapshot import TaskSnapshot
+from .transfer import JSON_LIMIT, part_path, read_body, save_video
 
 GET_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 POST_RETRY_STATUSES = frozenset({429, 503})  # the service created nothing
-_CHUNK = 1024 * 1024
 
 ProgressCallback = Callable[[int, int | None], None]
 
@@ -121,14 +121,19 @@ class Client:
         *,
         max_retries: int = 5,
         deadline: float = 120.0,
+        call_deadline: float = 30.0,
+        download_deadline: float = 600.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
     ):
+        self._follows_session = api_key is None  # reload_key() may pick up a new login
         self._api_key = resolve_api_key(api_key)
         self.base_url, self.files_url = resolve_urls(base_url, files_url)
         self.timeout = timeout
         self.max_retries = max_retries
         self.deadline = deadline
+        self.call_deadline = call_deadline  # one call, connect + whole answer
+        self.download_deadline = download_deadline  # one download attempt, whole video
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._random = random.Random()
@@ -155,6 +160,21 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r}, files_url={self.files_url!r})"
+
+    def reload_key(self) -> bool:
+        """Take the session's key again (after `%hailuo login`) when this client was made
+        without an explicit one; True when it changed."""
+        if not self._follows_session:
+            return False
+        try:
+            key = resolve_api_key()
+        except ValidationError:  # no key at all now: keep the one we have
+            return False
+        if key == self._api_key:
+            return False
+        self._api_key = key
+        self._session.auth = _BearerAuth(key)
+        return True
 
     def close(self) -> None:
         self._session.close()
@@ -225,7 +245,7 @@ class Client:
         attempt = 0
         while True:
             try:
-                response = session.request(method, url, timeout=self.timeout, **kwargs)
+                response = session.request(method, url, timeout=self._timeout(), **kwargs)
             except requests.RequestException as exc:
                 sent = not _nothing_was_sent(exc)
                 error = self._transport_error(method, url, exc, may_exist=sent and not idempotent)
@@ -248,6 +268,40 @@ class Client:
                 raise error
             time.sleep(max(0.0, delay))
 
+    def _timeout(self) -> tuple[float, float]:
+        """(connect, read) timeouts, never longer than one call's whole deadline."""
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (
+            self.timeout, self.timeout)
+        return (min(connect, self.call_deadline), min(read, self.call_deadline))
+
+    def _call(self, method: str, url: str, *, retry: bool, idempotent: bool,
+              **kwargs: Any) -> tuple[requests.Response, Any]:
+        """A JSON call: the response and its parsed body, read within ``call_deadline``.
+
+        A body cut short or too slow is a TransportError: retried for a GET; for a POST
+        the task may exist (the request was sent), so it is never sent again."""
+        attempts = 0
+        while True:
+            deadline = time.monotonic() + self.call_deadline
+            response = self._request(method, url, retry=retry, idempotent=idempotent,
+                                     stream=True, **kwargs)
+            with response:
+                try:
+                    body = read_body(response, deadline=deadline, limit=JSON_LIMIT,
+                                     where=urlsplit(url).netloc)
+                except TransportError as exc:
+                    if not idempotent:
+                        raise TransportError(
+                            self._scrub(f"{exc} The request was sent: the task may exist — "
+                                        "check `%hailuo history` before sending again."),
+                            may_have_been_created=True) from None
+                    attempts += 1
+                    if not retry or attempts > self.max_retries:
+                        raise
+                    time.sleep(self._backoff(attempts))
+                    continue
+            return response, self._parse(body, response.status_code)
+
     def _transport_error(
         self, method: str, url: str, exc: BaseException, *, may_exist: bool
     ) -> TransportError:
@@ -263,17 +317,15 @@ class Client:
             text = f"Could not reach {where} ({what}): check the network or base_url, then retry."
         return TransportError(self._scrub(text), may_have_been_created=may_exist)
 
-    def _json(self, response: requests.Response) -> Any:
+    def _parse(self, body: bytes, status: int) -> Any:
         try:
-            text = response.text
+            text = body.decode("utf-8")
             if self._api_key and self._api_key in text:  # a server echoing the token
                 text = text.replace(self._api_key, "***")
             return json.loads(text)
         except ValueError:
-            raise ServerError(
-                "The service answered with something that is not JSON",
-                status=response.status_code,
-            ) from None
+            what = "an empty answer" if not body.strip() else "something that is not JSON"
+            raise ServerError(f"The service answered with {what}", status=status) from None
 
     # -- the API ------------------------------------------------------------------------
 
@@ -288,14 +340,14 @@ class Client:
         if request.image_kind in ("path", "bytes"):
             image_url = self.upload_image(request.image_bytes())
         body = request.to_json(image_url=image_url)
-        response = self._request(
+        response, answer = self._call(
             "POST",
             f"{self.base_url}/v1/videos/generations",
             json=body,
             retry=retry,
             idempotent=False,
         )
-        snapshot = TaskSnapshot.from_json(self._json(response))
+        snapshot = TaskSnapshot.from_json(answer)
         if not snapshot.id:
             raise ServerError("The service accepted the request but returned no task id",
                               status=response.status_code)
@@ -304,13 +356,13 @@ class Client:
     def get_task(self, task_id: str, *, retry: bool = True) -> TaskSnapshot:
         """The task's current state."""
         task_id = check_task_id(task_id)
-        response = self._request(
+        _response, answer = self._call(
             "GET",
             f"{self.base_url}/v1/tasks/{quote(task_id, safe='')}",
             retry=retry,
             idempotent=True,
         )
-        return TaskSnapshot.from_json(self._json(response), task_id=task_id)
+        return TaskSnapshot.from_json(answer, task_id=task_id)
 
     def upload_image(self, path_or_bytes: str | os.PathLike | bytes) -> str:
         """Upload a local image through the files API; returns its ``file_url``."""
@@ -320,14 +372,13 @@ class Client:
         else:
             data, info = read_local_image(path_or_bytes)
         files = {"file": (guess_filename(info), data, info.mime)}
-        response = self._request(
+        response, body = self._call(
             "POST",
             f"{self.files_url}/api/v1/files/upload/stream",
             files=files,
             retry=True,
             idempotent=False,
         )
-        body = self._json(response)
         data_part = body.get("data") if isinstance(body, dict) else None
         url = data_part.get("file_url") if isinstance(data_part, dict) else None
         if not (isinstance(body, dict) and body.get("success") is not False and url):
@@ -344,9 +395,10 @@ class Client:
         path: str | os.PathLike,
         progress: ProgressCallback | None = None,
         *,
-        attempts: int = 3,
+        attempts: int = 4,
     ) -> Path:
-        """Stream ``url`` to ``path`` (via a temporary file, then an atomic rename).
+        """Save ``url`` to ``path``: a cut download goes on from where it stopped (Range),
+        and only a verified video (type, container, length) gets the final name.
 
         The key is never sent to result links. A 404 means the link expired.
         """
@@ -358,50 +410,32 @@ class Client:
         last: HailuoError | None = None
         for attempt in range(max(1, attempts)):
             try:
-                return self._download_once(str(url), target, progress)
+                return save_video(self._get_media, str(url), target, progress=progress,
+                                  deadline=time.monotonic() + self.download_deadline)
             except NotFoundError as exc:
                 raise NotFoundError(
                     "The result link is gone (links expire 24 h after completion)",
-                    status=404,
-                    code=exc.code,
-                    type=exc.type,
+                    status=404, code=exc.code, type=exc.type,
                 ) from None
-            except (TransportError, ServerError, RateLimitError) as exc:
+            except APIError as exc:
+                if exc.status == 416:  # our part file is longer than the video: start over
+                    part_path(target).unlink(missing_ok=True)
+                elif not isinstance(exc, (ServerError, RateLimitError)):
+                    raise
                 last = exc
+            except (TransportError, ContentError) as exc:
+                last = exc
+            if attempt + 1 < attempts:
                 time.sleep(self._backoff(attempt))
         assert last is not None
         raise last
 
-    def _download_once(self, url: str, target: Path, progress: ProgressCallback | None) -> Path:
-        response = self._request(
-            "GET", url, retry=True, idempotent=True, session=self._media, stream=True
-        )
-        with response:
-            expected = response.headers.get("Content-Length")
-            total = int(expected) if expected and expected.isdigit() else None
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=".part-", suffix=target.suffix, dir=target.parent
-            )
-            written = 0
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    for chunk in response.iter_content(chunk_size=_CHUNK):
-                        handle.write(chunk)
-                        written += len(chunk)
-                        if progress is not None:
-                            progress(written, total)
-                if total is not None and written != total:
-                    raise TransportError(
-                        f"Download cut short: got {written} of {total} bytes; it is retried."
-                    )
-                os.replace(tmp_name, target)
-            except requests.RequestException as exc:
-                raise self._transport_error("GET", url, exc, may_exist=False) from None
-            finally:
-                if os.path.exists(tmp_name):
-                    os.unlink(tmp_name)
-        return target
-
+    def _get_media(self, url: str, headers: dict[str, str]) -> requests.Response:
+        try:
+            return self._request("GET", url, retry=True, idempotent=True, session=self._media,
+                                 stream=True, headers=headers)
+        except requests.RequestException as exc:
+            raise self._transport_error("GET", url, exc, may_exist=False) from None
 
 
 _clients: dict[tuple, Client] = {}
@@ -416,7 +450,7 @@ def default_client(base_url: str | None = None) -> Client:
     with _clients_lock:
         client = _clients.get(cache_key)
         if client is None:
-            client = _clients[cache_key] = Client(api_key=key, base_url=base, files_url=files)
+            client = _clients[cache_key] = Client(base_url=base, files_url=files)
         return client
 
 

@@ -121,17 +121,21 @@ def add_stills(task: Task) -> None:
             task.stills, task.stills_error = stills, why
 
 
-class Downloader:
-    """One thread that saves finished videos, one at a time."""
+DOWNLOAD_WORKERS = 3  # videos saved at once: a dripping link holds one worker, not all
 
-    def __init__(self) -> None:
+
+class Downloader:
+    """A few threads that save finished videos (and read their stills)."""
+
+    def __init__(self, workers: int = DOWNLOAD_WORKERS) -> None:
         self._queue: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._workers = workers
         self._lock = threading.Lock()
 
     @property
     def thread(self) -> threading.Thread | None:
-        return self._thread
+        return self._threads[0] if self._threads else None
 
     def claim(self, task: Task, status: str | None = None) -> bool:
         """Mark ``task`` as waiting for its download when ``needs_download`` says so.
@@ -151,11 +155,12 @@ class Downloader:
             task.download_state = "waiting"
         self._queue.put((task, client))
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="hailuo-downloader", daemon=True
-                )
-                self._thread.start()
+            self._threads = [t for t in self._threads if t.is_alive()]
+            if len(self._threads) < self._workers:  # grows with the work, up to the bound
+                thread = threading.Thread(target=self._run, daemon=True,
+                                          name=f"hailuo-downloader-{len(self._threads)}")
+                thread.start()
+                self._threads.append(thread)
 
     def _run(self) -> None:
         while True:

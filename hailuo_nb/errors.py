@@ -15,6 +15,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "ContentError",
     "HailuoError",
     "InsufficientQuotaError",
     "NotFoundError",
@@ -84,6 +85,10 @@ class TransportError(HailuoError):
     def __init__(self, message: str, *, may_have_been_created: bool = False):
         super().__init__(message)
         self.may_have_been_created = may_have_been_created
+
+
+class ContentError(HailuoError):
+    """A server's answer is not what it must be: not JSON, too large, not a video."""
 
 
 class TaskTimeoutError(HailuoError, TimeoutError):

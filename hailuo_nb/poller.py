@@ -15,9 +15,11 @@ import random
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .accounts import Accounts
 from .downloads import Downloader
 from .endpoints import is_local
 from .errors import (
@@ -25,6 +27,7 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     HailuoError,
+    InsufficientQuotaError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 # A server on this machine (the emulator) that refuses connections this long is gone: it
 # lived in a kernel that stopped, and its tasks can never finish. A remote one may come back.
 LOCAL_SERVER_GONE_AFTER = 30.0
+POLL_WORKERS = 4  # polls in flight at once: a slow answer holds one worker, not the others
 NOT_FOUND_TOLERANCE = 3  # a task id the server forgot this many times in a row is lost
 
 
@@ -109,6 +113,8 @@ class Poller:
         self._thread: threading.Thread | None = None
         self._random = random.Random()
         self.downloader = Downloader()
+        self.accounts = Accounts()
+        self._pool: ThreadPoolExecutor | None = None
         self.polls = 0
 
     # -- public ------------------------------------------------------------------------
@@ -171,7 +177,10 @@ class Poller:
             self._thread.start()
 
     def _schedule(self, watch: _Watch, due: float) -> None:
+        """Under the lock: poll ``watch`` at ``due`` (and wake the scheduler: a worker may
+        schedule while it sleeps with nothing due)."""
         heapq.heappush(self._heap, (due, next(self._seq), watch))
+        self._cond.notify_all()
 
     def _take_work(self) -> _Submission | _Watch | None:
         """Under the lock: the next thing to do now, or None after waiting a while."""
@@ -195,20 +204,35 @@ class Poller:
                 work = self._take_work()
             if work is None:
                 continue
-            try:
-                if isinstance(work, _Submission):
-                    self._submit(work)
-                else:
-                    self._poll(work)
+            if isinstance(work, _Watch):
+                self._dispatch(work)
+                continue
+            try:  # submissions stay on this thread: one at a time keeps batches and pauses
+                self._submit(work)
             except Exception as exc:  # never let one task kill the thread for all
                 log.exception("hailuo poller: unexpected error")
-                if isinstance(work, _Watch):
-                    with self._cond:
-                        work.failures += 1
-                        self._schedule(work, time.time() + settings.max_poll_interval)
-                else:
-                    self._fail(work.task, HailuoError(f"{type(exc).__name__}: {exc}"),
-                               "internal_error")
+                self._fail(work.task, HailuoError(f"{type(exc).__name__}: {exc}"),
+                           "internal_error")
+
+    def _dispatch(self, watch: _Watch) -> None:
+        """Poll ``watch`` on the pool, unless its key is rejected (then wait for the probe)."""
+        probe = self.accounts.rejected_until(watch.client)
+        if probe is not None and time.time() < probe:
+            with self._cond:
+                self._schedule(watch, probe + 0.5)  # the probe goes first
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(POLL_WORKERS, thread_name_prefix="hailuo-poll")
+        self._pool.submit(self._poll_safely, watch)
+
+    def _poll_safely(self, watch: _Watch) -> None:
+        try:
+            self._poll(watch)
+        except Exception:  # never let one task kill a worker for all
+            log.exception("hailuo poller: unexpected error")
+            with self._cond:
+                watch.failures += 1
+                self._schedule(watch, time.time() + settings.max_poll_interval)
 
     # -- submissions ---------------------------------------------------------------------
 
@@ -239,6 +263,8 @@ class Poller:
                 self._requeue(sub, outcome)
             else:
                 self._fail(task, exc, outcome.code)
+                if isinstance(exc, InsufficientQuotaError) and sub.batch is not None:
+                    self._stop_batch(sub.batch, task)
             return
         with task.settling():
             task.note = ""
@@ -249,6 +275,17 @@ class Poller:
                 sub.batch.in_flight.add(id(task))
             task._batch = sub.batch
         self.watch(task, sub.client)
+
+    def _stop_batch(self, batch: Batch, first: Task) -> None:
+        """Out of credits: the batch's other requests are not sent (each would be a 402)."""
+        with self._cond:
+            rest = [sub for sub in self._submissions if sub.batch is batch]
+            self._submissions = deque(s for s in self._submissions if s.batch is not batch)
+        why = TransportError(
+            f"not sent: the account is out of credits (task {first.local_id[:8]} of this batch "
+            "got 402); top up, then hailuo_nb.resume(unsent=True) sends it")
+        for sub in rest:
+            self._fail(sub.task, why, "not_sent_quota")
 
     def _fail(self, task: Task, exc: BaseException, code: str) -> None:
         with task.settling():
@@ -284,8 +321,12 @@ class Poller:
                 return
             self._retry_later(watch, "task not found yet: retrying")
             return
-        except (AuthenticationError, PermissionDeniedError, BadRequestError,
-                ValidationError) as exc:  # permanent: e.g. an id no server can answer for
+        except (AuthenticationError, PermissionDeniedError):  # the key, not the task
+            probe = self.accounts.reject(watch.client, self._tasks_of(watch.client))
+            with self._cond:
+                self._schedule(watch, probe)
+            return
+        except (BadRequestError, ValidationError) as exc:  # e.g. an id no server answers for
             code = f"http_{exc.status}" if isinstance(exc, APIError) else "invalid_task_id"
             self._finish(watch, failure=(code, str(exc)))
             return
@@ -304,6 +345,7 @@ class Poller:
         watch.failures = 0
         watch.not_found = 0
         watch.unreachable_since = None
+        self.accounts.accepted(watch.client, self._tasks_of(watch.client))
         status_before = task.status
         with task.settling():
             fetch = self.downloader.claim(task, snapshot.status)  # before status: see claim
@@ -321,6 +363,10 @@ class Poller:
         )
         with self._cond:
             self._schedule(watch, now + interval)
+
+    def _tasks_of(self, client: Client) -> list[Task]:
+        with self._cond:
+            return [w.task for w in self._watching.values() if w.client is client]
 
     def _retry_later(self, watch: _Watch, note: str) -> None:
         watch.failures += 1

@@ -456,7 +456,10 @@ RECORDS_JS = """async (root) => {
         im.src = src;
     });
     const out = [];
-    for (const rec of (root || document).querySelectorAll('.hailuo-record')) {
+    const scope = root || document;
+    const found = [...scope.querySelectorAll('.hailuo-record')];
+    if (root && root.matches('.hailuo-record')) found.unshift(root);
+    for (const rec of found) {
         const imgs = [...rec.querySelectorAll('img')];
         await Promise.all(imgs.map((i) => i.decode().catch(() => null)));
         const video = rec.querySelector('video');

@@ -50,6 +50,7 @@ RECORD = ".hailuo-record"
 BAR = ".widget-hprogress .progress-bar"  # ipywidgets 8 IntProgress, horizontal
 FIRST_CELL = "%%hailuo -q 768p -d 6 -o first --wait"  # the paper boat
 PROMPTS = ("paper boat", "hummingbird", "lighthouse on a cliff")  # quickstart, in order
+PLAYER_SRC = re.compile(r"(^|/files/)hailuo_videos/[\w.-]+\.mp4(\?|$)")
 UNSETTLED = re.compile(r"\b(pending|processing|queued|submitted)\b", re.I)
 TRACKER_SETTINGS = "@jupyterlab/notebook-extension/tracker.jupyterlab-settings"
 
@@ -155,8 +156,8 @@ def _assert_settled_records(page, got: list[dict], where: str, *, served_by: str
         assert not UNSETTLED.search(rec["text"]), f"{where}: unsettled words: {rec['text']!r}"
         assert rec["video"] is not None, f"{where}: no player in {rec['text']!r}"
         assert rec["video"]["controls"] and not rec["video"]["autoplay"], rec["video"]
-        assert rec["video"]["attr"].startswith("hailuo_videos/"), rec["video"]
-        assert rec["video"]["attr"].endswith(".mp4"), rec["video"]
+        # As saved: relative; JupyterLab rewrites it into its server's /files/ URL.
+        assert PLAYER_SRC.search(rec["video"]["attr"]), f"{where}: {rec['video']}"
         assert rec["posterScheme"] == "data:image/jpeg;base64,", (where, rec["posterScheme"])
         assert rec["poster"]["w"] > 0 and rec["poster"]["err"] is None, (where, rec["poster"])
         assert len(rec["strip"]) == 5, f"{where}: strip of {len(rec['strip'])}: {rec['strip']}"
@@ -193,6 +194,22 @@ def _assert_no_placeholder(page, where: str) -> None:
     assert not shown, f"{where}: widget placeholder/error shown: {shown}"
     mime = page.locator("[data-mime-type='application/vnd.jupyter.widget-view+json']")
     assert mime.count() == 0, f"{where}: {mime.count()} widget outputs in the page"
+
+
+def _offline_context(browser):
+    """A fresh browser context where every request but file:// is aborted (and listed)."""
+    context = browser.chromium.new_context(viewport=VIEWPORT)
+    blocked: list[str] = []
+
+    def only_files(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_files)
+    return context, blocked
 
 
 # -- a %%hailuo cell: a live view, then its record in the same output ------------------------
@@ -250,7 +267,8 @@ def test_the_live_view_becomes_its_record_in_the_same_output(quickstart, lab):
     assert rec["poster"]["w"] > 0, rec["poster"]
     assert len(rec["strip"]) == 5 and all(s["w"] > 0 for s in rec["strip"]), rec["strip"]
     assert all(s["src"] == "data:image/jpeg;base64," for s in rec["strip"]), rec["strip"]
-    assert rec["video"]["attr"].startswith("hailuo_videos/"), rec["video"]
+    # JupyterLab rewrites the relative src into its server's /files/ URL.
+    assert PLAYER_SRC.search(rec["video"]["attr"]), rec["video"]
     assert rec["video"]["preload"] == "none", rec["video"]
 
     video = cell.locator(f"{RECORD} video").first
@@ -467,51 +485,104 @@ def test_a_failed_task_ends_as_a_record_with_its_reason(failure_page):
 # -- a report ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def report_page(lab, browser, failure_page):
-    """report.ipynb run in a fresh kernel (the history: quickstart, form, failure), then
-    report.html opened where the Jupyter server serves it."""
+def report_file(lab, browser, failure_page):
+    """report.ipynb run in a fresh kernel: ``hailuo_nb.report(path="report.html")`` covers
+    the history (quickstart's three, the form's, the failed one)."""
     page = browser.new_page()
     browser.console.watch(page, "report notebook")
     bh.open_notebook(page, lab, "report.ipynb")
     bh.run_all_cells(page)
     bh.wait_all_executed(page)
     out = bh.cell_outputs(page).first.inner_text()
+    page.close()
+    path = lab.root / "report.html"
     assert "report.html" in out, f"report cell said: {out!r}"
-    assert (lab.root / "report.html").is_file(), out
-    page.goto(lab.files_url("report.html"), wait_until="load")
-    yield page
+    assert path.is_file(), out
+    assert lab.key not in path.read_text(encoding="utf-8"), "the API key is in the report"
+    return path
 
 
-def test_the_report_shows_every_task_with_players_that_load(lab, report_page):
-    page = report_page
+REPORT_PROMPTS = (*PROMPTS, "lighthouse in a storm", "nsfw storm")
+
+
+def _assert_report_records(page, lab) -> list[dict]:
     page.locator(RECORD).first.wait_for(timeout=30_000)
     got = bh.records(page)
-    by_status = {}
-    for rec in got:
-        by_status.setdefault(rec["status"], []).append(rec)
+    statuses = [r["status"] for r in got]
     text = page.locator("body").inner_text().lower()
-    for prompt in (*PROMPTS, "lighthouse in a storm", "nsfw storm"):
+    for prompt in REPORT_PROMPTS:
         assert prompt in text, f"{prompt!r} not in the report"
-    assert len(by_status.get("completed", [])) >= 4, [r["status"] for r in got]
-    assert len(by_status.get("failed", [])) == 1, [r["status"] for r in got]
-    assert by_status["failed"][0]["video"] is None
-    for rec in by_status["completed"]:
+    assert statuses.count("completed") == 4 and statuses.count("failed") == 1, statuses
+    for rec in got:
+        assert rec["visible"], rec["text"]
+        if rec["status"] == "failed":
+            assert rec["video"] is None, rec["video"]
+            assert re.search(r"content[ _]policy", rec["text"], re.I), rec["text"]
+            continue
         assert rec["video"] and rec["video"]["attr"].startswith("report_files/"), rec["video"]
+        assert rec["video"]["attr"].endswith(".mp4"), rec["video"]
+        assert rec["posterScheme"] == "data:image/jpeg;base64,", rec["posterScheme"]
         assert rec["poster"]["w"] > 0, rec["poster"]
         assert len(rec["strip"]) == 5 and all(s["w"] > 0 for s in rec["strip"]), rec["strip"]
-        assert "sha256" in rec["text"], rec["text"]
-    assert not bh.page_contains(page, lab.key), "the API key is in the report"
+        assert re.search(r"^sha256\b", rec["text"], re.M), rec["text"]
     copies = sorted(p.name for p in (lab.root / "report_files").glob("*.mp4"))
-    assert len(copies) == len(by_status["completed"]), copies
-    videos = page.locator(f"{RECORD} video")
+    assert len(copies) == statuses.count("completed"), copies
+    return got
+
+
+def test_the_report_opened_from_disk_plays_offline(lab, browser, report_file):
+    """How a report is shared (the page and its folder, zipped): file://, no network."""
+    context, blocked = _offline_context(browser)
+    try:
+        page = context.new_page()
+        page.goto(report_file.as_uri(), wait_until="load")
+        _assert_report_records(page, lab)
+        videos = page.locator(f"{RECORD} video")
+        for i in range(videos.count()):
+            lit = bh.lit_fraction(videos.nth(i))
+            assert lit > 0.2, f"report player {i} shows no poster ({lit:.0%} painted)"
+            info = bh.probe_video(videos.nth(i))
+            assert info["src"].startswith("file://") and "/report_files/" in info["src"], info
+            assert info["error"] is None and info["readyState"] >= 1, info
+            assert info["duration"] > 0 and info["videoWidth"] > 0, info
+        assert not blocked, f"the report asked the network for: {blocked}"
+        shot = bh.shoot(page, "report.png")
+        assert shot.stat().st_size < 400_000, "report.png is too big for docs/"
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def served_report(lab, browser, report_file):
+    """report.html where the Jupyter server serves it (what JupyterLab's "Open in New
+    Browser Tab" opens)."""
+    page = browser.new_page()
+    browser.console.watch(page, "report")
+    page.goto(lab.files_url(report_file.name), wait_until="load")
+    yield page
+    bh.shoot(page, "report_served.png", docs=False)
+    page.close()
+
+
+def test_the_report_served_by_jupyter_shows_records_and_posters(lab, served_report):
+    _assert_report_records(served_report, lab)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "product/deployment: jupyter_server serves /files/*.html with CSP 'sandbox allow-scripts' "
+    "(an opaque origin), so the report's relative report_files/*.mp4 requests go without "
+    "the SameSite=Lax login cookie and get 302 to /login: every player fails (MEDIA_ERR "
+    "format). JupyterLab's HTML viewer (double-click, trusted or not) gets 403 'Blocking "
+    "request from unknown origin' instead. From disk (file://) the report plays."))
+def test_the_report_served_by_jupyter_plays_its_videos(lab, served_report):
+    videos = served_report.locator(f"{RECORD} video")
+    assert videos.count() == 4
     for i in range(videos.count()):
         info = bh.probe_video(videos.nth(i))
         print(f"report video {i}: {info}")
         assert "/files/report_files/" in info["src"], info
-        assert info["status"] == 200 and info["error"] is None, info
-        assert info["readyState"] >= 1 and info["duration"] > 0, info
-    shot = bh.shoot(page, "report.png")
-    assert shot.stat().st_size < 400_000, "report.png is too big for docs/"
+        assert info["error"] is None and info["readyState"] >= 1, info
+        assert info["duration"] > 0, info
 
 
 # -- what must never be there ------------------------------------------------------------------
@@ -566,7 +637,7 @@ def test_the_saved_notebook_holds_records_and_no_widget_state(lab, saved):
 
 
 @pytest.fixture(scope="session")
-def reloaded(lab, finished, saved, report_page):
+def reloaded(lab, finished, saved, served_report):
     """The kernel shut down (Kernel → Shut Down Kernel), JupyterLab's notebook settings
     back to their defaults, and the page reloaded: what anyone opening the file sees."""
     page = finished
@@ -672,17 +743,7 @@ def html_export(lab, saved):
 
 
 def test_the_html_export_shows_every_record_offline(lab, browser, html_export):
-    context = browser.chromium.new_context(viewport=VIEWPORT)
-    blocked: list[str] = []
-
-    def only_files(route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_files)
+    context, blocked = _offline_context(browser)
     try:
         page = context.new_page()
         page.goto(html_export.as_uri(), wait_until="load")

@@ -249,8 +249,8 @@ def test_a_full_python_api_run_leaks_the_key_nowhere(
     emu.inject(GET, "401")
     revoked = hailuo_nb.generate("revoked while running")
     tasks.append(revoked)
-    failed = expect(TaskFailedError, "401 on poll", revoked.wait, 60)
-    assert failed.code == "http_401"
+    revoked.wait(60)  # a 401 while polling pauses the key; the task is not failed for it
+    assert revoked.status == "completed" and revoked.note == ""
     wrong = Client(api_key=wrong_key, base_url=emu.base_url)
     expect(AuthenticationError, "wrong key", hailuo_nb.generate, "x", client=wrong)
     expect(AuthenticationError, "wrong key get_task", wrong.get_task, done.id)
@@ -389,7 +389,8 @@ def test_widget_state_and_comm_traffic_never_hold_the_key(
     emu.inject(GET, "401")  # now nothing else polls: this one is the next task's
     revoked = hailuo_nb.generate("revoked <i>key</i>")
     hailuo_nb.wait_all([revoked], timeout=60)
-    assert (blocked.status, revoked.status) == ("failed", "failed")
+    # A 401 while polling pauses the key; the task carries on once the key works again.
+    assert (blocked.status, revoked.status) == ("failed", "completed")
 
     views = [TaskView(t) for t in (done, blocked, revoked)]
     form = GenerationForm()

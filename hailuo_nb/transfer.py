@@ -1,0 +1,160 @@
+"""Reading what a server sends without trusting it: whole bodies within a TOTAL deadline and
+a size limit, and result videos saved so that only a verified video gets its final name.
+
+A per-read timeout never ends a body that drips one byte a second; here every read is
+bounded by what is left of the deadline, and the loop stops at the deadline itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from .errors import ContentError, TransportError
+
+JSON_LIMIT = 4 * 1024 * 1024  # a task's JSON is a few KB: anything past this is refused
+_READ = 64 * 1024
+# Container signatures: MP4/MOV ("ftyp" box at offset 4), WebM/Matroska (EBML header).
+_VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))
+_NOT_VIDEO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
+
+Progress = Callable[[int, int | None], None]
+
+
+def read_body(response: requests.Response, *, deadline: float, limit: int, where: str) -> bytes:
+    """The whole body of a streamed ``response`` by ``deadline`` (time.monotonic())."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in _chunks(response, deadline, where):
+        size += len(chunk)
+        if size > limit:
+            raise ContentError(f"The answer from {where} is over {limit // 1024} KB, far more "
+                               "than a task's JSON: refused (a proxy or a wrong base_url?).")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _chunks(response: requests.Response, deadline: float, where: str):
+    raw = response.raw
+    sock_timeout = _socket_of(raw)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TransportError(f"{where} is sending its answer too slowly: gave up at "
+                                     "the deadline; it is retried.")
+            if sock_timeout is not None:
+                with contextlib.suppress(OSError):  # closed once the body is all in
+                    sock_timeout.settimeout(max(0.05, min(left, 30.0)))
+            chunk = raw.read1(_READ, decode_content=True) if hasattr(raw, "read1") else (
+                raw.read(_READ, decode_content=True))
+            if not chunk:
+                return
+            yield chunk
+    except (requests.RequestException, OSError, ValueError) as exc:
+        if isinstance(exc, TransportError):
+            raise
+        raise TransportError(f"The answer from {where} was cut short "
+                             f"({type(exc).__name__}); it is retried.") from None
+    except Exception as exc:  # urllib3's ProtocolError, IncompleteRead, DecodeError, …
+        if type(exc).__module__.startswith("urllib3"):
+            raise TransportError(f"The answer from {where} was cut short "
+                                 f"({type(exc).__name__}); it is retried.") from None
+        raise
+
+
+def _socket_of(raw: Any) -> Any:
+    """The socket under a urllib3 response, to bound each read by the deadline (or None)."""
+    try:
+        return raw._fp.fp.raw._sock  # http.client → socket.SocketIO → socket
+    except AttributeError:
+        return None
+
+
+def part_path(target: Path) -> Path:
+    """Where a download grows until it is verified (kept across attempts for Range)."""
+    return target.with_name(f".{target.name}.part")
+
+
+def save_video(get: Callable[..., requests.Response], url: str, target: Path, *,
+               deadline: float, progress: Progress | None = None) -> Path:
+    """One attempt: continue ``target``'s part file from where it stopped (Range), then
+    verify it is a whole video before renaming it to ``target``."""
+    part = part_path(target)
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Accept-Encoding": "identity"}  # sizes must mean bytes on disk
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    response = get(url, headers=headers)
+    with response:
+        _refuse_non_video(response, url)
+        start, total = _span(response, have)
+        if start == 0 and have:
+            have = 0  # the server sent the whole file again: start over
+        with open(part, "ab" if start else "wb") as handle:
+            written = start
+            for chunk in _chunks(response, deadline, _short(url)):
+                handle.write(chunk)
+                written += len(chunk)
+                if progress is not None:
+                    progress(written, total)
+    if total is not None and written < total:
+        raise TransportError(f"Download of {_short(url)} cut short at {written} of {total} "
+                             "bytes; it goes on from there.")
+    verify_video(part, url, total)
+    os.replace(part, target)
+    return target
+
+
+def _refuse_non_video(response: requests.Response, url: str) -> None:
+    kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if kind.startswith(_NOT_VIDEO_TYPES):
+        raise ContentError(f"The result link answered {kind}, not a video ({_short(url)}): "
+                           "an error page from the host; it is retried.")
+
+
+def _span(response: requests.Response, have: int) -> tuple[int, int | None]:
+    """(offset the body starts at, the file's whole size if known)."""
+    if response.status_code == 206:
+        value = response.headers.get("Content-Range", "")  # bytes 100-199/200
+        try:
+            first, whole = value.split(" ", 1)[1].split("-", 1)[0], value.rsplit("/", 1)[1]
+            start = int(first)
+            total = int(whole) if whole.strip().isdigit() else None
+        except (IndexError, ValueError):
+            raise ContentError(f"Bad Content-Range {value!r} from the result link.") from None
+        if start != have:
+            raise ContentError(f"The result link resumed at byte {start}, not {have}.")
+        return start, total
+    length = response.headers.get("Content-Length", "")
+    return 0, int(length) if length.isdigit() else None
+
+
+def verify_video(path: Path, url: str, total: int | None) -> None:
+    """Non-empty, as long as promised, and a video container: else ContentError (the part
+    file is removed, so the next attempt starts clean)."""
+    size = path.stat().st_size
+    problem = ""
+    if size == 0:
+        problem = "an empty body"
+    elif total is not None and size != total:
+        problem = f"{size} bytes where {total} were promised"
+    else:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+        if not any(head[at:at + len(sig)] == sig for at, sig in _VIDEO_SIGNATURES):
+            problem = f"no video container (it starts with {head[:12]!r})"
+    if problem:
+        path.unlink(missing_ok=True)
+        raise ContentError(f"The result link gave {problem}, not a video ({_short(url)}); "
+                           "nothing was saved.")
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= 90 else url[:60] + "…" + url[-25:]
