@@ -362,6 +362,10 @@ class Client:
             retry=retry,
             idempotent=True,
         )
+        if not isinstance(answer, dict) or not answer.get("status"):
+            what = "an object with no status" if isinstance(answer, dict) else (
+                f"{json.dumps(answer)[:20]} instead of the task's JSON")
+            raise ContentError(f"The service answered {what} for task {task_id}; asked again.")
         return TaskSnapshot.from_json(answer, task_id=task_id)
 
     def upload_image(self, path_or_bytes: str | os.PathLike | bytes) -> str:

@@ -26,6 +26,7 @@ from .errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    ContentError,
     HailuoError,
     InsufficientQuotaError,
     NotFoundError,
@@ -76,6 +77,11 @@ class _Watch:
     failures: int = 0
     not_found: int = 0
     unreachable_since: float | None = None
+
+
+def _first_words(exc: BaseException, limit: int = 70) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _gone(base_url: str, exc: BaseException) -> str:
@@ -339,8 +345,8 @@ class Poller:
                 return
             self._retry_later(watch, "network error: retrying")
             return
-        except (ServerError, APIError) as exc:
-            self._retry_later(watch, f"{type(exc).__name__}: retrying")
+        except (ServerError, APIError, ContentError) as exc:
+            self._retry_later(watch, f"odd answer ({_first_words(exc)}): asking again")
             return
         watch.failures = 0
         watch.not_found = 0

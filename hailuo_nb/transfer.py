@@ -47,8 +47,8 @@ def _chunks(response: requests.Response, deadline: float, where: str):
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TransportError(f"{where} is sending its answer too slowly: gave up at "
-                                     "the deadline; it is retried.")
+                raise TransportError(f"{where} sent its answer too slowly: gave up at the "
+                                     "deadline")
             if sock_timeout is not None:
                 with contextlib.suppress(OSError):  # closed once the body is all in
                     sock_timeout.settimeout(max(0.05, min(left, 30.0)))
@@ -57,16 +57,17 @@ def _chunks(response: requests.Response, deadline: float, where: str):
             if not chunk:
                 return
             yield chunk
-    except (requests.RequestException, OSError, ValueError) as exc:
-        if isinstance(exc, TransportError):
-            raise
-        raise TransportError(f"The answer from {where} was cut short "
-                             f"({type(exc).__name__}); it is retried.") from None
-    except Exception as exc:  # urllib3's ProtocolError, IncompleteRead, DecodeError, …
-        if type(exc).__module__.startswith("urllib3"):
-            raise TransportError(f"The answer from {where} was cut short "
-                                 f"({type(exc).__name__}); it is retried.") from None
+    except TransportError:
         raise
+    except Exception as exc:  # socket timeouts, urllib3's ProtocolError, IncompleteRead, …
+        if not isinstance(exc, (requests.RequestException, OSError, ValueError)) and not (
+                type(exc).__module__.startswith("urllib3")):
+            raise
+        if time.monotonic() >= deadline - 0.5:  # the last read ran into the deadline
+            raise TransportError(f"{where} sent its answer too slowly: gave up at the "
+                                 "deadline") from None
+        raise TransportError(f"The answer from {where} was cut short "
+                             f"({type(exc).__name__})") from None
 
 
 def _socket_of(raw: Any) -> Any:
@@ -106,7 +107,7 @@ def save_video(get: Callable[..., requests.Response], url: str, target: Path, *,
                     progress(written, total)
     if total is not None and written < total:
         raise TransportError(f"Download of {_short(url)} cut short at {written} of {total} "
-                             "bytes; it goes on from there.")
+                             "bytes (the next try goes on from there)")
     verify_video(part, url, total)
     os.replace(part, target)
     return target
@@ -116,7 +117,7 @@ def _refuse_non_video(response: requests.Response, url: str) -> None:
     kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if kind.startswith(_NOT_VIDEO_TYPES):
         raise ContentError(f"The result link answered {kind}, not a video ({_short(url)}): "
-                           "an error page from the host; it is retried.")
+                           "an error page from the host")
 
 
 def _span(response: requests.Response, have: int) -> tuple[int, int | None]:

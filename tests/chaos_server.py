@@ -189,7 +189,8 @@ def _handler(server: ChaosServer):
                                   "text/html")
             if task.has("empty-video"):
                 return self._send(200, b"", "video/mp4")
-            if task.has("short-video"):
+            if task.has("short-video"):  # promises the whole file, sends 1000 bytes, hangs up
+                self.close_connection = True
                 return self._send(200, SAMPLE[:1000], "video/mp4", length=len(SAMPLE))
             if task.has("drip-video"):
                 self._drip(200, SAMPLE, "video/mp4")

@@ -115,7 +115,8 @@ def quickstart(lab, browser):
     bh.start_progress_sampler(page, f"{TASK_VIEW} {BAR}")
     bh.run_all_cells(page)
     yield page
-    bh.shoot(page, "notebook_full.png", docs=False)
+    if not page.is_closed():
+        bh.shoot(page, "notebook_full.png", docs=False)
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +133,17 @@ def _wait_records(page, n: int, timeout_ms: int = 120_000) -> None:
         """([rec, view, n]) => document.querySelectorAll(rec).length >= n
                                 && !document.querySelector(view)""",
         arg=[RECORD, TASK_VIEW, n], timeout=timeout_ms)
+
+
+def _notebook(page):
+    """The notebook shown (JupyterLab keeps other open notebooks hidden in the DOM); the
+    page itself where there is no notebook panel (an export, a report)."""
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    return panel.first if panel.count() else None
+
+
+def _records(page) -> list[dict]:
+    return bh.records(page, _notebook(page))
 
 
 def _first_cell(page):
@@ -171,7 +183,8 @@ def _assert_settled_records(page, got: list[dict], where: str, *, served_by: str
 def _probe_players(page, where: str, *, min_lit: float = 0.2) -> list[dict]:
     """Every record's player: the file is served (200, video/*) and loads its metadata,
     and the player shows its poster (painted, not a black box)."""
-    videos = page.locator(f"{RECORD} video")
+    scope = _notebook(page) or page
+    videos = scope.locator(f"{RECORD} video")
     infos = []
     for i in range(videos.count()):
         video = videos.nth(i)
@@ -308,7 +321,7 @@ def test_the_status_cell_says_completed(finished):
 def test_every_generation_of_the_notebook_ends_as_a_record(finished, lab):
     page = finished
     assert page.locator(TASK_VIEW).count() == 0, "a live view is left once everything ran"
-    got = bh.records(page)
+    got = _records(page)
     _assert_settled_records(page, got, "quickstart after Run All", served_by=lab.url)
     infos = _probe_players(page, "quickstart after Run All")
     print("players:", [(i["attr"], i["status"], i["readyState"], i["lit"]) for i in infos])
@@ -507,7 +520,7 @@ REPORT_PROMPTS = (*PROMPTS, "lighthouse in a storm", "nsfw storm")
 
 def _assert_report_records(page, lab) -> list[dict]:
     page.locator(RECORD).first.wait_for(timeout=30_000)
-    got = bh.records(page)
+    got = _records(page)
     statuses = [r["status"] for r in got]
     text = page.locator("body").inner_text().lower()
     for prompt in REPORT_PROMPTS:
@@ -673,7 +686,7 @@ def test_reloaded_without_its_kernel_every_generation_shows_its_record(lab, relo
     _settle_after_load(page)
     _assert_no_placeholder(page, "reloaded")
     assert page.locator(TASK_VIEW).count() == 0
-    got = bh.records(page)
+    got = _records(page)
     _assert_settled_records(page, got, "reloaded", served_by=lab.url)
     infos = _probe_players(page, "reloaded")
     print("players after reload:", [(i["src"], i["status"], i["lit"]) for i in infos])
@@ -697,7 +710,7 @@ def test_with_a_fresh_kernel_the_records_stay(lab, reloaded):
     _settle_after_load(page)
     assert lab.kernel_ids(), "no kernel after Kernel → Restart"
     _assert_no_placeholder(page, "after Kernel → Restart")
-    got = bh.records(page)
+    got = _records(page)
     _assert_settled_records(page, got, "after Kernel → Restart", served_by=lab.url)
     _probe_players(page, "after Kernel → Restart")
     print(f"kernels before/after restart: {before} / {lab.kernel_ids()}")
@@ -721,7 +734,7 @@ def test_notebook7_shows_the_records_without_the_kernel(lab, browser, saved, rel
     assert "/notebooks/" in page.url, page.url
     time.sleep(4)  # the widget manager's turn
     _assert_no_placeholder(page, "Notebook 7")
-    got = bh.records(page)
+    got = _records(page)
     _assert_settled_records(page, got, "Notebook 7", served_by=lab.url)
     _probe_players(page, "Notebook 7")
     bh.shoot(page, "notebook7.png", docs=False)
@@ -748,7 +761,7 @@ def test_the_html_export_shows_every_record_offline(lab, browser, html_export):
         page = context.new_page()
         page.goto(html_export.as_uri(), wait_until="load")
         page.locator(RECORD).first.wait_for(timeout=30_000)
-        got = bh.records(page)
+        got = _records(page)
         _assert_settled_records(page, got, "HTML export", served_by=None)
         body = page.locator("body").inner_text()
         assert not UNSETTLED.search(body), UNSETTLED.search(body)
@@ -792,8 +805,10 @@ def colleague(lab, browser, saved, reloaded):
 def test_a_colleagues_untrusted_copy_shows_the_records(lab, colleague):
     page = colleague
     time.sleep(3)
+    # What makes it a colleague's copy: this server does not trust its outputs.
+    assert "Notebook colleague.ipynb is not trusted" in lab.log_text()
     _assert_no_placeholder(page, "untrusted copy")
-    got = bh.records(page)
+    got = _records(page)
     _assert_settled_records(page, got, "untrusted copy", served_by=lab.url)
     _probe_players(page, "untrusted copy")
     bh.shoot(page, "colleague.png", docs=False)

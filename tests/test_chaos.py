@@ -1,0 +1,108 @@
+"""The engine against a lying, dripping, revoking server (tests/chaos_server.py, not the
+emulator): each fault gets a bounded, explained outcome and costs only its own task."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from chaos_server import SAMPLE, ChaosServer
+
+import hailuo_nb
+from hailuo_nb import accounts, poller
+
+
+@pytest.fixture
+def chaos(api_key, monkeypatch):
+    monkeypatch.setattr(accounts, "PROBE_EVERY", 0.5)
+    with ChaosServer(task_seconds=0.4, drip_s=1.0) as server:
+        client = hailuo_nb.Client(api_key=api_key, base_url=server.base_url,
+                                  call_deadline=4.0, download_deadline=4.0, backoff_base=0.05)
+        server.client = client  # type: ignore[attr-defined]
+        yield server
+        client.close()
+
+
+def _make(chaos, prompts):
+    return [hailuo_nb.generate(p, client=chaos.client) for p in prompts]
+
+
+def test_a_dripping_poll_holds_back_only_its_own_task(chaos):
+    slow, *others = _make(chaos, ["drip-poll [Pan left]"] + [f"fine {i}" for i in range(8)])
+    started = time.time()
+    hailuo_nb.wait_all(others, timeout=60)
+    took = time.time() - started
+    assert all(t.status == "completed" and t.local_path for t in others)
+    assert took < 4.0, f"the others waited {took:.1f} s behind one dripping poll"
+    assert slow.status != "completed" or slow.local_path  # its own pace, never a crash
+
+
+def test_a_dripping_download_holds_back_only_its_own_video(chaos):
+    slow, *others = _make(chaos, ["drip-video [Pan left]"] + [f"fine {i}" for i in range(5)])
+    started = time.time()
+    hailuo_nb.wait_all(others, timeout=60)
+    assert all(t.local_path and Path(t.local_path).read_bytes() == SAMPLE for t in others)
+    assert time.time() - started < 4.0
+    with pytest.raises(hailuo_nb.DownloadError) as info:
+        slow.wait(60)  # the total deadline ends each attempt: never a hang
+    assert "too slowly" in str(info.value) and slow.local_path is None
+
+
+@pytest.mark.parametrize(("word", "reason"), [
+    ("html-video", "text/html, not a video"),
+    ("empty-video", "empty body"),
+    ("short-video", "cut short"),
+])
+def test_a_result_link_that_lies_is_never_saved_as_a_video(chaos, word, reason):
+    [task] = _make(chaos, [f"{word} [Zoom in]"])
+    with pytest.raises(hailuo_nb.DownloadError) as info:
+        task.wait(60)
+    assert reason in str(info.value) and task.local_path is None
+    assert task.status == "completed" and task.download_state == "failed"
+    folder = Path(task.download_dir)
+    assert not list(folder.glob("*.mp4")), "a non-video got a final name"
+
+
+def test_a_cut_download_goes_on_with_range(chaos):
+    [task] = _make(chaos, ["cut-video [Push in]"])
+    task.wait(60)
+    assert Path(task.local_path).read_bytes() == SAMPLE
+    assert chaos.count("RANGE") == 1  # resumed, not started over
+
+
+@pytest.mark.parametrize("word", ["null-body", "list-body", "empty-body", "huge-body",
+                                  "skew-clock"])
+def test_odd_task_bodies_get_a_bounded_outcome(chaos, word):
+    [task] = _make(chaos, [f"{word} [Static shot]"])
+    time.sleep(2.0)
+    assert poller.get_poller().is_alive()
+    if word == "skew-clock":  # a server clock a year ahead: elapsed stays sane
+        task.wait(30)
+        assert 0 <= task.elapsed < 60
+    else:
+        assert task.status in ("pending", "processing", "submitting") and not task.is_terminal
+        assert task.note  # says why it is waiting
+
+
+def test_a_revoked_key_loses_no_video(chaos):
+    tasks = _make(chaos, [f"revoked {i} [Pan right]" for i in range(20)])
+    chaos.reject_until = time.time() + 5.0
+    time.sleep(1.0)
+    assert any(t.note.startswith("key rejected") for t in tasks)
+    hailuo_nb.wait_all(tasks, timeout=90)
+    assert chaos.count("401") > 0
+    assert all(t.status == "completed" and t.local_path for t in tasks), [
+        (t.status, t.error) for t in tasks]
+    assert all(t.note == "" for t in tasks)
+
+
+def test_out_of_credits_stops_a_batch_at_once(chaos):
+    chaos.out_of_credits = True
+    tasks = hailuo_nb.generate_many([f"prompt {i}" for i in range(30)], client=chaos.client,
+                                    max_in_flight=2)
+    hailuo_nb.wait_all(tasks, timeout=60)
+    assert chaos.count("402") == 1, "sent again after the account said it had no credits"
+    codes = sorted({t.error["code"] for t in tasks})
+    assert codes == ["http_402", "not_sent_quota"]
+    assert "resume(unsent=True)" in tasks[-1].error["message"]
