@@ -19,7 +19,7 @@ from .describe import LINK_LIFETIME
 from .downloads import add_stills
 from .errors import TaskFailedError, ValidationError
 from .journal import live_tasks, record_task, task_from_row
-from .policy import after_submit_error
+from .policy import LOCAL_FAILURES, NEVER_SENT, after_submit_error
 from .poller import Batch, fetch_if_needed, get_poller
 from .request import GenerationRequest
 from .settings import settings
@@ -243,11 +243,15 @@ def resume(
     *,
     client: Client | None = None,
     store: Store | None = None,
+    unsent: bool = False,
 ) -> list[Task]:
-    """Re-attach to unfinished tasks from the history (all, or one id).
+    """Re-attach to tasks from the history that are not known to be finished AND saved
+    (all, or one id): unfinished ones, finished ones whose video is not on disk, and ones
+    that ended here for a reason the server never gave (a rejected key, a crash).
 
-    An id the history never saw is followed too (typed by hand). Completed tasks whose
-    video is not on disk yet are downloaded. Returns the tasks re-attached.
+    An id the history never saw is followed too (typed by hand). ``unsent=True`` also
+    sends the requests that were never sent (a batch stopped by a 402, a network that
+    was down); never one that may have reached the service. Returns the tasks.
     """
     store = store or default_store()
     if task_id is not None:
@@ -257,17 +261,37 @@ def resume(
                                    "local_id": store.new_local_id(),
                                    "download_dir": _download_dir(None, None)}]
     else:  # tasks another live kernel is following are left to it
-        rows = [row for row in store.unfinished() if not owner_alive(row.get("owner"))]
+        rows = [row for row in store.unfinished(LOCAL_FAILURES) if not owner_alive(
+            row.get("owner"))]
     attached = []
     for row in rows:
         task = journal.live_task(row["task_id"])
         if task is None:  # one Task object per id in a process, whatever happens
             task_client = client or default_client(base_url=row.get("base_url"))
             task = task_from_row(row, client=task_client, store=store)
+            if task.status == "failed" and (task.error or {}).get("code") in LOCAL_FAILURES:
+                task.reopen()  # the server never said it failed: ask it
             record_task(task)  # the first write of this process: it claims the task
         _follow(task, client)
         attached.append(task)
+    if unsent and task_id is None:
+        attached += _send_unsent(store, client)
     return attached
+
+
+def _send_unsent(store: Store, client: Client | None) -> list[Task]:
+    """Queue again the requests of this history that were never sent."""
+    tasks = []
+    for row in store.never_sent(NEVER_SENT):
+        task_client = client or default_client(base_url=row.get("base_url"))
+        task = task_from_row(row, client=task_client, store=store)
+        if task.request is None:  # an image given as bytes cannot be rebuilt
+            continue
+        task.reopen(status="queued")
+        record_task(task)
+        get_poller().submit_later(task, task.request, task_client)
+        tasks.append(task)
+    return tasks
 
 
 def _follow(task: Task, client: Client | None = None) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .paths import hailuo_home
+from .sqlite_care import BUSY_WAIT, LaterWriter, is_busy, journal_mode_for
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -55,6 +58,8 @@ CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status);
 # Columns added after the first release: (name, declaration), added to older histories.
 ADDED_COLUMNS = (("owner", "TEXT"), ("take_key", "TEXT"),
                  ("forgotten", "INTEGER NOT NULL DEFAULT 0"))
+
+log = logging.getLogger(__name__)
 
 COLUMNS = (
     "local_id", "task_id", "status", "progress", "request", "results", "error_code",
@@ -101,8 +106,21 @@ class Store:
         os.chmod(self.path, 0o600)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self.journal_mode = journal_mode_for(self.path)
+        self.notice = ""  # one line for the user when the history had to be moved aside
+        self._later = LaterWriter(self._write_now)
+        try:
+            self._create_schema()
+        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+            if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
+                raise
+            self._move_aside(exc)
+            self._create_schema()
+
+    def _create_schema(self) -> None:
         with self._write_lock:
             conn = self._conn()
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             conn.executescript(SCHEMA)
             columns = {row["name"] for row in conn.execute("PRAGMA table_info(tasks)")}
             for name, declaration in ADDED_COLUMNS:  # a history written by an older version
@@ -110,13 +128,30 @@ class Store:
                     conn.execute(f"ALTER TABLE tasks ADD COLUMN {name} {declaration}")
             conn.execute("CREATE INDEX IF NOT EXISTS tasks_by_take ON tasks(take_key)")
 
+    def _move_aside(self, exc: BaseException) -> None:
+        """Keep the user's damaged file (never delete it) under a dated name; start afresh."""
+        self.close()
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(f"{self.path}{suffix}")
+            if old.exists():
+                old.rename(Path(f"{aside}{suffix}"))
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        self.notice = (f"hailuo_nb: the history {self.path} could not be read ({exc}); it was "
+                       f"moved aside to {aside.name} and a new one started — tasks listed only "
+                       "there can still be followed with %hailuo status ID.")
+        log.warning(self.notice)
+        print(self.notice, file=sys.stderr)
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            # A short wait for locks: a busy history must never hold a user's cell; writes
+            # that meet a lock are handed to _LaterWriter, which retries them.
+            conn = sqlite3.connect(self.path, timeout=BUSY_WAIT, isolation_level=None)
+            conn.execute(f"PRAGMA journal_mode={self.journal_mode}")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT * 1000)}")
             conn.row_factory = sqlite3.Row
             self._local.conn = conn
         return conn
@@ -131,11 +166,22 @@ class Store:
         return uuid.uuid4().hex
 
     def write_task(self, local_id: str, **fields: Any) -> None:
-        """Insert or update a task row; records a status change as an event."""
-        now = time.time()
+        """Insert or update a task row; records a status change as an event. A locked
+        history takes the write later (in order, retried), never blocking the caller."""
         unknown = set(fields) - set(COLUMNS)
         if unknown:
             raise KeyError(f"unknown store columns: {sorted(unknown)}")
+        if self._later.pending():  # keep the order of writes
+            self._later.add(local_id, fields, time.time())
+            return
+        try:
+            self._write_now(local_id, fields, time.time())
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            self._later.add(local_id, fields, time.time())
+
+    def _write_now(self, local_id: str, fields: dict[str, Any], now: float) -> None:
         values = {k: (json.dumps(v) if k in _JSON_COLUMNS and v is not None else v)
                   for k, v in fields.items()}
         values["updated_at"] = now
@@ -214,20 +260,37 @@ class Store:
             (take_key,))
         return rows[0] if rows else None
 
-    def unfinished(self) -> list[dict]:
-        """Rows with a server id that were still running, or finished but not on disk."""
-        return self._rows(
-            "SELECT * FROM tasks WHERE task_id IS NOT NULL AND forgotten = 0 AND ("
-            " status NOT IN ('completed', 'failed')"
-            " OR (status = 'completed' AND local_path IS NULL AND download_dir IS NOT NULL))"
-            " ORDER BY created_at"
-        )
+    def unfinished(self, local_failures: Iterable[str] = ()) -> list[dict]:
+        """Rows with a server id that are not known to be finished and saved: still running,
+        finished but not on disk, or failed here with one of ``local_failures``."""
+        codes = tuple(local_failures)
+        marks = ", ".join("?" for _ in codes) or "NULL"
+        sql = ("SELECT * FROM tasks WHERE task_id IS NOT NULL AND forgotten = 0 AND ("  # noqa: S608 - "?" marks
+               " status NOT IN ('completed', 'failed')"
+               " OR (status = 'completed' AND local_path IS NULL AND download_dir IS NOT NULL)"
+               f" OR (status = 'failed' AND error_code IN ({marks}))) ORDER BY created_at"
+               )
+        return self._rows(sql, codes)
+
+    def never_sent(self, codes: Iterable[str]) -> list[dict]:
+        """Rows whose request never reached the service (no server id), by error code."""
+        codes = tuple(codes)
+        marks = ", ".join("?" for _ in codes) or "NULL"
+        sql = ("SELECT * FROM tasks WHERE task_id IS NULL AND forgotten = 0 "  # noqa: S608 - "?" marks
+               "AND status = 'failed'"
+               f" AND error_code IN ({marks}) ORDER BY created_at"
+               )
+        return self._rows(sql, codes)
 
     def events(self, local_id: str) -> list[dict]:
         return self._rows(
             "SELECT at, status, progress, detail FROM events WHERE local_id = ? ORDER BY id",
             (local_id,),
         )
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait for writes delayed by a lock; True once all are on disk."""
+        return self._later.flush(timeout)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -157,6 +157,14 @@ class Task(HasTraits):
             self.elapsed = self._elapsed(now)
             self.status = "failed"
 
+    def reopen(self, status: str = "pending") -> None:
+        """Forget a local ending (the server never gave it): the task is followed again."""
+        with self.hold_trait_notifications():
+            self.error = None
+            self.finished = None
+            self.note = ""
+            self.status = status
+
     def _elapsed(self, now: float) -> float:
         start = self.created if self.created is not None else self.submitted_at
         end = self.finished if self.finished is not None else now

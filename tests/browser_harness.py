@@ -460,6 +460,10 @@ RECORDS_JS = """async (root) => {
     const found = [...scope.querySelectorAll('.hailuo-record')];
     if (root && root.matches('.hailuo-record')) found.unshift(root);
     for (const rec of found) {
+        // Scrolled to, as a reader would: JupyterLab's default windowing (content-visibility)
+        // leaves off-screen outputs unrendered, with no innerText.
+        rec.scrollIntoView({block: 'center'});
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
         const imgs = [...rec.querySelectorAll('img')];
         await Promise.all(imgs.map((i) => i.decode().catch(() => null)));
         const video = rec.querySelector('video');
@@ -483,7 +487,8 @@ RECORDS_JS = """async (root) => {
 
 
 def records(page: Any, root: Any = None) -> list[dict]:
-    """Every ``div.hailuo-record`` of the page (or under the element ``root``), read."""
+    """Every ``div.hailuo-record`` of the page (or under/at the element ``root``), each
+    scrolled into view and read."""
     handle = root.element_handle() if root is not None else None
     return page.evaluate(RECORDS_JS, handle)
 

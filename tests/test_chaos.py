@@ -106,3 +106,18 @@ def test_out_of_credits_stops_a_batch_at_once(chaos):
     codes = sorted({t.error["code"] for t in tasks})
     assert codes == ["http_402", "not_sent_quota"]
     assert "resume(unsent=True)" in tasks[-1].error["message"]
+
+
+def test_requests_a_402_stopped_are_sent_by_resume_unsent_once_topped_up(chaos):
+    chaos.out_of_credits = True
+    tasks = hailuo_nb.generate_many([f"later {i}" for i in range(4)], client=chaos.client,
+                                    max_in_flight=1)
+    hailuo_nb.wait_all(tasks, timeout=60)
+    assert hailuo_nb.resume(client=chaos.client) == []  # nothing is sent without asking
+    chaos.out_of_credits = False  # topped up
+    sent = hailuo_nb.resume(client=chaos.client, unsent=True)
+    assert len(sent) == 4  # the one refused with 402 (not created) and the three never sent
+    hailuo_nb.wait_all(sent, timeout=60)
+    assert all(t.status == "completed" and t.local_path for t in sent)
+    assert chaos.count("POST") == 4
+    assert hailuo_nb.resume(client=chaos.client, unsent=True) == []  # each sent once
