@@ -31,6 +31,7 @@ BENCHES = (
     ("import", "bench_import.py", 300),
     ("notebook", "bench_notebook.py", 600),
     ("comm", "bench_comm.py", 300),
+    ("drip", "bench_drip.py", 400),
 )
 OTHERS = (("emulator_throughput", "emulator_throughput.py", 300),)
 

@@ -3,7 +3,8 @@
 
     python bench/soak.py --tasks 300 --seed 1
 
-Faults: 10% of API answers are 5xx (500/502/503), 5% of API requests are dropped (a
+Faults: 10% of API answers are 5xx (500/502/503), 5% are held back a second (slow
+links), 5% of video downloads drip (4 KB every 0.1 s), 5% of API requests are dropped (a
 dropped POST *has* created its task: the client must report it as uncertain, never send
 it twice), bursts of 429 on both routes (and optionally an rpm limit), 3% of tasks fail
 on the server, a few prompts carry the blocked word, result links live a few seconds,
@@ -92,6 +93,9 @@ class SoakConfig:
     error_rate: float = 0.10
     drop_rate: float = 0.05
     fail_rate: float = 0.03
+    slow_rate: float = 0.05  # API answers held back slow_seconds (a slow link)
+    slow_seconds: float = 1.0
+    drip_rate: float = 0.05  # result downloads that drip (4 KB every 0.1 s)
     link_ttl: float = 3.0
     rpm: int | None = None  # POST limit per minute (a 429 then pauses everything)
     bursts: int = 4  # bursts of 429 on both routes during the run
@@ -132,7 +136,9 @@ class SoakReport:
         lines = [
             f"hailuo_nb soak — {cfg.tasks} tasks, seed {cfg.seed}, max_in_flight "
             f"{cfg.max_in_flight}, task {cfg.task_seconds:g} s, link ttl {cfg.link_ttl:g} s",
-            f"faults: 5xx {cfg.error_rate:.0%}, dropped {cfg.drop_rate:.0%}, failed "
+            f"faults: 5xx {cfg.error_rate:.0%}, dropped {cfg.drop_rate:.0%}, slow "
+            f"{cfg.slow_rate:.0%} ({cfg.slow_seconds:g} s), dripping downloads "
+            f"{cfg.drip_rate:.0%}, failed "
             f"{cfg.fail_rate:.0%}, blocked prompts {cfg.blocked}, 429 bursts "
             f"{cfg.bursts}x{cfg.burst_size}, rpm {cfg.rpm or '-'}",
             "",
@@ -292,7 +298,8 @@ def run_soak(cfg: SoakConfig | None = None) -> SoakReport:
     logging.getLogger("hailuo_nb").addHandler(errors)
     emu = Emulator(task_seconds=cfg.task_seconds, task_jitter=cfg.task_jitter, seed=cfg.seed,
                    error_rate=cfg.error_rate, drop_rate=cfg.drop_rate, fail_rate=cfg.fail_rate,
-                   link_ttl=cfg.link_ttl, rpm=cfg.rpm).start()
+                   slow_rate=cfg.slow_rate, slow_seconds=cfg.slow_seconds,
+                   drip_rate=cfg.drip_rate, link_ttl=cfg.link_ttl, rpm=cfg.rpm).start()
     stop = threading.Event()
     chaos = threading.Thread(target=_chaos, args=(emu, cfg, stop), name="soak-chaos",
                              daemon=True)
@@ -485,9 +492,15 @@ def _check(report, cfg, emu, store, objects, folder, key, poller, first_thread,
         v.append(f"{len(pollers)} poller threads alive")
     if poller.thread is not first_thread:
         v.append("the poller thread was replaced during the run (it died once)")
-    downloaders = [t for t in threading.enumerate() if t.name == "hailuo-downloader"]
-    if len(downloaders) > 1:
-        v.append(f"{len(downloaders)} downloader threads")
+    from hailuo_nb.downloads import DOWNLOAD_WORKERS
+    from hailuo_nb.poller import POLL_WORKERS
+
+    downloaders = [t for t in threading.enumerate() if t.name.startswith("hailuo-downloader")]
+    if len(downloaders) > DOWNLOAD_WORKERS:
+        v.append(f"{len(downloaders)} downloader threads (bound {DOWNLOAD_WORKERS})")
+    workers = [t for t in threading.enumerate() if t.name.startswith("hailuo-poll_")]
+    if len(workers) > POLL_WORKERS:
+        v.append(f"{len(workers)} poll workers (bound {POLL_WORKERS})")
     if poller.live_count():
         v.append(f"the poller still follows {poller.live_count()} task(s)")
 

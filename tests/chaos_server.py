@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import threading
 import time
 from collections import Counter
@@ -58,6 +59,7 @@ class ChaosTask:
 
 class ChaosServer:
     def __init__(self, *, task_seconds: float = 0.5, drip_s: float = 1.0):
+        self.tag = secrets.token_hex(3)  # ids unique across servers sharing one history
         self.task_seconds = task_seconds
         self.drip_s = drip_s
         self.reject_until = 0.0
@@ -88,8 +90,8 @@ class ChaosServer:
     def new_task(self, prompt: str) -> ChaosTask:
         with self._lock:
             n = len(self.tasks) + 1
-            task = ChaosTask(f"task-unified-{1757000000 + n}-chaos{n:03d}", prompt, time.time(),
-                             self.task_seconds)
+            task = ChaosTask(f"task-unified-{1757000000 + n}-{self.tag}{n:03d}", prompt,
+                             time.time(), self.task_seconds)
             self.tasks[task.id] = task
         return task
 

@@ -42,6 +42,8 @@ def add_emulator_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
     p.add_argument("--slow-rate", type=float, default=0.0, metavar="F",
                    help="fraction of API requests answered only after --slow-seconds")
     p.add_argument("--slow-seconds", type=float, default=1.0, metavar="S")
+    p.add_argument("--drip-rate", type=float, default=0.0, metavar="F",
+                   help="fraction of result downloads sent slowly (4 KB every 0.1 s)")
     p.add_argument("--link-ttl", type=float, default=86400.0, metavar="S",
                    help="seconds a result link lives after completion (default 24 h)")
     p.add_argument("--upload-ttl", type=float, default=259200.0, metavar="S",
@@ -68,7 +70,8 @@ def emulator_config(args: argparse.Namespace) -> dict:
         fail_rate=args.fail_rate,
         blocked_words=tuple(args.blocked_word) if args.blocked_word else ("nsfw",),
         error_rate=args.error_rate, drop_rate=args.drop_rate, slow_rate=args.slow_rate,
-        slow_seconds=args.slow_seconds, link_ttl=args.link_ttl, upload_ttl=args.upload_ttl,
+        slow_seconds=args.slow_seconds, drip_rate=args.drip_rate, link_ttl=args.link_ttl,
+        upload_ttl=args.upload_ttl,
         max_tasks=args.max_tasks, video_path=args.video_file, public_url=args.public_url,
         verbose=args.verbose,
     )

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, fields
 MODEL = "MiniMax-Hailuo-2.3"
 
 _TUPLE_FIELDS = ("api_keys", "quota_keys", "blocked_words", "error_statuses")
-_RATE_FIELDS = ("task_jitter", "fail_rate", "error_rate", "drop_rate", "slow_rate")
+_RATE_FIELDS = ("task_jitter", "fail_rate", "error_rate", "drop_rate", "slow_rate",
+                "drip_rate")
 _SECONDS_FIELDS = ("task_seconds", "slow_seconds", "link_ttl", "upload_ttl")
 
 
@@ -32,6 +33,7 @@ class EmulatorConfig:
     drop_rate: float = 0.0  # API requests dropped (POST after creating, GET before)
     slow_rate: float = 0.0
     slow_seconds: float = 1.0
+    drip_rate: float = 0.0  # result downloads sent slowly: 4 KB every 0.1 s (a dripping link)
     link_ttl: float = 86400.0  # result links live this long after completion
     upload_ttl: float = 259200.0  # uploaded files: 72 h
     video_path: str | None = None  # serve this file as every result instead of the sample

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -20,6 +21,7 @@ from .state import EmulatorState, Refusal
 MAX_BODY = 30 * 1024 * 1024  # the video API's limit: larger → 413
 MAX_UPLOAD_BODY = 64 * 1024 * 1024  # the files API's (base64 of a 20 MB image fits)
 DISCARD_LIMIT = 256 * 1024 * 1024  # a larger body is not even read: answer 413 and close
+DRIP_CHUNK, DRIP_PAUSE = 4096, 0.1  # a dripping link: 40 KB/s
 CHUNK = 256 * 1024
 SMALL = 64 * 1024  # bodies up to this go out in the same write as the headers
 
@@ -37,6 +39,7 @@ class Response:
     file: Path | None = None  # stream this file's byte range instead of body
     start: int = 0
     end: int = 0  # inclusive, for file/body ranges
+    drip: bool = False  # send the file slowly (a dripping link)
 
     @classmethod
     def json(cls, status: int, data: Any, headers: dict | None = None) -> Response:
@@ -190,7 +193,7 @@ class WireHandler(BaseHTTPRequestHandler):
                 self.wfile.write(head)
             elif response.file is not None:
                 self.wfile.write(head)
-                self._stream_file(response.file, response.start, length)
+                self._stream_file(response.file, response.start, length, response.drip)
             else:
                 body = response.body
                 if len(body) <= SMALL:
@@ -204,12 +207,14 @@ class WireHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         self._log(response.status)
 
-    def _stream_file(self, path: Path, start: int, length: int) -> None:
+    def _stream_file(self, path: Path, start: int, length: int, drip: bool = False) -> None:
         with open(path, "rb") as handle:
             handle.seek(start)
             left = length
             while left > 0:
-                chunk = handle.read(min(CHUNK, left))
+                if drip:
+                    time.sleep(DRIP_PAUSE)
+                chunk = handle.read(min(DRIP_CHUNK if drip else CHUNK, left))
                 if not chunk:  # the file shrank under us: the client sees a short body
                     self.close_connection = True
                     break

@@ -31,7 +31,9 @@ class MediaEndpoints(WireHandler):
                 raise Refusal(500, "The emulator's video file is missing")
             with state.lock:
                 task.downloads += 1
-            return self._ranged(file=file, content_type="video/mp4")
+            response = self._ranged(file=file, content_type="video/mp4")
+            response.drip = state.roll(state.config.drip_rate)
+            return response
         if path.startswith("/media/uploads/"):
             upload = state.live_upload(name)
             if upload is None:
