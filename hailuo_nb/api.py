@@ -19,7 +19,7 @@ from .describe import LINK_LIFETIME
 from .downloads import add_stills
 from .errors import TaskFailedError, ValidationError
 from .journal import live_tasks, record_task, task_from_row
-from .policy import LOCAL_FAILURES, NEVER_SENT, after_submit_error
+from .policy import LOCAL_FAILURES, NEVER_SENT, Budget, after_submit_error, session_budget
 from .poller import Batch, fetch_if_needed, get_poller
 from .request import GenerationRequest
 from .settings import settings
@@ -27,10 +27,20 @@ from .store import Store, default_store, owner_alive
 from .takes import take_key
 from .task import DownloadError, Task
 
+
+def _refuse_over_budget(store: Store, *budgets: Budget | None) -> None:
+    for budget in budgets:
+        if budget is not None and budget.limit > 0:
+            why = budget.refusal(store.credits_since(budget.since))
+            if why:
+                raise ValidationError(why, field="budget")
+
+
 __all__ = [
-    "check_now", "default_client", "forget", "generate", "generate_many", "get_poller", "history",
-    "live_tasks", "queue_generation", "read_stills", "recent_tasks", "resume", "stop_following",
-    "wait_all",
+    "check_now", "default_client", "dry_run_body", "forget", "generate", "generate_many",
+    "get_poller", "history",
+    "live_tasks", "queue_generation", "read_stills", "recent_tasks", "resume", "session_budget",
+    "stop_following", "wait_all",
 ]
 
 
@@ -76,13 +86,16 @@ def generate(
     timeout: float | None = None,
     store: Store | None = None,
     new: bool = False,
-) -> Task:
+    model: str | None = None,
+    dry_run: bool = False,
+) -> Task | dict:
     """Submit one generation and return its ``Task`` at once (or when done, ``wait=True``).
 
     Input is validated before anything is sent. If the service is rate-limiting, the
     request is queued and sent by the background poller when allowed. In a notebook cell,
     re-running the cell reuses what it made for the same request (nothing is sent, nothing
-    paid); ``new=True`` asks for a new take.
+    paid); ``new=True`` asks for a new take. ``dry_run=True`` sends nothing and returns the
+    exact JSON body (a local image is checked, not uploaded: its place says so).
     """
     if request is None:
         request = GenerationRequest(
@@ -92,7 +105,10 @@ def generate(
             duration=settings.default_duration if duration is None else duration,
             prompt_optimizer=prompt_optimizer,
             fast_pretreatment=fast_pretreatment,
+            model=settings.default_model if model is None else model,
         )
+    if dry_run:
+        return dry_run_body(request)
     client = client or default_client()
     store = store or default_store()
     key = None if new else take_key(request.to_record(), client.base_url)
@@ -102,6 +118,7 @@ def generate(
         if wait:
             task.wait(timeout)
         return task
+    _refuse_over_budget(store, session_budget())  # before anything is recorded or sent
     task = _new_task(request, client, store, _download_dir(download_dir, download))
     task.take_key = key or ""
     record_task(task)  # recorded before sending: nothing the user started is lost
@@ -122,6 +139,17 @@ def generate(
     if wait:
         task.wait(timeout)
     return task
+
+
+def dry_run_body(request: GenerationRequest) -> dict:
+    """The exact body ``request`` would send; a local image's place says it is not uploaded."""
+    if request.image_kind in ("path", "bytes"):
+        name = os.path.basename(str(request.image_path or "image bytes"))
+        placeholder = f"https://files.invalid/{name}?not-uploaded-in-a-dry-run"
+        body = request.to_json(image_url=placeholder)
+        body["image_urls"] = [f"<{name}: checked, uploaded when sent>"]
+        return body
+    return request.to_json()
 
 
 def _reuse(row: dict, client: Client, store: Store) -> Task:
@@ -205,6 +233,7 @@ def generate_many(
     download: bool | None = None,
     store: Store | None = None,
     new: bool = False,
+    budget: float | None = None,
     **defaults: Any,
 ) -> list[Task]:
     """Queue many generations; at most ``max_in_flight`` run on the server at once.
@@ -212,14 +241,21 @@ def generate_many(
     Every request is validated first (a bad one stops the batch before anything is
     sent). A 429 pauses the whole batch; nothing is dropped or sent twice. In a notebook
     cell, a re-run reuses what the cell made (the same prompt twice is two takes);
-    ``new=True`` makes new takes of all.
+    ``new=True`` makes new takes of all. ``budget=`` stops the batch once the credits
+    reserved since it started reach it (``model=`` and the other fields go to each request).
     """
+    defaults.setdefault("model", settings.default_model)
     items = [_as_request(item, **defaults) for item in requests]
     limit = settings.max_in_flight if max_in_flight is None else int(max_in_flight)
     if limit < 1:
         raise ValidationError(f"max_in_flight must be at least 1, got {limit}.")
-    tasks = _queue_all(items, client, store, _download_dir(download_dir, download),
-                       Batch(max_in_flight=limit), reuse=not new)
+    if budget is not None and budget < 0:
+        raise ValidationError(f"budget must be >= 0 credits, got {budget}.", field="budget")
+    batch = Batch(max_in_flight=limit,
+                  budget=Budget(budget, time.time()) if budget else None)
+    _refuse_over_budget(store or default_store(), session_budget(), batch.budget)
+    tasks = _queue_all(items, client, store, _download_dir(download_dir, download), batch,
+                       reuse=not new)
     if wait:
         wait_all(tasks, timeout=timeout)
     return tasks

@@ -103,7 +103,9 @@ def task_text(task: Any) -> str:
     if task.request is not None:
         req = task.request
         lines.append(f"  prompt:  {shorten(req.prompt or '(none)', 100)}")
-        lines.append(f"  quality: {req.quality}, {req.duration} s")
+        lines.append(f"  quality: {req.quality}, {req.duration} s · {req.model}")
+    if getattr(task, "credits", None) is not None:
+        lines.append(f"  credits: {task.credits:g} reserved")
     lines.append(f"  status:  {status_line(task)}")
     if task.status == "failed":
         lines.append(f"  error:   {failure_line(task)}")

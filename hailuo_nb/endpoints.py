@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from urllib.parse import urlsplit
 
 from .errors import ValidationError
@@ -55,10 +56,13 @@ def resolve_urls(base_url: str | None = None, files_url: str | None = None) -> t
     return base, files
 
 
+TASK_ID_RE = re.compile(r"task-unified-\d{1,20}-[A-Za-z0-9]{1,64}")
+
+
 def check_task_id(task_id: object) -> str:
     """A task id as the service writes them, or a one-line ValidationError."""
     text = str(task_id or "").strip()
-    if not text or "/" in text or "\\" in text or len(text) > 200 or not text.isprintable():
+    if not TASK_ID_RE.fullmatch(text):  # checked here: a malformed id costs no request
         raise ValidationError(
             f"Not a task id: {text[:60]!r} — ids look like task-unified-1757169743-7cvnl5zw.",
             field="task_id",

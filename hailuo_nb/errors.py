@@ -50,6 +50,11 @@ RETRYABLE_TASK_CODES = frozenset(
         "resource_exhausted",
         "quota_exceeded",
         "service_unavailable",
+        # Seen in the provider's own tools after the first release (FACTS.md):
+        "model_unavailable",
+        "upstream_error",
+        "rate_limited",
+        "unknown_error",
     }
 )
 
@@ -60,6 +65,10 @@ _TASK_CODE_ADVICE = {
     "image_dimension_mismatch": "use an image with aspect ratio between 2:5 and 5:2",
     "request_cancelled": "the task was cancelled; submit it again if you still want it",
     "resource_not_found": "the task or its input no longer exists; submit again",
+    "model_unavailable": "the model is not available right now; submit again later",
+    "upstream_error": "the provider's upstream failed; submit again in a while",
+    "rate_limited": "the provider is rate-limiting; submit again in a minute",
+    "unknown_error": "the provider gave no reason; submit again",
 }
 
 

@@ -45,6 +45,7 @@ def record_task(task: Task) -> None:
         local_path=task.local_path,
         download_dir=task.download_dir,
         finished_at=task.finished,
+        credits=task.credits,
     )
     _claimed.add(task)
     if task.id:
@@ -71,6 +72,7 @@ def task_from_row(row: dict, *, client=None, store: Store | None = None) -> Task
         download_dir=row.get("download_dir"),
         local_path=row.get("local_path"),
         take_key=row.get("take_key") or "",
+        credits=row.get("credits"),
     )
     if row.get("error_code"):
         task.error = {"code": row["error_code"], "message": row.get("error_message") or "",

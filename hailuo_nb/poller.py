@@ -37,7 +37,13 @@ from .errors import (
     ValidationError,
 )
 from .journal import record_task
-from .policy import RATE_LIMIT_PAUSE, after_submit_error
+from .policy import (
+    RATE_LIMIT_PAUSE,
+    Budget,
+    after_submit_error,
+    next_poll_interval,
+    session_budget,
+)
 from .settings import settings
 
 if TYPE_CHECKING:
@@ -58,6 +64,7 @@ NOT_FOUND_TOLERANCE = 3  # a task id the server forgot this many times in a row 
 @dataclass(eq=False)
 class Batch:
     max_in_flight: int
+    budget: Budget | None = None  # a batch's own credit budget
     in_flight: set = field(default_factory=set)
 
 
@@ -88,24 +95,6 @@ def _gone(base_url: str, exc: BaseException) -> str:
     return (f"the server at {base_url} (a local emulator) no longer answers ({exc}); it lived "
             "in a kernel that stopped, so this task can never finish — run the cell again "
             "with --new for a new take")
-
-
-def next_poll_interval(task: Task, now: float, *, lo: float, hi: float) -> float:
-    """Seconds until the next poll: long while the end is far, short as it nears.
-
-    Uses the server's ``estimated_time`` when given, else the progress rate.
-    """
-    started = task.created if task.created is not None else task.submitted_at
-    elapsed = max(0.0, now - started)
-    estimate = task.estimated_time
-    if not estimate and task.progress > 0 and elapsed > 0:
-        estimate = elapsed * 100.0 / task.progress
-    if estimate:
-        remaining = estimate - elapsed
-        interval = remaining / 2.0 if remaining > 0 else lo
-    else:
-        interval = lo + elapsed / 4.0  # no clue: slow down gently
-    return min(hi, max(lo, interval))
 
 
 class Poller:
@@ -257,7 +246,25 @@ class Poller:
             self._paused_until = max(self._paused_until, time.time() + outcome.pause)
             self._cond.notify_all()
 
+    def _over_budget(self, sub: _Submission) -> str:
+        """Why this queued request must not be sent ('' when it may)."""
+        store = sub.task.store
+        if store is None:
+            return ""
+        for budget in (session_budget(), sub.batch.budget if sub.batch else None):
+            if budget is not None and budget.limit > 0:
+                why = budget.refusal(store.credits_since(budget.since))
+                if why:
+                    return why
+        return ""
+
     def _submit(self, sub: _Submission) -> None:
+        why = self._over_budget(sub)
+        if why:
+            self._fail(sub.task, ValidationError(why), "not_sent_budget")
+            if sub.batch is not None:
+                self._stop_batch(sub.batch, sub.task, why)
+            return
         task = sub.task
         task.status = "submitting"
         sub.attempts += 1
@@ -270,7 +277,10 @@ class Poller:
             else:
                 self._fail(task, exc, outcome.code)
                 if isinstance(exc, InsufficientQuotaError) and sub.batch is not None:
-                    self._stop_batch(sub.batch, task)
+                    self._stop_batch(sub.batch, task, (
+                        f"not sent: the account is out of credits (task {task.local_id[:8]} of "
+                        "this batch got 402); top up, then hailuo_nb.resume(unsent=True) "
+                        "sends it"))
             return
         with task.settling():
             task.note = ""
@@ -282,16 +292,14 @@ class Poller:
             task._batch = sub.batch
         self.watch(task, sub.client)
 
-    def _stop_batch(self, batch: Batch, first: Task) -> None:
-        """Out of credits: the batch's other requests are not sent (each would be a 402)."""
+    def _stop_batch(self, batch: Batch, first: Task, why: str) -> None:
+        """Out of credits or over budget: the batch's other requests are not sent."""
         with self._cond:
             rest = [sub for sub in self._submissions if sub.batch is batch]
             self._submissions = deque(s for s in self._submissions if s.batch is not batch)
-        why = TransportError(
-            f"not sent: the account is out of credits (task {first.local_id[:8]} of this batch "
-            "got 402); top up, then hailuo_nb.resume(unsent=True) sends it")
+        code = "not_sent_budget" if why.startswith("Budget") else "not_sent_quota"
         for sub in rest:
-            self._fail(sub.task, why, "not_sent_quota")
+            self._fail(sub.task, TransportError(why), code)
 
     def _fail(self, task: Task, exc: BaseException, code: str) -> None:
         with task.settling():

@@ -68,6 +68,8 @@ def facts(task: Any, *, checksum: bool = False) -> list[tuple[str, str]]:
         rows.append(("server", f"local emulator at {server} (not the real service)"))
     if task.finished is not None and started:
         rows.append(("took", format_seconds(task.finished - started)))
+    if getattr(task, "credits", None) is not None:
+        rows.append(("credits", f"{task.credits:g} reserved"))
     if task.status == "failed":
         err = task.error or {}
         rows.append(("provider says", f"{err.get('code') or '?'}: {err.get('message') or '—'}"))

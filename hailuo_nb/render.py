@@ -131,7 +131,7 @@ def task_html(task: Task) -> str:
 class HistoryTable:
     """Rows of the task history, as a text table and an HTML table (every cell escaped)."""
 
-    COLUMNS = ("created", "task id", "status", "prompt", "quality", "file")
+    COLUMNS = ("created", "task id", "status", "prompt", "quality", "credits", "file")
 
     def __init__(self, rows: Iterable[Mapping[str, Any]], *, prompt_width: int = 48):
         self.rows = [dict(row) for row in rows]
@@ -176,8 +176,19 @@ class HistoryTable:
             "prompt": shorten(prompt, self.prompt_width) if prompt else "",
             "full prompt": prompt,
             "quality": quality,
+            "credits": f"{row['credits']:g}" if isinstance(row.get("credits"), (int, float))
+            else "",
             "file": self._file(row),
         }
+
+    def total_line(self) -> str:
+        """'N tasks; X credits reserved (by the M that say)': what the service reported."""
+        known = [row["credits"] for row in self.rows
+                 if isinstance(row.get("credits"), (int, float))]
+        line = f"{len(self.rows)} task(s)"
+        if known:
+            line += f"; {sum(known):g} credits reserved by the {len(known)} the service priced"
+        return line
 
     def text(self) -> str:
         if not self.rows:
@@ -190,7 +201,7 @@ class HistoryTable:
             lines.append("  ".join(r[c].ljust(widths[c]) for c in self.COLUMNS).rstrip())
             if i == 0:
                 lines.append("  ".join("-" * widths[c] for c in self.COLUMNS))
-        return "\n".join(lines)
+        return "\n".join([*lines, self.total_line()])
 
     def html(self) -> str:
         esc = html.escape
@@ -217,6 +228,7 @@ class HistoryTable:
         return (
             '<table class="hailuo-history" style="font-family:sans-serif;font-size:13px">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"<p style=\"font-family:sans-serif;font-size:12px\">{esc(self.total_line())}</p>"
         )
 
     def __repr__(self) -> str:

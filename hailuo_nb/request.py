@@ -27,8 +27,13 @@ from typing import Any
 from .camera import LintIssue
 from .errors import ValidationError
 from .images import ImageInfo, check_image_url, read_local_image
+from .models import check_mode, check_size, resolve_model
+
+# Helpers that lived here before request_fields.py; still importable from here.
+from .request_fields import _DURATION_RE as _DURATION_RE
+from .request_fields import _HOST_LIKE_RE as _HOST_LIKE_RE
+from .request_fields import _QUALITY_RE as _QUALITY_RE
 from .request_fields import (
-    _COMBINATIONS_TEXT,
     DEFAULT_MODEL,
     DURATIONS,
     MAX_PROMPT_CHARS,
@@ -42,11 +47,6 @@ from .request_fields import (
     _check_quality,
     _show,
 )
-
-# Helpers that lived here before request_fields.py; still importable from here.
-from .request_fields import _DURATION_RE as _DURATION_RE
-from .request_fields import _HOST_LIKE_RE as _HOST_LIKE_RE
-from .request_fields import _QUALITY_RE as _QUALITY_RE
 from .request_fields import _local_image as _local_image
 
 __all__ = [
@@ -89,12 +89,7 @@ class GenerationRequest:
         set_(self, "_camera_commands", commands)
         quality = _check_quality(self.quality)
         duration = _check_duration(self.duration)
-        if duration not in SUPPORTED_COMBINATIONS[quality]:
-            raise ValidationError(
-                f"{quality} videos can only be 6 s long, not {duration} s — use duration 6 "
-                f"with {quality}, or quality 768p for {duration} s ({_COMBINATIONS_TEXT}).",
-                field="duration",
-            )
+        check_size(resolve_model(self.model), quality, duration)
         set_(self, "quality", quality)
         set_(self, "duration", duration)
         set_(self, "prompt_optimizer", _check_bool("prompt_optimizer", self.prompt_optimizer))
@@ -113,6 +108,7 @@ class GenerationRequest:
                 "image-to-video.",
                 field="prompt",
             )
+        check_mode(resolve_model(self.model), self.mode)
 
     # ------------------------------------------------------------------ views
 

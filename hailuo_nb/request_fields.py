@@ -21,14 +21,14 @@ from .images import (
     looks_like_url,
     read_local_image,
 )
+from .models import DEFAULT_MODEL, MODELS, resolve_model
 
-DEFAULT_MODEL = "MiniMax-Hailuo-2.3"
 MAX_PROMPT_CHARS = 2000
 QUALITIES = ("768p", "1080p")
 DURATIONS = (6, 10)
-# quality -> the durations it allows (FACTS.md: 768p: 6 or 10 s; 1080p: 6 s only).
-SUPPORTED_COMBINATIONS: dict[str, tuple[int, ...]] = {"768p": (6, 10), "1080p": (6,)}
-_COMBINATIONS_TEXT = "768p: 6 s or 10 s; 1080p: 6 s only"
+# quality -> the durations it allows, as the standard model's rules say (models.py).
+SUPPORTED_COMBINATIONS: dict[str, tuple[int, ...]] = MODELS[DEFAULT_MODEL].durations
+_COMBINATIONS_TEXT = MODELS[DEFAULT_MODEL].combinations_text()
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.0*)?)\s*(?:s|sec|secs|second|seconds)?\s*$", re.I)
 _QUALITY_RE = re.compile(r"^\s*(\d+)\s*p?\s*$", re.I)
@@ -46,13 +46,8 @@ def _show(value: Any, limit: int = 60) -> str:
 
 
 def _check_model(model: Any) -> str:
-    if isinstance(model, str) and model.strip().lower() == DEFAULT_MODEL.lower():
-        return DEFAULT_MODEL
-    raise ValidationError(
-        f"Model {_show(model)} is not supported; the only model is {DEFAULT_MODEL} — leave "
-        "model at its default.",
-        field="model",
-    )
+    """The API name of ``model`` (full or short name), or a ValidationError naming them all."""
+    return resolve_model(model).name
 
 
 def _check_prompt(prompt: Any) -> tuple[str, tuple[LintIssue, ...], tuple[str, ...]]:

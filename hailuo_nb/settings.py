@@ -12,13 +12,15 @@ import types
 
 from traitlets import Bool, Float, HasTraits, Int, TraitError, Unicode, validate
 
+from .errors import ValidationError
+from .models import DEFAULT_MODEL, resolve_model
 from .paths import DEFAULT_DOWNLOAD_DIR
-from .request import DURATIONS, QUALITIES
+from .request_fields import DURATIONS, QUALITIES
 
 SETTING_NAMES = (
     "poll_interval", "max_poll_interval", "first_poll_delay", "download_dir", "auto_download",
     "auto_resume", "base_url", "files_url", "default_quality", "default_duration",
-    "max_in_flight",
+    "max_in_flight", "default_model", "max_credits",
 )
 
 
@@ -39,6 +41,16 @@ def check_setting(name: str, value):
     if name == "default_duration" and value not in DURATIONS:
         raise TraitError(f"default_duration must be one of {', '.join(map(str, DURATIONS))}, "
                          f"got {value!r}")
+    if name == "default_model":
+        try:
+            return resolve_model(value).name
+        except ValidationError as exc:
+            raise TraitError(f"default_model: {exc}") from None
+    if name == "max_credits":
+        credits = float(value)
+        if credits < 0 or credits != credits:
+            raise TraitError(f"max_credits must be >= 0 (0: no budget), got {value!r}")
+        return credits
     if name == "max_in_flight" and value < 1:
         raise TraitError(f"max_in_flight must be at least 1, got {value!r}")
     return value
@@ -76,6 +88,14 @@ class Settings(HasTraits):
     max_in_flight = Int(4, help="Tasks of one batch running on the server at once.").tag(
         config=True
     )
+    default_model = Unicode(
+        DEFAULT_MODEL, help="Model when none is given: MiniMax-Hailuo-2.3 (standard) or "
+        "MiniMax-Hailuo-2.3-Fast (fast, image-to-video only)."
+    ).tag(config=True)
+    max_credits = Float(
+        0.0, help="A budget: once the credits reserved by tasks submitted since it was set "
+        "reach it, the next submission is refused before sending (0: no budget)."
+    ).tag(config=True)
 
     @validate(*SETTING_NAMES)
     def _checked(self, proposal):

@@ -49,6 +49,7 @@ class TaskSnapshot:
     can_cancel: bool | None = None
     estimated_time: float | None = None
     video_duration: float | None = None
+    credits: float | None = None  # usage.credits_reserved, when the service says it
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -68,6 +69,12 @@ class TaskSnapshot:
         urls = tuple(str(u) for u in results if isinstance(u, str) and u) if isinstance(
             results, list
         ) else ()
+        if not urls and isinstance(data.get("result_data"), list):  # the newer shape
+            urls = tuple(str(item["video_url"]) for item in data["result_data"]
+                         if isinstance(item, dict) and isinstance(item.get("video_url"), str)
+                         and item["video_url"])
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        credits = _number(usage.get("credits_reserved"))
         error = None
         if status == "failed" or (isinstance(data.get("error"), dict) and data["error"]):
             error = TaskFailure.from_json(data.get("error"))
@@ -87,6 +94,7 @@ class TaskSnapshot:
             can_cancel=can_cancel if isinstance(can_cancel, bool) else None,
             estimated_time=_number(info.get("estimated_time")),
             video_duration=_number(info.get("video_duration")),
+            credits=credits if credits is not None and credits >= 0 else None,
             raw=data,
         )
 

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     base_url      TEXT,
     owner         TEXT,
     take_key      TEXT,
+    credits       REAL,
     forgotten     INTEGER NOT NULL DEFAULT 0,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL,
@@ -57,13 +58,13 @@ CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status);
 """
 # Columns added after the first release: (name, declaration), added to older histories.
 ADDED_COLUMNS = (("owner", "TEXT"), ("take_key", "TEXT"),
-                 ("forgotten", "INTEGER NOT NULL DEFAULT 0"))
+                 ("forgotten", "INTEGER NOT NULL DEFAULT 0"), ("credits", "REAL"))
 
 log = logging.getLogger(__name__)
 
 COLUMNS = (
     "local_id", "task_id", "status", "progress", "request", "results", "error_code",
-    "error_message", "local_path", "download_dir", "base_url", "owner", "take_key",
+    "error_message", "local_path", "download_dir", "base_url", "owner", "take_key", "credits",
     "forgotten", "created_at", "updated_at", "finished_at",
 )
 _JSON_COLUMNS = ("request", "results")
@@ -271,6 +272,13 @@ class Store:
                f" OR (status = 'failed' AND error_code IN ({marks}))) ORDER BY created_at"
                )
         return self._rows(sql, codes)
+
+    def credits_since(self, since: float) -> float:
+        """Credits the service reserved for tasks made since ``since`` (a budget's total)."""
+        row = self._conn().execute(
+            "SELECT COALESCE(SUM(credits), 0) FROM tasks WHERE created_at >= ?",
+            (since,)).fetchone()
+        return float(row[0])
 
     def never_sent(self, codes: Iterable[str]) -> list[dict]:
         """Rows whose request never reached the service (no server id), by error code."""

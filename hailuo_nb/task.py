@@ -56,6 +56,8 @@ class Task(HasTraits):
     note = Unicode("", help="A local remark: rate-limited, retrying, …")
     stills = AnyTrait(None, allow_none=True, help="frames.Stills: poster and strip of the video.")
     stills_error = Unicode("", help="Why no stills could be read from the saved video.")
+    credits = Float(None, allow_none=True,
+                    help="Credits the service reserved for it (usage.credits_reserved).")
     take_key = Unicode("", help="Which generation of a notebook cell this is ('' outside one).")
     reused_from = Float(None, allow_none=True,
                         help="Unix time the reused task was made (a re-run cell sent nothing).")
@@ -136,6 +138,8 @@ class Task(HasTraits):
                 self.created = float(snapshot.created)
             if snapshot.estimated_time is not None:
                 self.estimated_time = float(snapshot.estimated_time)
+            if snapshot.credits is not None:  # never guessed: only what the service says
+                self.credits = snapshot.credits
             self.progress = snapshot.progress
             self.results = list(snapshot.results)
             self.error = snapshot.error.to_json() if snapshot.error else None

@@ -129,7 +129,8 @@ def test_create_answers_the_documented_pending_task(emulator, api_key):
     r = submit(emulator, api_key)
     assert r.status_code == 200
     data = r.json()
-    assert set(data) == {"created", "id", "model", "object", "progress", "status"}
+    assert set(data) == {"created", "id", "model", "object", "progress", "status", "usage"}
+    assert data["usage"]["credits_reserved"] > 0  # FACTS.md: usage may come with the submit
     assert ID_RE.match(data["id"]), data["id"]
     assert data["model"] == MODEL
     assert data["object"] == "video.generation.task"

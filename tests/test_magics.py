@@ -735,3 +735,22 @@ def test_emulator_start_with_options_while_running_applies_them(shell):
     run = shell.run("%hailuo --wait -o quick A quick one [Static shot]")
     assert run.error is None, run.stderr
     assert shell.user_ns["quick"].status == "completed"
+
+
+def test_dry_run_and_model_from_the_magic(shell, emu, tmp_path):
+    from imagefactory import png
+
+    (tmp_path / "still.png").write_bytes(png(640, 360))
+    shell.user_ns["img"] = str(tmp_path / "still.png")
+    run = shell.run("%%hailuo --dry-run -m fast -i {img}\nThe still comes alive [Push in]")
+    assert run.error is None, run.stderr
+    assert "Dry run: nothing was sent." in run.stdout
+    assert '"model": "MiniMax-Hailuo-2.3-Fast"' in run.stdout and "Checks passed" in run.stdout
+    assert emu.requests_seen == 0
+    assert_usage_error(shell.run("%%hailuo -m fast\nNo image here"), "image-to-video only")
+    assert shell.run("%config HailuoMagics.default_model = 'fast'").error is None
+    try:
+        assert settings.default_model == "MiniMax-Hailuo-2.3-Fast"
+    finally:
+        settings.default_model = "standard"
+    assert settings.default_model == "MiniMax-Hailuo-2.3"

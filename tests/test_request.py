@@ -111,8 +111,8 @@ BAD = [
     ),
     # model and flags
     (dict(prompt="p", model="MiniMax-Hailuo-02"), ["MiniMax-Hailuo-02", MODEL], "model"),
-    (dict(prompt="p", model=""), ["not supported", MODEL], "model"),
-    (dict(prompt="p", model=None), ["not supported", MODEL], "model"),
+    (dict(prompt="p", model=""), ["Unknown model", MODEL, "fast"], "model"),
+    (dict(prompt="p", model=None), ["Unknown model", MODEL, "standard"], "model"),
     (dict(prompt="p", prompt_optimizer=1), ["prompt_optimizer", "True or False", "int"], None),
     (dict(prompt="p", prompt_optimizer=0), ["prompt_optimizer", "bool"], "prompt_optimizer"),
     (dict(prompt="p", prompt_optimizer="yes"), ["prompt_optimizer", "str"], None),

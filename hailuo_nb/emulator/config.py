@@ -8,6 +8,13 @@ import re
 from dataclasses import asdict, dataclass, fields
 
 MODEL = "MiniMax-Hailuo-2.3"
+FAST_MODEL = "MiniMax-Hailuo-2.3-Fast"
+# The emulator's own copy of the line-up, on purpose (the client's is hailuo_nb/models.py):
+# model → (modes it takes, credits reserved per (quality, duration)).
+MODELS = {
+    MODEL: (("text", "image"), {("768p", 6): 20.0, ("768p", 10): 35.0, ("1080p", 6): 40.0}),
+    FAST_MODEL: (("image",), {("768p", 6): 12.0, ("768p", 10): 21.0, ("1080p", 6): 24.0}),
+}
 
 _TUPLE_FIELDS = ("api_keys", "quota_keys", "blocked_words", "error_statuses")
 _RATE_FIELDS = ("task_jitter", "fail_rate", "error_rate", "drop_rate", "slow_rate",

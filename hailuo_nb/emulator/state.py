@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import ClassVar
 
-from .config import MODEL, ROUTES, EmulatorConfig, check_fault
+from .config import MODEL, MODELS, ROUTES, EmulatorConfig, check_fault
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -39,8 +39,10 @@ class Refusal(Exception):
     }
 
     def __init__(self, status: int, message: str, *, param: str | None = None,
-                 fallback: str | None = None, retry_after: int | None = None):
+                 fallback: str | None = None, retry_after: int | None = None,
+                 code: str | None = None):
         super().__init__(message)
+        self.code = code  # a string business code where the docs give one, else the status
         self.status = status
         self.message = message
         self.param = param
@@ -48,7 +50,7 @@ class Refusal(Exception):
         self.retry_after = retry_after
 
     def body(self) -> dict:
-        error = {"code": self.status, "message": self.message,
+        error = {"code": self.code or self.status, "message": self.message,
                  "type": self.TYPES.get(self.status, "api_error")}
         if self.param:
             error["param"] = self.param
@@ -297,9 +299,10 @@ class EmulatorState:
         view = {
             "created": int(task.created),
             "id": task.id,
-            "model": MODEL,
+            "model": task.body.get("model", MODEL),
             "object": "video.generation.task",
             "type": "video",
+            "usage": usage_of(task.body),
             "task_info": {
                 "can_cancel": False,
                 "estimated_time": max(1, math.ceil(task.duration)),
@@ -371,6 +374,13 @@ FAILURE_MESSAGES = {
     ),
     "service_error": "Service error. The generation service failed; please try again later.",
 }
+
+
+def usage_of(body: dict) -> dict:
+    """What the service reserves for a request (the provider's tool shows it as the cost)."""
+    _modes, prices = MODELS.get(body.get("model"), MODELS[MODEL])
+    credits = prices.get((body.get("quality", "768p"), body.get("duration", 6)), 0.0)
+    return {"billing_rule": "per_call", "credits_reserved": credits, "user_group": "default"}
 
 
 def failure_body(code: str) -> dict:

@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import _imageprobe
-from .config import MODEL
+from .config import MODELS
 from .http_io import Response, ServerView, WireHandler
-from .state import Refusal
+from .state import Refusal, usage_of
 
 TASK_ID_RE = re.compile(r"^task-unified-\d{1,20}-[A-Za-z0-9]{1,64}$")
 ALLOWED_FIELDS = ("model", "prompt", "image_urls", "quality", "duration", "model_params")
@@ -27,14 +27,17 @@ class VideoEndpoints(WireHandler):
         return Response.json(200, {
             "created": int(task.created),
             "id": task.id,
-            "model": MODEL,
+            "model": body["model"],
             "object": "video.generation.task",
             "progress": 0,
             "status": "pending",
+            "usage": usage_of(body),
         })
 
     def _task(self, task_id: str) -> Response:
         if not TASK_ID_RE.match(task_id):
+            # The OpenAPI document's shape (FACTS.md has seen a string code "invalid_task_id"
+            # from the live service too; the client reads both and checks ids itself first).
             raise Refusal(400, "Invalid task ID format", param="task_id")
         state = self.server.state
         with state.lock:
@@ -72,9 +75,9 @@ def validate_generation(body: Any, server: ServerView) -> None:
             raise _refuse(f"Unknown parameter: {name}", name)
     if "model" not in body:
         raise _refuse("model is required", "model")
-    if body["model"] != MODEL:
+    if body["model"] not in MODELS:
         shown = json.dumps(body["model"])[:80]
-        raise _refuse(f"Unsupported model {shown}: use {MODEL}", "model")
+        raise _refuse(f"Unsupported model {shown}: use {' or '.join(MODELS)}", "model")
     if "prompt" not in body:
         raise _refuse("prompt is required (it may be empty only with an image)", "prompt")
     prompt = body["prompt"]
@@ -96,6 +99,9 @@ def validate_generation(body: Any, server: ServerView) -> None:
         if not ok or any(c.isspace() for c in url):
             raise _refuse("image_urls must hold http(s) URLs", "image_urls")
         _check_own_upload(url, server)
+    if "text" not in MODELS[body["model"]][0] and len(images) != 1:
+        raise _refuse(f"{body['model']} is image-to-video only: image_urls must hold exactly "
+                      "1 image", "image_urls")
     if not prompt.strip() and not images:
         raise _refuse("prompt is required for text-to-video (it may be empty only with an "
                       "image)", "prompt")

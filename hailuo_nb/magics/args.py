@@ -13,6 +13,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from ..models import MODELS
+
 SUBCOMMANDS = ("form", "status", "resume", "forget", "history", "report", "login", "logout",
                "emulator", "help")
 
@@ -34,6 +36,8 @@ Options
   --dir PATH             download folder (default: %config HailuoMagics.download_dir)
   --no-download          do not download the finished video
   --new                  a new take: re-running a cell otherwise reuses what it made
+  -m, --model M          {models}
+  --dry-run              show the exact JSON body and the checks it passed; send nothing
   {name} in the prompt or options inserts a notebook variable; {{ and }} are literal braces.
 
 Subcommands (only as the FIRST word)
@@ -52,6 +56,9 @@ Subcommands (only as the FIRST word)
   %hailuo help                      this text
 
 Settings: %config HailuoMagics (e.g. %config HailuoMagics.poll_interval = 5)."""
+# The models line comes from the one table of models (their rules live there too).
+HELP = HELP.replace("{models}", "; ".join(
+    f"{m.short} = {m.name} ({m.summary})" for m in MODELS.values()))
 
 
 class HelpShown(Exception):
@@ -95,11 +102,14 @@ def generation_parser(prog: str) -> MagicArgumentParser:
     p.add_argument("--dir", default=None)
     p.add_argument("--no-download", action="store_true")
     p.add_argument("--new", action="store_true")
+    p.add_argument("-m", "--model", default=None)
+    p.add_argument("--dry-run", action="store_true")
     return p
 
 
 _VALUE_OPTIONS = frozenset(
-    {"-q", "--quality", "-d", "--duration", "-i", "--image", "-o", "--out", "--dir"}
+    {"-q", "--quality", "-d", "--duration", "-i", "--image", "-o", "--out", "--dir", "-m",
+     "--model"}
 )
 _TOKEN_RE = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|\S+)""")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import json
 import keyword
 import re
 import sys
@@ -77,6 +78,8 @@ class HailuoMagics(Magics):
     default_quality = _mirrored("default_quality")
     default_duration = _mirrored("default_duration")
     max_in_flight = _mirrored("max_in_flight")
+    default_model = _mirrored("default_model")
+    max_credits = _mirrored("max_credits")
 
     def __init__(self, shell: Any = None, **kwargs: Any):
         super().__init__(shell=shell, **kwargs)
@@ -172,11 +175,15 @@ class HailuoMagics(Magics):
                 duration=settings.default_duration if args.duration is None else args.duration,
                 prompt_optimizer=not args.no_optimize,
                 fast_pretreatment=args.fast,
+                model=settings.default_model if args.model is None else args.model,
             )
         except ValidationError as exc:
             raise usage_error(exc) from None
         for warning in request.prompt_warnings:
             print(f"Note: {one_line(warning)}", file=sys.stderr)
+        if args.dry_run:
+            _show_dry_run(request)
+            return
         try:
             task = api.generate(request=request, download_dir=args.dir,
                                 download=False if args.no_download else None, new=args.new)
@@ -191,6 +198,21 @@ class HailuoMagics(Magics):
         show_task(task)
         if args.wait:
             _wait(task)
+
+
+def _show_dry_run(request: GenerationRequest) -> None:
+    """The body that would be sent and what was checked; nothing is sent or recorded."""
+    body = api.dry_run_body(request)
+    checks = [f"model {request.model}: {request.mode} allowed",
+              f"{request.quality} and {request.duration} s go together",
+              f"prompt: {len(request.prompt)} of 2000 characters"]
+    if request.camera_commands:
+        checks.append("camera commands: " + ", ".join(request.camera_commands))
+    if request.image_kind in ("path", "bytes"):
+        checks.append(f"image: {request.image_info.describe()} (uploaded only when sent)")
+    print("Dry run: nothing was sent.\nPOST /v1/videos/generations\n"
+          + json.dumps(body, indent=2, ensure_ascii=False)
+          + "\nChecks passed: " + "; ".join(checks) + ".")
 
 
 def _refuse_near_subcommand(first: str, rest: str) -> None:

@@ -32,7 +32,7 @@ from ._throttle import MESSAGES_PER_SECOND, Throttle
 THUMBNAIL_MAX_BYTES = 96 * 1024
 WATCHED = (
     "id", "status", "progress", "error", "results", "local_path", "download_state",
-    "download_error", "note", "elapsed", "estimated_time", "finished",
+    "download_error", "note", "elapsed", "estimated_time", "finished", "credits",
 )
 # Changes that settle something: drawn at once, whatever the budget says.
 SETTLING = frozenset({"status", "error", "local_path", "download_state", "download_error"})
@@ -191,6 +191,8 @@ class TaskView(W.VBox):
                 parts.append(f"image {_esc(req.image_info.describe())}")
         ident = f"<code>{_esc(task.id or 'not yet submitted')}</code>"
         parts.append(f'<small style="color:{GREY}">{ident}</small>' if self.compact else ident)
+        if task.credits is not None:
+            parts.append(f"{task.credits:g} credits")
         if task.client is not None and is_local(task.client.base_url):
             parts.append(f'<small style="color:{GREY}" title="{_esc(task.client.base_url)}">'
                          "emulator</small>")
