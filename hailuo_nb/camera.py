@@ -40,6 +40,7 @@ __all__ = [
     "CameraGroup",
     "LintIssue",
     "PromptLint",
+    "add_camera_command",
     "lint_prompt",
     "normalize_prompt",
 ]
@@ -410,3 +411,19 @@ def _contradictory(
         end=end,
         kind="contradictory",
     )
+
+
+def add_camera_command(prompt: str, command: str, *, combine: bool) -> str:
+    """Append ``[command]``; with ``combine``, join the bracket group the prompt ends with.
+
+    ``"A city [Pan left]"`` + Pedestal up, combined → ``"A city [Pan left,Pedestal up]"``.
+    """
+    text = prompt.rstrip()
+    if combine and text.endswith("]"):
+        start = text.rfind("[")
+        inner = text[start + 1:-1].strip() if start >= 0 else ""
+        if start >= 0 and "]" not in text[start:-1]:
+            joined = f"{inner},{command}" if inner else command
+            return f"{text[:start]}[{joined}]"
+    sep = " " if text else ""
+    return f"{text}{sep}[{command}]"

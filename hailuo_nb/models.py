@@ -40,6 +40,7 @@ MODELS = {
         "image-to-video only: faster and cheaper"),
 }
 DEFAULT_MODEL = "MiniMax-Hailuo-2.3"
+FAST_MODEL = "MiniMax-Hailuo-2.3-Fast"
 
 
 def known_names() -> str:

@@ -638,3 +638,22 @@ def test_views_stay_inside_800_pixels(comm_log):
                 value = getattr(layout, name, None) or ""
                 if value.endswith("px"):
                     assert int(value[:-2]) <= 800, (w, name, value)
+
+
+def test_the_fast_model_is_offered_only_with_an_image(comm_log, tmp_path):
+    from imagefactory import png
+
+    form = GenerationForm()
+    form.prompt.value = "The still comes alive [Push in]"
+    assert form.fast_model.disabled and "add an image" in form.fast_model.tooltip
+    assert form.request.model == "MiniMax-Hailuo-2.3"
+    image = tmp_path / "still.png"
+    image.write_bytes(png(640, 360))
+    form.image_url.value = str(image)
+    assert not form.fast_model.disabled
+    form.fast_model.value = True
+    assert form.request.model == "MiniMax-Hailuo-2.3-Fast" and "fast model" in form.reason.value
+    form.image_url.value = ""  # the image goes: Fast is unticked and greyed again
+    assert form.fast_model.disabled and not form.fast_model.value
+    assert form.request.model == "MiniMax-Hailuo-2.3"
+    form.close()

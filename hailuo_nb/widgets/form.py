@@ -17,8 +17,9 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 
 from .. import render
 from ..api import queue_generation
-from ..camera import CAMERA_GROUPS, lint_prompt
+from ..camera import CAMERA_GROUPS, add_camera_command, lint_prompt
 from ..errors import HailuoError, ValidationError
+from ..models import DEFAULT_MODEL, FAST_MODEL, MODELS
 from ..request import (
     DURATIONS,
     MAX_PROMPT_CHARS,
@@ -41,22 +42,6 @@ def _esc(value: Any) -> str:
 
 def _small(text_html: str, colour: str = GREY) -> str:
     return f'<small style="color:{colour};white-space:normal;line-height:1.4">{text_html}</small>'
-
-
-def add_camera_command(prompt: str, command: str, *, combine: bool) -> str:
-    """Append ``[command]``; with ``combine``, join the bracket group the prompt ends with.
-
-    ``"A city [Pan left]"`` + Pedestal up, combined → ``"A city [Pan left,Pedestal up]"``.
-    """
-    text = prompt.rstrip()
-    if combine and text.endswith("]"):
-        start = text.rfind("[")
-        inner = text[start + 1:-1].strip() if start >= 0 else ""
-        if start >= 0 and "]" not in text[start:-1]:
-            joined = f"{inner},{command}" if inner else command
-            return f"{text[:start]}[{joined}]"
-    sep = " " if text else ""
-    return f"{text}{sep}[{command}]"
 
 
 def durations_for(quality: str) -> tuple[int, ...]:
@@ -160,7 +145,11 @@ class GenerationForm(W.VBox):
                                            indent=False, style=checks,
                                            layout=W.Layout(width="auto", margin="0 24px 0 0"))
         self.fast_pretreatment = W.Checkbox(value=False, description="Fast pretreatment",
-                                            indent=False, layout=auto, style=checks)
+                                            indent=False, style=checks,
+                                            layout=W.Layout(width="auto", margin="0 24px 0 0"))
+        fast = MODELS[FAST_MODEL]
+        self.fast_model = W.Checkbox(value=False, description=f"{fast.short.title()} model",
+                                     indent=False, layout=auto, style=checks, disabled=True)
 
         # -- image ---------------------------------------------------------------------------
         self.image_url = W.Text(
@@ -184,7 +173,8 @@ class GenerationForm(W.VBox):
                                              margin="0 0 0 8px"), style=text)
         self.task_box = W.VBox(layout=block)
 
-        for widget in (self.prompt, self.prompt_optimizer, self.fast_pretreatment):
+        for widget in (self.prompt, self.prompt_optimizer, self.fast_pretreatment,
+                       self.fast_model):
             widget.observe(self._update_controls, names="value")
         self.image_url.observe(self._image_url_changed, names="value")
         self.quality.observe(self._combination_changed, names="value")
@@ -204,7 +194,7 @@ class GenerationForm(W.VBox):
             self.image_url,
             W.HBox([self.upload, self.clear_image, self.thumbnail, self.image_note],
                    layout=row),
-            W.HBox([self.prompt_optimizer, self.fast_pretreatment], layout=row),
+            W.HBox([self.prompt_optimizer, self.fast_pretreatment, self.fast_model], layout=row),
             W.HBox([self.submit_button, self.reason], layout=row),
             self.task_box,
         ]
@@ -312,7 +302,21 @@ class GenerationForm(W.VBox):
             duration=self.duration.value,
             prompt_optimizer=self.prompt_optimizer.value,
             fast_pretreatment=self.fast_pretreatment.value,
+            model=FAST_MODEL if self.fast_model.value else DEFAULT_MODEL,
         )
+
+    def _offer_fast_model(self) -> None:
+        """The Fast model makes image-to-video only: greyed, with the reason, until an image
+        is given (and unticked again if the image goes)."""
+        has_image = self._image() is not None
+        fast = MODELS[FAST_MODEL]
+        with self.fast_model.hold_sync():
+            if not has_image and self.fast_model.value:
+                self.fast_model.value = False
+            self.fast_model.disabled = not has_image
+            self.fast_model.tooltip = (
+                f"{fast.name}: {fast.summary}" if has_image
+                else f"{fast.name} makes image-to-video only: add an image to use it")
 
     def _image_note_html(self) -> str:
         """What the form knows about the image: the checks run as soon as it is given."""
@@ -367,6 +371,7 @@ class GenerationForm(W.VBox):
             '<small style="white-space:normal;line-height:1.4">' + "<br>".join(notes)
             + "</small>" if notes else "")
         self.image_note.value = self._image_note_html()
+        self._offer_fast_model()
         try:
             self.request = self.build_request()
         except ValidationError as exc:
@@ -383,7 +388,8 @@ class GenerationForm(W.VBox):
                 self.submit_button.tooltip = "Send this request (returns at once)"
             req = self.request
             self.reason.value = _small(
-                f"ready: {_esc(req.mode)} · {_esc(req.quality)} · {_esc(req.duration)} s")
+                f"ready: {_esc(req.mode)} · {_esc(req.quality)} · {_esc(req.duration)} s · "
+                f"{_esc(MODELS[req.model].short)} model")
 
     # -- submit ----------------------------------------------------------------------------------
 
