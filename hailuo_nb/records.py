@@ -53,9 +53,11 @@ def sidecar_of(task: Any) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def facts(task: Any, *, checksum: bool = False) -> list[tuple[str, str]]:
+def facts(task: Any, *, checksum: bool = False,
+          shown: tuple[str, str] | None = None) -> list[tuple[str, str]]:
     """(label, value) pairs of the record, in reading order, as plain text (``checksum``:
-    also the video's sha256 from its sidecar, for a report)."""
+    also the video's sha256 from its sidecar; ``shown``: (video, sidecar) paths to show
+    instead, as a report does for its copies)."""
     req = task.request
     started = task.created if task.created is not None else getattr(task, "submitted_at", None)
     rows = [("status", task.status)]
@@ -69,16 +71,20 @@ def facts(task: Any, *, checksum: bool = False) -> list[tuple[str, str]]:
     if task.finished is not None and started:
         rows.append(("took", format_seconds(task.finished - started)))
     if getattr(task, "credits", None) is not None:
-        rows.append(("credits", f"{task.credits:g} reserved"))
+        rows.append(("credits", f"{task.credits:g} reserved" + (
+            " before it failed (see your account for a refund)"
+            if task.status == "failed" else "")))
     if task.status == "failed":
         err = task.error or {}
         rows.append(("provider says", f"{err.get('code') or '?'}: {err.get('message') or '—'}"))
         rows.append(("what it means", failure_line(task)))
     if task.local_path:
-        rows.append(("video", shown_path(task.local_path)))
         sidecar = sidecar_of(task)
+        video_shown, sidecar_shown = shown or (
+            shown_path(task.local_path), shown_path(os.path.splitext(task.local_path)[0] + ".json"))
+        rows.append(("video", video_shown))
         if sidecar:
-            rows.append(("sidecar", shown_path(os.path.splitext(task.local_path)[0] + ".json")))
+            rows.append(("sidecar", sidecar_shown))
         if checksum and isinstance(sidecar.get("sha256"), str):
             rows.append(("sha256", sidecar["sha256"]))
     elif task.status == "completed":
@@ -137,17 +143,20 @@ def _media_html(task: Any, video_src: str | None = None) -> str:
     return "".join(parts)
 
 
-def record_html(task: Any, *, video_src: str | None = None, checksum: bool = False) -> str:
-    """The record as HTML; ``video_src`` points the player elsewhere (a report's copy)."""
+def record_html(task: Any, *, video_src: str | None = None, checksum: bool = False,
+                shown: tuple[str, str] | None = None) -> str:
+    """The record as HTML; ``video_src`` and ``shown`` point the player and the paths at
+    a report's copies."""
     esc = html.escape
     colour = STATUS_COLOURS.get(task.status, "#6e7781")
     prompt = task.prompt or "(no prompt)"
+    cell = "text-align:left;vertical-align:top;padding:2px 8px 2px 0"
     rows = "".join(
-        f'<tr><th style="text-align:left;font-weight:normal;color:#57606a;padding:0 8px 0 0;'
-        f'vertical-align:top">{esc(label)}</th><td style="text-align:left">'
+        f'<tr><th style="{cell};font-weight:normal;color:#57606a">{esc(label)}</th>'
+        f'<td style="{cell}">'
         + (f"<code>{esc(value)}</code>" if label in ("task id", "video", "sidecar", "sha256")
            else esc(value)) + "</td></tr>"
-        for label, value in facts(task, checksum=checksum) if label != "status"
+        for label, value in facts(task, checksum=checksum, shown=shown) if label != "status"
     )
     return (
         '<div class="hailuo-record" style="font-family:sans-serif;font-size:13px;'

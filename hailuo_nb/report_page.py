@@ -52,15 +52,21 @@ def _default_tasks(limit: int) -> list[Any]:
 
 
 def _card(task: Any, folder: Path, page_dir: Path) -> str:
-    """One record whose player points at a copy of the video beside the page."""
-    src = None
+    """One record whose player and paths point at copies beside the page (video, sidecar)."""
+    src = shown = None
     if task.local_path and os.path.exists(task.local_path):
         folder.mkdir(parents=True, exist_ok=True)
-        copy = folder / f"{safe_stem(task.id, fallback=task.local_id or 'video')}.mp4"
-        if not copy.exists() or copy.stat().st_size != os.path.getsize(task.local_path):
-            shutil.copyfile(task.local_path, copy)
-        src = quote(os.path.relpath(copy, page_dir).replace(os.sep, "/"))
-    return record_html(task, video_src=src, checksum=True)
+        stem = safe_stem(task.id, fallback=task.local_id or "video")
+        copies = []
+        for source, suffix in ((Path(task.local_path), ".mp4"),
+                               (Path(task.local_path).with_suffix(".json"), ".json")):
+            copy = folder / f"{stem}{suffix}"
+            if source.exists() and (not copy.exists()
+                                    or copy.stat().st_size != source.stat().st_size):
+                shutil.copyfile(source, copy)
+            copies.append(os.path.relpath(copy, page_dir).replace(os.sep, "/"))
+        src, shown = quote(copies[0]), (copies[0], copies[1])
+    return record_html(task, video_src=src, checksum=True, shown=shown)
 
 
 def _page(title: str, tasks: list[Any], cards: list[str]) -> str:

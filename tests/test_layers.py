@@ -33,7 +33,8 @@ LAYERS = [
                     "hailuo_nb.camera_commands", "hailuo_nb.images",
                     "hailuo_nb.snapshot", "hailuo_nb.errors", "hailuo_nb.settings",
                     "hailuo_nb.paths", "hailuo_nb.describe", "hailuo_nb.frames",
-                    "hailuo_nb.endpoints", "hailuo_nb.takes", "hailuo_nb._version"]),
+                    "hailuo_nb.endpoints", "hailuo_nb.takes", "hailuo_nb.models",
+                    "hailuo_nb._version"]),
 ]
 
 

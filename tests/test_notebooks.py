@@ -222,6 +222,15 @@ def test_start_lab_serves_the_folder_with_the_emulator_environment(tmp_path, emu
         proc.wait(30)
 
 
+def write_cells(path: Path, cells: list[str]) -> Path:
+    """A notebook of these code cells at ``path`` (its folder made)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, path)
+    return path
+
+
 TAKES_CELLS = [
     "%load_ext hailuo_nb\nimport hailuo_nb",
     "%%hailuo -o a --wait\nA fox runs through snow [Pan left]",
@@ -239,11 +248,7 @@ def test_run_all_twice_in_new_kernels_pays_once_per_take(emulator_factory, api_k
     and the second run's records say they were reused."""
     emu = emulator_factory(task_seconds=0.5, api_keys=(api_key,))
     work, home = tmp_path / "work", tmp_path / "home"
-    work.mkdir()
-    path = work / "takes.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in TAKES_CELLS]
-    nbformat.write(nb, path)
+    path = write_cells(work / "takes.ipynb", TAKES_CELLS)
     env = kernel_env(home, emu, api_key)
     first = execute(path, work, env, tmp_path / "specs")
     assert emu.tasks_created == 6
@@ -255,3 +260,27 @@ def test_run_all_twice_in_new_kernels_pays_once_per_take(emulator_factory, api_k
     text = output_text(second)
     assert text.count("nothing was sent again") >= 4, text[-3000:]
     assert "hailuo-record" in text and "failed" not in text
+
+
+RESTART_CELLS = [
+    "%load_ext hailuo_nb\nimport os, hailuo_nb",
+    "%%hailuo -o a\nA slow pan over dunes [Pan left]",
+    "b = hailuo_nb.generate('A slow tilt up a tower [Tilt up]')",
+    "if os.environ.get('WAIT_HERE'):\n    hailuo_nb.wait_all([a, b])\n"
+    "print(a.status, b.status, a.reused_from is not None, b.reused_from is not None)",
+]
+
+
+def test_a_restart_mid_run_re_attaches_the_cells_tasks(emulator_factory, api_key, tmp_path):
+    """The kernel goes away while both tasks run; re-running the cells in a new kernel
+    re-attaches them (nothing sent again), binds the variables, and saves both videos."""
+    emu = emulator_factory(task_seconds=6.0, api_keys=(api_key,))
+    work, home = tmp_path / "work", tmp_path / "home"
+    path = write_cells(work / "restart.ipynb", RESTART_CELLS)
+    env = kernel_env(home, emu, api_key)
+    execute(path, work, env, tmp_path / "specs")  # returns at once; the kernel then stops
+    assert emu.tasks_created == 2
+    again = execute(path, work, {**env, "WAIT_HERE": "1"}, tmp_path / "specs")
+    assert emu.tasks_created == 2, "the re-run sent its requests again"
+    assert output_text(again).strip().splitlines()[-1] == "completed completed True True"
+    assert len(list((work / "hailuo_videos").glob("*.mp4"))) == 2

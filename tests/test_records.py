@@ -90,9 +90,9 @@ def test_a_failed_task_record_gives_the_providers_reason_and_ours(client, emulat
 
 
 def test_an_undecodable_video_gets_a_record_that_says_so(emulator_factory, api_key, tmp_path):
-    page = tmp_path / "not_a_video.mp4"
-    page.write_bytes(b"<html><body>error page</body></html>" * 50)
-    emu = emulator_factory(video_path=str(page))
+    broken = tmp_path / "broken.mp4"  # an MP4 header, then nothing a decoder can use
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00" + b"\x17" * 4000)
+    emu = emulator_factory(video_path=str(broken))
     with hailuo_nb.Client(api_key=api_key, base_url=emu.base_url) as client:
         task = hailuo_nb.generate("x [Pan left]", client=client, wait=True)
     assert task.is_settled and task.stills is None
@@ -131,6 +131,7 @@ def test_a_report_is_one_page_with_its_videos_beside_it(client, emulator, tmp_pa
     page = _Page(raw)
     [video] = page.all("video")
     assert video["src"] == f"paper_files/{done.id}.mp4"  # relative to the page
+    assert f"paper_files/{done.id}.json" in " ".join(page.text)  # the sidecar travels too
     copy = tmp_path / "out" / "paper_files" / f"{done.id}.mp4"
     assert copy.read_bytes() == emulator.video_bytes
     words = " ".join(page.text)

@@ -163,8 +163,9 @@ def cmd_report(shell: Any, rest: str) -> None:
     except (HailuoError, OSError) as exc:
         raise usage_error(exc) from None
     folder = page.with_name(f"{page.stem}_files")
-    print(f"Report written: {page} (videos in {folder}/). Open it in a browser, or zip both "
-          "to share.")
+    print(f"Report written: {page} (videos in {folder}/). Open it from disk in a browser, or "
+          "zip both to share (served through Jupyter's file view its players cannot load: the "
+          "server sandboxes HTML pages).")
 
 
 def cmd_login(shell: Any, rest: str) -> None:
