@@ -16,6 +16,7 @@ _EXPORTS = {
     "generate": "api", "generate_many": "api", "forget": "api", "history": "api",
     "live_tasks": "api",
     "queue_generation": "api", "resume": "api", "wait_all": "api", "report": "report_page",
+    "stitch": "stitching", "camera_report": "camera_check",
     "Client": "client",
     "GenerationRequest": "request",
     "settings": "settings",
@@ -67,6 +68,7 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "__version__",
+    "camera_report",
     "forget",
     "generate",
     "generate_many",
@@ -77,6 +79,7 @@ __all__ = [
     "report",
     "resume",
     "settings",
+    "stitch",
     "unload_ipython_extension",
     "wait_all",
 ]

@@ -88,6 +88,7 @@ def generate(
     new: bool = False,
     model: str | None = None,
     dry_run: bool = False,
+    parent: Task | None = None,
 ) -> Task | dict:
     """Submit one generation and return its ``Task`` at once (or when done, ``wait=True``).
 
@@ -121,6 +122,7 @@ def generate(
     _refuse_over_budget(store, session_budget())  # before anything is recorded or sent
     task = _new_task(request, client, store, _download_dir(download_dir, download))
     task.take_key = key or ""
+    task.parent_id = parent.id if parent is not None else ""
     record_task(task)  # recorded before sending: nothing the user started is lost
     task.status = "submitting"
     try:
@@ -426,3 +428,6 @@ def history(limit: int | None = None, *, as_dataframe: bool = False, store: Stor
             ) from exc
         return pd.DataFrame(rows)
     return rows
+
+
+Task.generator = staticmethod(generate)  # Task.continue_with makes its next shot with it

@@ -16,7 +16,7 @@ from typing import Any
 from IPython.display import display
 
 from .handover import hand_over_when_settled
-from .records import Record, record_bundle
+from .records import Record, camera_bundle, record_bundle
 from .render import task_html, task_text
 
 
@@ -61,6 +61,9 @@ def register_task_display(ipython: Any) -> None:
                         "ipython_display_formatter", None)
     if formatter is not None:
         formatter.for_type_by_name("hailuo_nb.task", "Task", show_task)
+    bundles = getattr(getattr(ipython, "display_formatter", None), "mimebundle_formatter", None)
+    if bundles is not None:  # a camera check shows as its timeline
+        bundles.for_type_by_name("hailuo_nb.camera_check", "CameraReport", camera_bundle)
 
 
 def _in_kernel() -> bool:

@@ -51,6 +51,7 @@ def sidecar_for(task: Task, path: Path) -> dict:
         "model": task.request.model if task.request else None,
         "request": task.request.to_record() if task.request else None,
         "source_url": task.url,
+        "parent_task_id": task.parent_id or None,  # the clip whose last frame it continues
         "created": task.created,
         "finished": task.finished,
         "downloaded": time.time(),
@@ -94,10 +95,12 @@ def save_result(task: Task, client: Client) -> Path | None:
         _download_failed(task, str(exc))
         return None
     stills, why = read_stills(path)  # here, on the engine's thread: never in a user's cell
+    camera = check_camera(path, task.prompt) if stills is not None else None
     with task.settling():  # on record before waiters see "done"
         task.download_error = ""
         task.local_path = str(path)
         task.stills, task.stills_error = stills, why
+        task.camera = camera
         record_task(task)
         task.download_state = "done"
     return path
@@ -111,6 +114,19 @@ def read_stills(path: str | os.PathLike) -> tuple[object | None, str]:
         return frames.read_stills(path, max_total_bytes=STILLS_BUDGET), ""
     except (frames.FrameError, ValueError, OSError) as exc:
         return None, f"no preview: {exc}"
+
+
+def check_camera(path: str | os.PathLike, prompt: str) -> object | None:
+    """The camera check of a saved video whose prompt has bracketed commands (else None)."""
+    if "[" not in (prompt or ""):
+        return None
+    from . import camera_check  # numpy and PyAV load with the first bracketed prompt
+
+    try:
+        return camera_check.camera_report(path, prompt)
+    except Exception:  # a check that cannot run must not cost the video
+        log.exception("hailuo_nb: the camera check of %s failed", path)
+        return None
 
 
 def add_stills(task: Task) -> None:

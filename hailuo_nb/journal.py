@@ -33,6 +33,7 @@ def record_task(task: Task) -> None:
         fields["base_url"] = task.client.base_url if task.client else None
         fields["owner"] = this_process()  # this process follows it now
         fields["take_key"] = task.take_key or None
+        fields["parent_id"] = task.parent_id or None
     store.write_task(
         task.local_id,
         **fields,
@@ -73,6 +74,7 @@ def task_from_row(row: dict, *, client=None, store: Store | None = None) -> Task
         local_path=row.get("local_path"),
         take_key=row.get("take_key") or "",
         credits=row.get("credits"),
+        parent_id=row.get("parent_id") or "",
     )
     if row.get("error_code"):
         task.error = {"code": row["error_code"], "message": row.get("error_message") or "",

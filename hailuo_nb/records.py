@@ -65,6 +65,8 @@ def facts(task: Any, *, checksum: bool = False,
         rows += [("mode", req.mode), ("model", req.model),
                  ("quality", f"{req.quality}, {req.duration} s")]
     rows += [("task id", task.id or "(not sent)"), ("made", when(started))]
+    if getattr(task, "parent_id", ""):
+        rows.append(("continues", f"the last frame of {task.parent_id}"))
     server = getattr(task.client, "base_url", None)
     if server and is_local(server):
         rows.append(("server", f"local emulator at {server} (not the real service)"))
@@ -94,10 +96,35 @@ def facts(task: Any, *, checksum: bool = False,
             rows.append(("link expires", when(task.finished + LINK_LIFETIME)))
     if task.stills_error:
         rows.append(("preview", task.stills_error))
+    report = getattr(task, "camera", None)
+    if report is not None and report.rows:
+        rows.append(("camera", f"{sum(r.verdict == 'match' for r in report.rows)} of "
+                               f"{len(report.rows)} commands seen"))
     if getattr(task, "reused_from", None):
         rows.append(("reused", f"made {when(task.reused_from)} by an earlier run of this cell; "
                                "nothing was sent again (--new / new=True for a new take)"))
     return rows
+
+
+def camera_html(report: Any) -> str:
+    """A camera check as a small timeline: one cell per command, coloured by its verdict."""
+    colours = {"match": "#1a7f37", "mismatch": "#cf222e", "unsure": "#9a6700"}
+    esc = html.escape
+    total = max((r.end for r in report.rows), default=1.0) or 1.0
+    cells = "".join(
+        f'<div title="{esc(f"[{r.command}] seen {r.seen} ({r.confidence:.2f})", quote=True)}" '
+        f'style="flex:{max(0.05, (r.end - r.start) / total):.3f};background:'
+        f'{colours[r.verdict]};color:#fff;padding:1px 4px;overflow:hidden;'
+        f'white-space:nowrap;font-size:11px">{esc(r.command)}: {esc(r.verdict)}</div>'
+        for r in report.rows)
+    score = f"{report.score:.0%}" if report.rows else "—"
+    return (f'<div class="hailuo-camera" style="margin-top:4px"><div style="font-size:12px">'
+            f"camera check: {score} of the commands seen ({esc(report.note)})</div>"
+            f'<div style="display:flex;gap:2px;max-width:520px">{cells}</div></div>')
+
+
+def camera_bundle(report: Any) -> dict:
+    return {"text/plain": repr(report), "text/html": camera_html(report)}
 
 
 def record_text(task: Any) -> str:
@@ -165,10 +192,15 @@ def record_html(task: Any, *, video_src: str | None = None, checksum: bool = Fal
         f'padding:1px 8px">{esc(task.status)}</span> <b>Hailuo</b></div>'
         f'<div style="margin:6px 0;white-space:pre-wrap">{esc(prompt)}</div>'
         '<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
-        f"<div>{_media_html(task, video_src)}</div>"
+        f"<div>{_media_html(task, video_src)}{_camera_part(task)}</div>"
         f'<table style="border-collapse:collapse;font-size:12px">{rows}</table>'
         "</div></div>"
     )
+
+
+def _camera_part(task: Any) -> str:
+    report = getattr(task, "camera", None)
+    return camera_html(report) if report is not None and report.rows else ""
 
 
 def record_bundle(task: Any) -> dict:

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     owner         TEXT,
     take_key      TEXT,
     credits       REAL,
+    parent_id     TEXT,
     forgotten     INTEGER NOT NULL DEFAULT 0,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL,
@@ -58,13 +59,15 @@ CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status);
 """
 # Columns added after the first release: (name, declaration), added to older histories.
 ADDED_COLUMNS = (("owner", "TEXT"), ("take_key", "TEXT"),
-                 ("forgotten", "INTEGER NOT NULL DEFAULT 0"), ("credits", "REAL"))
+                 ("forgotten", "INTEGER NOT NULL DEFAULT 0"), ("credits", "REAL"),
+                 ("parent_id", "TEXT"))
 
 log = logging.getLogger(__name__)
 
 COLUMNS = (
     "local_id", "task_id", "status", "progress", "request", "results", "error_code",
     "error_message", "local_path", "download_dir", "base_url", "owner", "take_key", "credits",
+    "parent_id",
     "forgotten", "created_at", "updated_at", "finished_at",
 )
 _JSON_COLUMNS = ("request", "results")

@@ -15,8 +15,9 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, HasTraits, Instance, Int, List, Unicode, observe
@@ -56,8 +57,11 @@ class Task(HasTraits):
     note = Unicode("", help="A local remark: rate-limited, retrying, …")
     stills = AnyTrait(None, allow_none=True, help="frames.Stills: poster and strip of the video.")
     stills_error = Unicode("", help="Why no stills could be read from the saved video.")
+    camera = AnyTrait(None, allow_none=True,
+                      help="camera_check.CameraReport of the saved video (bracketed prompts).")
     credits = Float(None, allow_none=True,
                     help="Credits the service reserved for it (usage.credits_reserved).")
+    parent_id = Unicode("", help="The task whose last frame this one continues ('' if none).")
     take_key = Unicode("", help="Which generation of a notebook cell this is ('' outside one).")
     reused_from = Float(None, allow_none=True,
                         help="Unix time the reused task was made (a re-run cell sent nothing).")
@@ -229,6 +233,39 @@ class Task(HasTraits):
         if self._client is None:
             self._client = default_client()
         return self._client
+
+    # How to make a new generation, set by the public API when it is imported (hailuo_nb.api
+    # sets it to ``generate``): the model stays below it and never imports it.
+    generator: ClassVar[Callable[..., Any] | None] = None
+
+    def continue_with(self, prompt: str = "", **options: Any) -> Task:
+        """The next shot: this finished clip's last frame as the image of a new
+        image-to-video generation (standard or ``model="fast"``), recorded as its child."""
+        if self.status != "completed" or not (self.local_path and os.path.exists(
+                self.local_path)):
+            raise ValidationError(
+                f"Task {self.id or '(not sent)'} has no video on disk to continue from — wait "
+                "for it (task.wait()) first.")
+        if Task.generator is None:
+            raise ValidationError("continue_with needs hailuo_nb's API: `import hailuo_nb`.")
+        from . import frames  # PyAV loads with the first clip continued, not with the model
+
+        try:
+            last = frames.last_frame_jpeg(self.local_path)
+        except frames.FrameError as exc:
+            raise ValidationError(f"{exc} — it cannot be continued.") from None
+        options.setdefault("client", self._client)
+        options.setdefault("download_dir", self.download_dir)
+        return Task.generator(prompt, image=last, parent=self, **options)
+
+    def camera_report(self) -> Any:
+        """Expected vs seen camera motion of this finished clip (hailuo_nb.camera_check)."""
+        if not (self.local_path and os.path.exists(self.local_path)):
+            raise ValidationError(f"Task {self.id or '(not sent)'} has no video on disk yet — "
+                                  "wait for it (task.wait()) first.")
+        from .camera_check import camera_report  # numpy and PyAV load only for a check
+
+        return camera_report(self.local_path, self.prompt)
 
     @property
     def client(self) -> Client | None:

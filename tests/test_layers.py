@@ -34,6 +34,7 @@ LAYERS = [
                     "hailuo_nb.snapshot", "hailuo_nb.errors", "hailuo_nb.settings",
                     "hailuo_nb.paths", "hailuo_nb.describe", "hailuo_nb.frames",
                     "hailuo_nb.endpoints", "hailuo_nb.takes", "hailuo_nb.models",
+                    "hailuo_nb.camera_check", "hailuo_nb.stitching",
                     "hailuo_nb._version"]),
 ]
 

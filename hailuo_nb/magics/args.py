@@ -15,8 +15,8 @@ from IPython.core.error import UsageError
 
 from ..models import MODELS
 
-SUBCOMMANDS = ("form", "status", "resume", "forget", "history", "report", "login", "logout",
-               "emulator", "help")
+SUBCOMMANDS = ("form", "status", "resume", "forget", "history", "report", "stitch", "camera",
+               "login", "logout", "emulator", "help")
 
 HELP = """\
 Hailuo 2.3 video generation (evolink.ai) — the magics
@@ -38,6 +38,7 @@ Options
   --new                  a new take: re-running a cell otherwise reuses what it made
   -m, --model M          {models}
   --dry-run              show the exact JSON body and the checks it passed; send nothing
+  --from NAME            continue the finished Task in NAME: its last frame is the image
   {name} in the prompt or options inserts a notebook variable; {{ and }} are literal braces.
 
 Subcommands (only as the FIRST word)
@@ -49,6 +50,8 @@ Subcommands (only as the FIRST word)
   %hailuo history [-n N]            the latest N tasks (default 20)
   %hailuo report [PATH] [-n N]      one HTML page of this session's results (or the last N),
                                     videos copied beside it (default hailuo_report.html)
+  %hailuo stitch OUT.mp4 A B …      join finished Tasks (variable names) or files into one
+  %hailuo camera NAME               expected vs seen camera motion of a finished Task
   %hailuo login [--save]            type the API key (hidden); --save keeps it in a 0600 file
   %hailuo logout                    forget the session key and the saved key
   %hailuo emulator [start|stop|status] [--task-seconds S]
@@ -104,12 +107,13 @@ def generation_parser(prog: str) -> MagicArgumentParser:
     p.add_argument("--new", action="store_true")
     p.add_argument("-m", "--model", default=None)
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--from", dest="from_task", default=None, metavar="NAME")
     return p
 
 
 _VALUE_OPTIONS = frozenset(
     {"-q", "--quality", "-d", "--duration", "-i", "--image", "-o", "--out", "--dir", "-m",
-     "--model"}
+     "--model", "--from"}
 )
 _TOKEN_RE = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|\S+)""")
 

@@ -28,7 +28,7 @@ from ..display import register_task_display, show_task
 from ..errors import HailuoError, ValidationError
 from ..request import GenerationRequest
 from ..settings import SETTING_NAMES, Settings, check_setting, settings
-from . import commands
+from . import commands, sequence_commands
 from .args import (
     HELP,
     SUBCOMMANDS,
@@ -43,11 +43,14 @@ from .args import (
 from .emulator_session import emulator_command
 
 MIRRORED_TRAITS = SETTING_NAMES
+# With --from the image is the parent's last frame, read later: checked as image-to-video.
+_PLACEHOLDER_IMAGE = "https://placeholder.invalid/last-frame.jpg"
 COMMANDS = {
     "form": commands.cmd_form, "status": commands.cmd_status, "resume": commands.cmd_resume,
     "history": commands.cmd_history, "login": commands.cmd_login,
     "logout": commands.cmd_logout, "help": commands.cmd_help, "report": commands.cmd_report,
-    "forget": commands.cmd_forget,
+    "forget": commands.cmd_forget, "stitch": sequence_commands.cmd_stitch,
+    "camera": sequence_commands.cmd_camera,
     "emulator": lambda shell, rest: emulator_command(rest),
 }
 
@@ -170,7 +173,7 @@ class HailuoMagics(Magics):
         try:
             request = GenerationRequest(
                 prompt=prompt,
-                image=args.image or None,
+                image=args.image or (_PLACEHOLDER_IMAGE if args.from_task else None),
                 quality=settings.default_quality if args.quality is None else args.quality,
                 duration=settings.default_duration if args.duration is None else args.duration,
                 prompt_optimizer=not args.no_optimize,
@@ -185,8 +188,16 @@ class HailuoMagics(Magics):
             _show_dry_run(request)
             return
         try:
-            task = api.generate(request=request, download_dir=args.dir,
-                                download=False if args.no_download else None, new=args.new)
+            if args.from_task is not None:  # the next shot: the parent's last frame
+                parent = sequence_commands.task_named(self.shell, args.from_task, "--from")
+                task = parent.continue_with(
+                    prompt, quality=request.quality, duration=request.duration,
+                    model=request.model, prompt_optimizer=request.prompt_optimizer,
+                    fast_pretreatment=request.fast_pretreatment, new=args.new,
+                    download_dir=args.dir, download=False if args.no_download else None)
+            else:
+                task = api.generate(request=request, download_dir=args.dir,
+                                    download=False if args.no_download else None, new=args.new)
         except MissingAPIKeyError:
             raise UsageError(f"No API key: {HOW_TO_SET}.") from None
         except HailuoError as exc:  # ValidationError, APIError, TransportError: one line

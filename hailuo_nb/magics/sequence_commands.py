@@ -1,0 +1,59 @@
+"""`%hailuo stitch` and `%hailuo camera`: sequences of shots, and whether the camera obeyed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.display import HTML, display
+
+from ..camera_check import CameraReport
+from ..errors import HailuoError
+from ..frames import FrameError
+from ..records import shown_path
+from ..render import relative_src
+from ..stitching import stitch
+from .args import split_words, usage_error
+
+
+def task_named(shell: Any, name: str, what: str) -> Any:
+    """The Task held by notebook variable ``name`` (a one-line UsageError otherwise)."""
+    if name not in shell.user_ns:
+        raise UsageError(f"{what}: no variable {name!r} — bind a task with -o {name} first.")
+    task = shell.user_ns[name]
+    if not hasattr(task, "local_path"):
+        raise UsageError(f"{what}: {name!r} is a {type(task).__name__}, not a Hailuo Task.")
+    return task
+
+
+def cmd_stitch(shell: Any, rest: str) -> None:
+    words = split_words(rest, "the stitch options")
+    reencode = "--reencode" in words
+    words = [w for w in words if w != "--reencode"]
+    if len(words) < 3:
+        raise UsageError("Usage: %hailuo stitch OUT.mp4 A B [C …] [--reencode] (A, B: task "
+                         "variables or video files).")
+    out, names = words[0], words[1:]
+    items = [shell.user_ns.get(n, n) for n in names]  # a variable, else a file name
+    try:
+        path = stitch(items, out, reencode=reencode)
+    except (HailuoError, FrameError, OSError) as exc:
+        raise usage_error(exc) from None
+    src = relative_src(path)
+    player = (f'<video src="{src}" controls preload="metadata" style="width:480px;'
+              'max-width:100%"></video>' if src else "")
+    print(f"Stitched {len(items)} clips into {shown_path(str(path))} (parts listed in "
+          f"{shown_path(str(path.with_suffix('.json')))}).")
+    if player:
+        display(HTML(player))
+
+
+def cmd_camera(shell: Any, rest: str) -> CameraReport:
+    words = split_words(rest, "the camera options")
+    if len(words) != 1:
+        raise UsageError("Usage: %hailuo camera NAME (a finished Task variable).")
+    task = task_named(shell, words[0], "%hailuo camera")
+    try:
+        return task.camera_report()
+    except (HailuoError, FrameError) as exc:
+        raise usage_error(exc) from None
