@@ -297,6 +297,7 @@ def run_soak(cfg: SoakConfig | None = None) -> SoakReport:
     errors = _ErrorLog()
     logging.getLogger("hailuo_nb").addHandler(errors)
     emu = Emulator(task_seconds=cfg.task_seconds, task_jitter=cfg.task_jitter, seed=cfg.seed,
+                   render=False,  # one sample file: every download is checked against its sha256
                    error_rate=cfg.error_rate, drop_rate=cfg.drop_rate, fail_rate=cfg.fail_rate,
                    slow_rate=cfg.slow_rate, slow_seconds=cfg.slow_seconds,
                    drip_rate=cfg.drip_rate, link_ttl=cfg.link_ttl, rpm=cfg.rpm).start()

@@ -100,25 +100,63 @@ class CameraReport:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class CameraTable:
+    """Camera checks across tasks: the instruction-following score of a sweep."""
+
+    labels: list  # one per report: the task id or file name
+    reports: list
+
+    @property
+    def rows(self) -> list[tuple[str, Row]]:
+        return [(label, row) for label, report in zip(self.labels, self.reports, strict=True)
+                for row in report.rows]
+
+    @property
+    def score(self) -> float | None:
+        rows = self.rows
+        return sum(r.verdict == "match" for _, r in rows) / len(rows) if rows else None
+
+    def __repr__(self) -> str:
+        lines = [f"Camera check of {len(self.reports)} clip(s): "
+                 + (f"{self.score:.0%} of {len(self.rows)} commands seen" if self.rows
+                    else "no camera command")]
+        lines += [f"  {label}  [{r.command}]  seen {r.seen}  → {r.verdict} ({r.confidence:.2f})"
+                  for label, r in self.rows]
+        return "\n".join(lines)
+
+
+def camera_table(tasks: list) -> CameraTable:
+    """The camera check of each finished task (or video path with ``prompt=`` unknown)."""
+    labels, reports = [], []
+    for task in tasks:
+        report = getattr(task, "camera", None)
+        if report is None:
+            report = camera_report(task.local_path, task.prompt)
+        labels.append(task.id or os.path.basename(task.local_path))
+        reports.append(report)
+    return CameraTable(labels, reports)
+
+
 def bracket_groups(prompt: str) -> list[tuple[str, ...]]:
     """The prompt's bracket groups of known commands, in order."""
     lint = lint_prompt(prompt or "")
     return [tuple(group.commands) for group in lint.groups if group.commands]
 
 
-def measure(path: str | os.PathLike) -> tuple[float, list[tuple[float, float, float, float]]]:
-    """(duration, [(time, dx, dy, divergence) per sampled pair]), dx/dy as fractions of
-    the frame per pair and divergence as a relative scale change per pair."""
-    grey, times = _grey_frames(os.fspath(path))
+def measure(path: str | os.PathLike) -> tuple[float, list[tuple[float, float, float, float,
+                                                                  float]]]:
+    """(duration, [(from, to, dx, dy, divergence) per sampled pair]): dx and dy as fractions
+    of the frame per second, divergence as a relative scale change per second."""
+    grey, times, duration = _grey_frames(os.fspath(path))
     pairs = []
     for i in range(len(grey) - 1):
         (a, ta), (b, tb) = (grey[i], times[i]), (grey[i + 1], times[i + 1])
         dt = max(tb - ta, 1e-6)
         h, w = a.shape
         dx, dy = _shift(a, b)
-        div = _divergence(a, b)
-        pairs.append(((ta + tb) / 2, dx / w / dt, dy / h / dt, div / dt))
-    return (times[-1] if times else 0.0), pairs
+        pairs.append((ta, tb, dx / w / dt, dy / h / dt, _divergence(a, b) / dt))
+    return duration, pairs
 
 
 def camera_report(path: str | os.PathLike, prompt: str) -> CameraReport:
@@ -129,7 +167,8 @@ def camera_report(path: str | os.PathLike, prompt: str) -> CameraReport:
     segments, rows = [], []
     for i in range(slots):
         start, end = duration * i / slots, duration * (i + 1) / slots
-        inside = [p for p in pairs if start <= p[0] <= end] or pairs
+        # pairs wholly inside the segment: one that straddles a boundary mixes two moves
+        inside = [p for p in pairs if start - 1e-6 <= p[0] and p[1] <= end + 1e-6] or pairs
         motion = _summarise(inside)
         segments.append((start, end, motion))
         for command in groups[i] if groups else ():
@@ -140,14 +179,17 @@ def camera_report(path: str | os.PathLike, prompt: str) -> CameraReport:
 # -- the measuring -----------------------------------------------------------------------
 
 
-def _grey_frames(path: str) -> tuple[list[np.ndarray], list[float]]:
+def _grey_frames(path: str) -> tuple[list[np.ndarray], list[float], float]:
     try:
         container = av.open(path)
     except (av.FFmpegError, OSError) as exc:
         raise FrameError(f"cannot read video frames from {path}: {exc}") from None
     frames, times = [], []
+    duration = 0.0
     try:
         stream = container.streams.video[0]
+        if stream.duration is not None and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
         step = 1.0 / SAMPLES_PER_SECOND
         next_at = 0.0
         for frame in container.decode(stream):
@@ -163,7 +205,7 @@ def _grey_frames(path: str) -> tuple[list[np.ndarray], list[float]]:
         raise FrameError(f"cannot read video frames from {path}: {exc}") from None
     finally:
         container.close()
-    return frames, times
+    return frames, times, max(duration, times[-1] if times else 0.0)
 
 
 def _shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -196,7 +238,7 @@ def _divergence(a: np.ndarray, b: np.ndarray) -> float:
 def _summarise(pairs: list) -> Motion:
     if not pairs:
         return Motion(0.0, 0.0, 0.0, 0.0)
-    arr = np.array([p[1:] for p in pairs])
+    arr = np.array([p[2:] for p in pairs])
     x, y, z = (float(np.median(arr[:, i])) for i in range(3))
     per_pair = arr[:, :2] / SAMPLES_PER_SECOND
     shake = float(np.std(per_pair[:, 0] - np.median(per_pair[:, 0]))

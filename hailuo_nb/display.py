@@ -16,7 +16,7 @@ from typing import Any
 from IPython.display import display
 
 from .handover import hand_over_when_settled
-from .records import Record, camera_bundle, record_bundle
+from .records import Record, camera_bundle, camera_table_bundle, record_bundle
 from .render import task_html, task_text
 
 
@@ -64,6 +64,7 @@ def register_task_display(ipython: Any) -> None:
     bundles = getattr(getattr(ipython, "display_formatter", None), "mimebundle_formatter", None)
     if bundles is not None:  # a camera check shows as its timeline
         bundles.for_type_by_name("hailuo_nb.camera_check", "CameraReport", camera_bundle)
+        bundles.for_type_by_name("hailuo_nb.camera_check", "CameraTable", camera_table_bundle)
 
 
 def _in_kernel() -> bool:

@@ -21,8 +21,9 @@ from .paths import inside, safe_stem
 from .policy import needs_download
 
 log = logging.getLogger(__name__)
-# Poster + strip as JPEG bytes: inlined as base64 (4/3 larger) they stay under 35 KB a result.
-STILLS_BUDGET = 25_000
+# Poster + strip as JPEG bytes: inlined as base64 (4/3 larger) they stay under 27 KB a result,
+# so a notebook of three results stays near 100 KB.
+STILLS_BUDGET = 20_000
 
 if TYPE_CHECKING:
     from .client import Client

@@ -127,6 +127,24 @@ def camera_bundle(report: Any) -> dict:
     return {"text/plain": repr(report), "text/html": camera_html(report)}
 
 
+def camera_table_bundle(table: Any) -> dict:
+    """Commands by clips: expected, seen, verdict, confidence, and the overall score."""
+    esc = html.escape
+    colours = {"match": "#1a7f37", "mismatch": "#cf222e", "unsure": "#9a6700"}
+    body = "".join(
+        f"<tr><td><code>{esc(label)}</code></td><td>[{esc(r.command)}]</td>"
+        f"<td>{esc(r.expected)}</td><td>{esc(r.seen)}</td>"
+        f'<td style="color:{colours[r.verdict]}">{esc(r.verdict)}</td>'
+        f"<td>{r.confidence:.2f}</td></tr>" for label, r in table.rows)
+    score = f"{table.score:.0%}" if table.rows else "—"
+    page = ('<table class="hailuo-camera-table" style="font-family:sans-serif;font-size:12px">'
+            "<thead><tr><th>task</th><th>command</th><th>expected</th><th>seen</th>"
+            f"<th>verdict</th><th>confidence</th></tr></thead><tbody>{body}</tbody></table>"
+            f"<p style=\"font-family:sans-serif;font-size:12px\">score: {score} of the commands "
+            "seen</p>")
+    return {"text/plain": repr(table), "text/html": page}
+
+
 def record_text(task: Any) -> str:
     lines = [f"Hailuo {task.status}: {shorten(task.prompt or '(no prompt)', 100)}"]
     lines += [f"  {label + ':':<15}{value}" for label, value in facts(task)]

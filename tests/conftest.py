@@ -67,6 +67,9 @@ def emulator_factory():
     def make(**config):
         config.setdefault("task_seconds", 0.2)
         config.setdefault("seed", 0)
+        # Every result is the one sample file (tests compare downloads to emu.video_bytes);
+        # tests of the clips rendered per request pass render=True.
+        config.setdefault("render", False)
         emu = Emulator(**config)
         emu.start()
         started.append(emu)

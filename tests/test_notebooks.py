@@ -121,7 +121,7 @@ def test_committed_notebooks_have_no_outputs():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_against_the_emulator(path, emulator_factory, api_key, tmp_path):
-    emu = emulator_factory(task_seconds=1.0, api_keys=(api_key,))
+    emu = emulator_factory(task_seconds=1.0, api_keys=(api_key,), render=True)
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     nb = execute(path, work, kernel_env(home, emu, api_key), tmp_path / "specs")
@@ -132,7 +132,7 @@ def test_notebook_runs_against_the_emulator(path, emulator_factory, api_key, tmp
     assert emu.tasks_created >= 1
     videos = list((work / "hailuo_videos").glob("*.mp4"))
     assert len(videos) >= 1
-    assert all(v.read_bytes() == emu.video_bytes for v in videos)
+    assert all(v.read_bytes()[4:8] == b"ftyp" for v in videos)  # rendered clips, whole
     assert_key_absent(api_key, work, home)
 
 

@@ -51,7 +51,10 @@ def add_emulator_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
     p.add_argument("--max-tasks", type=int, default=100_000, metavar="N",
                    help="tasks remembered; past this the oldest is forgotten")
     p.add_argument("--video-file", default=None, metavar="PATH",
-                   help="serve this file as every result (default: a small sample MP4)")
+                   help="serve this file as every result (default: a clip rendered to match "
+                        "each request's duration, quality and camera commands)")
+    p.add_argument("--no-render", dest="render", action="store_false",
+                   help="serve the small sample MP4 as every result instead of rendered clips")
     p.add_argument("--public-url", default=None, metavar="URL",
                    help="base of the links it hands out, when clients reach it by another "
                         "name than http://HOST:PORT")
@@ -73,7 +76,7 @@ def emulator_config(args: argparse.Namespace) -> dict:
         slow_seconds=args.slow_seconds, drip_rate=args.drip_rate, link_ttl=args.link_ttl,
         upload_ttl=args.upload_ttl,
         max_tasks=args.max_tasks, video_path=args.video_file, public_url=args.public_url,
-        verbose=args.verbose,
+        verbose=args.verbose, render=getattr(args, "render", True),
     )
 
 

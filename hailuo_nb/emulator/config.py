@@ -44,6 +44,9 @@ class EmulatorConfig:
     link_ttl: float = 86400.0  # result links live this long after completion
     upload_ttl: float = 259200.0  # uploaded files: 72 h
     video_path: str | None = None  # serve this file as every result instead of the sample
+    # Results are clips rendered to match each request (duration, quality, camera commands:
+    # see clips.py), unless video_path is set; False: the sample (or video_path) for all.
+    render: bool = True
     max_tasks: int = 100_000  # past this, the oldest task is forgotten ("not found or expired")
     retry_after: int = 1  # seconds advised by injected/random 429 and 503 answers
     public_url: str | None = None  # the base of links it hands out, if not http://host:port
@@ -106,7 +109,7 @@ def _clean(name: str, value):
         if name == "retry_after" and value < 0:
             raise ValueError("retry_after must be >= 0")
         return value
-    if name == "verbose":
+    if name in ("verbose", "render"):
         return bool(value)
     if name == "video_path":
         if value in (None, ""):

@@ -7,10 +7,37 @@ import time
 from pathlib import Path
 from urllib.parse import unquote
 
+from . import clips
+from .config import EmulatorConfig
 from .http_io import Response, WireHandler
-from .state import Refusal
+from .state import EmuTask, Refusal
 
 SAMPLE_VIDEO = Path(__file__).parent / "assets" / "sample.mp4"
+
+
+def renders(config: EmulatorConfig) -> bool:
+    """Whether results are clips rendered per request (else one file for all)."""
+    return bool(config.render) and not config.video_path
+
+
+def _clip_request(task: EmuTask) -> tuple[str, int, str]:
+    body = task.body
+    return str(body.get("prompt") or ""), int(body.get("duration", 6)), \
+        str(body.get("quality", "768p"))
+
+
+def start_rendering(config: EmulatorConfig, task: EmuTask) -> None:
+    """Begin rendering a task's clip in the background, so its download need not wait."""
+    if renders(config) and task.outcome == "completed":
+        clips.prefetch(*_clip_request(task))
+
+
+def result_file(config: EmulatorConfig, task: EmuTask) -> Path:
+    """The file a task's result link serves: its rendered clip (waiting for the render if
+    it is not finished; never a partial file), else ``video_path`` or the sample."""
+    if renders(config):
+        return clips.clip_for(*_clip_request(task))
+    return Path(config.video_path) if config.video_path else SAMPLE_VIDEO
 
 
 class MediaEndpoints(WireHandler):
@@ -26,7 +53,14 @@ class MediaEndpoints(WireHandler):
             now = time.time()
             if done_at is None or now < done_at or now > done_at + state.config.link_ttl:
                 raise Refusal(404, "File not found or link expired")
-            file = self.server.video_file
+            if renders(state.config):
+                try:
+                    file = result_file(state.config, task)
+                except Exception as exc:  # av/numpy/disk errors: say so, do not crash
+                    raise Refusal(500, f"The emulator could not render the video: "
+                                       f"{type(exc).__name__}") from None
+            else:
+                file = self.server.video_file
             if not file.is_file():
                 raise Refusal(500, "The emulator's video file is missing")
             with state.lock:

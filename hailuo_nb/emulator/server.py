@@ -30,7 +30,7 @@ from .http_io import (
     Response,
     refusal_response,
 )
-from .media import SAMPLE_VIDEO, parse_range
+from .media import SAMPLE_VIDEO, parse_range, result_file
 from .state import EmulatorState
 from .video_api import ALLOWED_FIELDS, MODEL_PARAMS, TASK_ID_RE, parse_json, validate_generation
 
@@ -242,8 +242,17 @@ class Emulator:
         with self._state.lock:
             return list(self._state.tasks)
 
+    def result_path(self, task_id: str) -> Path:
+        """The file the task's result link serves (rendering its clip first when
+        ``render`` is on and it is not cached yet); KeyError if there is no such task."""
+        with self._state.lock:
+            task = self._state.tasks[task_id]
+        return result_file(self.config, task)
+
     @property
     def video_path(self) -> Path:
+        """The one file served for every result when ``render`` is off (or
+        ``video_path`` is set); with rendering on, see :meth:`result_path`."""
         return Path(self.config.video_path) if self.config.video_path else SAMPLE_VIDEO
 
     @property

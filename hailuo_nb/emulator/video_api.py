@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from . import _imageprobe
 from .config import MODELS
 from .http_io import Response, ServerView, WireHandler
+from .media import start_rendering
 from .state import Refusal, usage_of
 
 TASK_ID_RE = re.compile(r"^task-unified-\d{1,20}-[A-Za-z0-9]{1,64}$")
@@ -24,6 +25,7 @@ class VideoEndpoints(WireHandler):
         body = parse_json(raw)
         validate_generation(body, self.server)
         task = self.server.state.create_task(body, key)
+        start_rendering(self.server.config, task)
         return Response.json(200, {
             "created": int(task.created),
             "id": task.id,
