@@ -32,6 +32,7 @@ BENCHES = (
     ("notebook", "bench_notebook.py", 600),
     ("comm", "bench_comm.py", 300),
     ("drip", "bench_drip.py", 400),
+    ("camera", "bench_camera.py", 300),
 )
 OTHERS = (("emulator_throughput", "emulator_throughput.py", 300),
           ("soak", "soak.py", 900))  # 300 tasks through every fault, slow links included
