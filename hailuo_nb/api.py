@@ -17,15 +17,16 @@ from . import journal
 from .client import Client, check_task_id, default_client
 from .describe import LINK_LIFETIME
 from .downloads import add_stills
-from .errors import TaskFailedError, ValidationError
+from .errors import NotFoundError, TaskFailedError, ValidationError
 from .journal import live_tasks, record_task, task_from_row
 from .policy import LOCAL_FAILURES, NEVER_SENT, Budget, after_submit_error, session_budget
 from .poller import Batch, fetch_if_needed, get_poller
-from .request import GenerationRequest
+from .request import GenerationRequest, dry_run_body
 from .settings import settings
 from .store import Store, default_store, owner_alive
 from .takes import take_key
 from .task import DownloadError, Task
+from .uploads import image_url_for
 
 
 def _refuse_over_budget(store: Store, *budgets: Budget | None) -> None:
@@ -37,7 +38,8 @@ def _refuse_over_budget(store: Store, *budgets: Budget | None) -> None:
 
 
 __all__ = [
-    "check_now", "default_client", "dry_run_body", "forget", "generate", "generate_many",
+    "check_now", "clean_uploads", "default_client", "dry_run_body", "forget", "generate",
+    "generate_many",
     "get_poller", "history",
     "live_tasks", "queue_generation", "read_stills", "recent_tasks", "resume", "session_budget",
     "stop_following", "wait_all",
@@ -126,7 +128,7 @@ def generate(
     record_task(task)  # recorded before sending: nothing the user started is lost
     task.status = "submitting"
     try:
-        snapshot = client.submit(request, retry=False)
+        snapshot = client.submit(request, retry=False, image_url=image_url_for(task, client))
     except Exception as exc:
         outcome = after_submit_error(exc, attempts=1, queued=False)
         if outcome.action != "retry":
@@ -141,17 +143,6 @@ def generate(
     if wait:
         task.wait(timeout)
     return task
-
-
-def dry_run_body(request: GenerationRequest) -> dict:
-    """The exact body ``request`` would send; a local image's place says it is not uploaded."""
-    if request.image_kind in ("path", "bytes"):
-        name = os.path.basename(str(request.image_path or "image bytes"))
-        placeholder = f"https://files.invalid/{name}?not-uploaded-in-a-dry-run"
-        body = request.to_json(image_url=placeholder)
-        body["image_urls"] = [f"<{name}: checked, uploaded when sent>"]
-        return body
-    return request.to_json()
 
 
 def _reuse(row: dict, client: Client, store: Store) -> Task:
@@ -407,6 +398,23 @@ def forget(task_id: str | None = None, *, unfinished: bool = False,
             journal.forget(row["task_id"])
         store.write_task(row["local_id"], forgotten=1)
     return [row["task_id"] for row in rows]
+
+
+def clean_uploads(*, client: Client | None = None, store: Store | None = None) -> list[str]:
+    """Delete this project's uploads whose tasks have all settled (or that no task used),
+    to free the account's file quota; returns the file ids deleted."""
+    client = client or default_client()
+    store = store or default_store()
+    deleted = []
+    for row in store.uploads(client.files_url):
+        statuses = (row.get("statuses") or "").split(",") if row.get("statuses") else []
+        if any(status not in ("completed", "failed") for status in statuses):
+            continue  # a task still needs it (the provider fetches the image late)
+        with contextlib.suppress(NotFoundError):  # already gone (expired): forget it too
+            client.delete_file(row["file_id"])
+        store.upload_deleted(row["file_id"])
+        deleted.append(row["file_id"])
+    return deleted
 
 
 def read_stills(tasks: Iterable[Task]) -> None:

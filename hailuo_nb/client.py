@@ -52,7 +52,7 @@ from .errors import (
     advised_retry_seconds,
     api_error_for,
 )
-from .images import check_image, guess_filename, read_local_image
+from .files_api import FilesAPI
 from .request import GenerationRequest
 from .snapshot import TaskSnapshot
 from .transfer import JSON_LIMIT, part_path, read_body, save_video
@@ -103,7 +103,7 @@ class _NoAuth(requests.auth.AuthBase):
         return request
 
 
-class Client:
+class Client(FilesAPI):
     """A client of the Hailuo 2.3 video API (evolink.ai).
 
     ``api_key`` defaults to ``EVOLINK_API_KEY`` (or ``%hailuo login``); ``base_url``
@@ -329,15 +329,16 @@ class Client:
 
     # -- the API ------------------------------------------------------------------------
 
-    def submit(self, request: GenerationRequest, *, retry: bool = True) -> TaskSnapshot:
-        """Create a generation task. A local image is uploaded first."""
+    def submit(self, request: GenerationRequest, *, retry: bool = True,
+               image_url: str | None = None) -> TaskSnapshot:
+        """Create a generation task. A local image is uploaded first, unless ``image_url``
+        says where an earlier upload of it lives."""
         if not isinstance(request, GenerationRequest):
             raise ValidationError(
                 "submit() takes a GenerationRequest: GenerationRequest(prompt=...).",
                 field="request",
             )
-        image_url = None
-        if request.image_kind in ("path", "bytes"):
+        if image_url is None and request.image_kind in ("path", "bytes"):
             image_url = self.upload_image(request.image_bytes())
         body = request.to_json(image_url=image_url)
         response, answer = self._call(
@@ -367,31 +368,6 @@ class Client:
                 f"{json.dumps(answer)[:20]} instead of the task's JSON")
             raise ContentError(f"The service answered {what} for task {task_id}; asked again.")
         return TaskSnapshot.from_json(answer, task_id=task_id)
-
-    def upload_image(self, path_or_bytes: str | os.PathLike | bytes) -> str:
-        """Upload a local image through the files API; returns its ``file_url``."""
-        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-            data = bytes(path_or_bytes)
-            info = check_image(data, "image bytes")
-        else:
-            data, info = read_local_image(path_or_bytes)
-        files = {"file": (guess_filename(info), data, info.mime)}
-        response, body = self._call(
-            "POST",
-            f"{self.files_url}/api/v1/files/upload/stream",
-            files=files,
-            retry=True,
-            idempotent=False,
-        )
-        data_part = body.get("data") if isinstance(body, dict) else None
-        url = data_part.get("file_url") if isinstance(data_part, dict) else None
-        if not (isinstance(body, dict) and body.get("success") is not False and url):
-            message = body.get("msg") if isinstance(body, dict) else None
-            raise APIError(
-                self._scrub(message or "the files API returned no file_url"),
-                status=response.status_code,
-            )
-        return str(url)
 
     def download(
         self,

@@ -47,6 +47,7 @@ def record_task(task: Task) -> None:
         download_dir=task.download_dir,
         finished_at=task.finished,
         credits=task.credits,
+        upload_id=task.upload_id or None,
     )
     _claimed.add(task)
     if task.id:
@@ -75,6 +76,7 @@ def task_from_row(row: dict, *, client=None, store: Store | None = None) -> Task
         take_key=row.get("take_key") or "",
         credits=row.get("credits"),
         parent_id=row.get("parent_id") or "",
+        upload_id=row.get("upload_id") or "",
     )
     if row.get("error_code"):
         task.error = {"code": row["error_code"], "message": row.get("error_message") or "",

@@ -45,6 +45,7 @@ from .policy import (
     session_budget,
 )
 from .settings import settings
+from .uploads import image_url_for
 
 if TYPE_CHECKING:
     from .client import Client
@@ -269,7 +270,8 @@ class Poller:
         task.status = "submitting"
         sub.attempts += 1
         try:
-            snapshot = sub.client.submit(sub.request, retry=False)
+            snapshot = sub.client.submit(sub.request, retry=False,
+                                         image_url=image_url_for(task, sub.client))
         except HailuoError as exc:
             outcome = after_submit_error(exc, sub.attempts, queued=True)
             if outcome.action == "retry":

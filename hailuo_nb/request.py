@@ -286,3 +286,14 @@ class GenerationRequest:
             f"prompt_optimizer={self.prompt_optimizer!r}, "
             f"fast_pretreatment={self.fast_pretreatment!r}, model={self.model!r})"
         )
+
+
+def dry_run_body(request: GenerationRequest) -> dict:
+    """The exact body ``request`` would send; a local image's place says it is not uploaded."""
+    if request.image_kind in ("path", "bytes"):
+        name = os.path.basename(str(request.image_path or "image bytes"))
+        placeholder = f"https://files.invalid/{name}?not-uploaded-in-a-dry-run"
+        body = request.to_json(image_url=placeholder)
+        body["image_urls"] = [f"<{name}: checked, uploaded when sent>"]
+        return body
+    return request.to_json()

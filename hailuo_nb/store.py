@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     take_key      TEXT,
     credits       REAL,
     parent_id     TEXT,
+    upload_id     TEXT,
     forgotten     INTEGER NOT NULL DEFAULT 0,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL,
@@ -55,19 +56,29 @@ CREATE TABLE IF NOT EXISTS events (
     detail   TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_task ON events(local_id);
+CREATE TABLE IF NOT EXISTS uploads (
+    file_id    TEXT PRIMARY KEY,
+    sha256     TEXT NOT NULL,
+    files_url  TEXT NOT NULL,
+    file_url   TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    created_at REAL NOT NULL,
+    deleted    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS uploads_by_content ON uploads(sha256, files_url);
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status);
 """
 # Columns added after the first release: (name, declaration), added to older histories.
 ADDED_COLUMNS = (("owner", "TEXT"), ("take_key", "TEXT"),
                  ("forgotten", "INTEGER NOT NULL DEFAULT 0"), ("credits", "REAL"),
-                 ("parent_id", "TEXT"))
+                 ("parent_id", "TEXT"), ("upload_id", "TEXT"))
 
 log = logging.getLogger(__name__)
 
 COLUMNS = (
     "local_id", "task_id", "status", "progress", "request", "results", "error_code",
     "error_message", "local_path", "download_dir", "base_url", "owner", "take_key", "credits",
-    "parent_id",
+    "parent_id", "upload_id",
     "forgotten", "created_at", "updated_at", "finished_at",
 )
 _JSON_COLUMNS = ("request", "results")
@@ -275,6 +286,32 @@ class Store:
                f" OR (status = 'failed' AND error_code IN ({marks}))) ORDER BY created_at"
                )
         return self._rows(sql, codes)
+
+    # -- uploads (one per image content, reused while the provider keeps it) ------------
+
+    def live_upload(self, sha256: str, files_url: str, *, until: float) -> dict | None:
+        """An upload of this content to this files API that lives past ``until``."""
+        rows = self._rows(
+            "SELECT * FROM uploads WHERE sha256 = ? AND files_url = ? AND deleted = 0"
+            " AND expires_at > ? ORDER BY expires_at DESC LIMIT 1", (sha256, files_url, until))
+        return rows[0] if rows else None
+
+    def add_upload(self, file_id: str, sha256: str, files_url: str, file_url: str,
+                   expires_at: float) -> None:
+        self._write("INSERT OR REPLACE INTO uploads (file_id, sha256, files_url, file_url,"
+                    " expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (file_id, sha256, files_url, file_url, expires_at, time.time()))
+
+    def uploads(self, files_url: str) -> list[dict]:
+        """This project's uploads to ``files_url`` not deleted yet, each with the statuses of
+        the tasks that used it (``statuses``: a comma-separated list, or None)."""
+        return self._rows(
+            "SELECT u.*, (SELECT group_concat(t.status) FROM tasks t WHERE t.upload_id ="
+            " u.file_id) AS statuses FROM uploads u WHERE u.files_url = ? AND u.deleted = 0"
+            " ORDER BY u.created_at", (files_url,))
+
+    def upload_deleted(self, file_id: str) -> None:
+        self._write("UPDATE uploads SET deleted = 1 WHERE file_id = ?", (file_id,))
 
     def credits_since(self, since: float) -> float:
         """Credits the service reserved for tasks made since ``since`` (a budget's total)."""

@@ -62,6 +62,7 @@ class Task(HasTraits):
     credits = Float(None, allow_none=True,
                     help="Credits the service reserved for it (usage.credits_reserved).")
     parent_id = Unicode("", help="The task whose last frame this one continues ('' if none).")
+    upload_id = Unicode("", help="The files-API upload of its local image ('' if none).")
     take_key = Unicode("", help="Which generation of a notebook cell this is ('' outside one).")
     reused_from = Float(None, allow_none=True,
                         help="Unix time the reused task was made (a re-run cell sent nothing).")

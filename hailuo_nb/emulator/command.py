@@ -50,6 +50,9 @@ def add_emulator_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
                    help="seconds an uploaded image lives (default 72 h)")
     p.add_argument("--max-tasks", type=int, default=100_000, metavar="N",
                    help="tasks remembered; past this the oldest is forgotten")
+    p.add_argument("--max-files", type=int, default=100, metavar="N",
+                   help="live uploaded files allowed; one more is refused with the files "
+                        "API's quota error 40003 (default 100)")
     p.add_argument("--video-file", default=None, metavar="PATH",
                    help="serve this file as every result (default: a clip rendered to match "
                         "each request's duration, quality and camera commands)")
@@ -75,7 +78,8 @@ def emulator_config(args: argparse.Namespace) -> dict:
         error_rate=args.error_rate, drop_rate=args.drop_rate, slow_rate=args.slow_rate,
         slow_seconds=args.slow_seconds, drip_rate=args.drip_rate, link_ttl=args.link_ttl,
         upload_ttl=args.upload_ttl,
-        max_tasks=args.max_tasks, video_path=args.video_file, public_url=args.public_url,
+        max_tasks=args.max_tasks, max_files=getattr(args, "max_files", 100),
+        video_path=args.video_file, public_url=args.public_url,
         verbose=args.verbose, render=getattr(args, "render", True),
     )
 

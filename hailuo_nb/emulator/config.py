@@ -43,6 +43,7 @@ class EmulatorConfig:
     drip_rate: float = 0.0  # result downloads sent slowly: 4 KB every 0.1 s (a dripping link)
     link_ttl: float = 86400.0  # result links live this long after completion
     upload_ttl: float = 259200.0  # uploaded files: 72 h
+    max_files: int = 100  # live uploads allowed; one more → 400, files code 40003
     video_path: str | None = None  # serve this file as every result instead of the sample
     # Results are clips rendered to match each request (duration, quality, camera commands:
     # see clips.py), unless video_path is set; False: the sample (or video_path) for all.
@@ -100,12 +101,14 @@ def _clean(name: str, value):
         if value < 0:
             raise ValueError(f"{name} must be >= 0 or None")
         return value or None
-    if name in ("seed", "port", "max_tasks", "retry_after"):
+    if name in ("seed", "port", "max_tasks", "retry_after", "max_files"):
         if isinstance(value, bool):
             raise TypeError(f"{name} must be an integer")
         value = int(value)
         if name == "max_tasks" and value < 1:
             raise ValueError("max_tasks must be >= 1")
+        if name == "max_files" and value < 0:
+            raise ValueError("max_files must be >= 0")
         if name == "retry_after" and value < 0:
             raise ValueError("retry_after must be >= 0")
         return value

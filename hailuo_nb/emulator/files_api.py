@@ -1,4 +1,5 @@
-"""The emulator's files API: base64 and multipart uploads, answered in its envelope."""
+"""The emulator's files API, answered in its own envelope ``{"success", "code", "msg",
+"data"}``: base64 and multipart uploads, the list of live files, the quota, deletion."""
 
 from __future__ import annotations
 
@@ -8,26 +9,88 @@ import time
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from . import _imageprobe
 from .http_io import Response, WireHandler
-from .state import decode_base64_payload
+from .state import Refusal, Upload, decode_base64_payload
+
+PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
 
 
-def files_refusal(status: int, message: str, headers: dict | None = None) -> Response:
-    return Response.json(status, {"success": False, "code": status, "msg": message}, headers)
+def files_refusal(status: int, message: str, headers: dict | None = None, *,
+                  code: int | None = None) -> Response:
+    """The files API's error answer; ``code`` is its business code (40001 too large,
+    40002 type not allowed, 40003 quota exceeded...), the HTTP status when not given."""
+    return Response.json(status, {"success": False, "code": code or status, "msg": message},
+                         headers)
+
+
+def files_success(data: dict) -> Response:
+    return Response.json(200, {"success": True, "code": 200, "msg": "success", "data": data})
 
 
 class FilesEndpoints(WireHandler):
-    """``POST /api/v1/files/upload/base64`` and ``/upload/stream``."""
+    """``POST /api/v1/files/upload/base64`` and ``/upload/stream``, ``GET
+    /api/v1/files/list`` and ``/quota``, ``DELETE /api/v1/files/{file_id}``."""
 
     @staticmethod
     def _as_files_envelope(response: Response) -> Response:
         try:
             error = json.loads(response.body)["error"]
-        except (ValueError, KeyError, TypeError):
+            code = error.get("code")
+        except (ValueError, KeyError, TypeError, AttributeError):
             return response
-        return files_refusal(response.status, error.get("message", "error"), response.headers)
+        numeric = isinstance(code, int) and not isinstance(code, bool)
+        return files_refusal(response.status, error.get("message", "error"), response.headers,
+                             code=code if numeric else None)
+
+    def _file_object(self, upload: Upload) -> dict:
+        """A file as the upload answers and the list show it."""
+        url = f"{self.server.base_url}/media/uploads/{upload.name}"
+        return {
+            "file_id": upload.file_id,
+            "file_name": upload.original or upload.name,
+            "file_url": url,
+            "download_url": url,
+            "mime_type": upload.mime,
+            "file_size": len(upload.data),
+            "upload_time": _iso(upload.created),
+            "expires_at": _iso(upload.expires),
+        }
+
+    def _files_list(self, query: str) -> Response:
+        params = parse_qs(query, keep_blank_values=True)
+        values = {}
+        for name, default, top in (("page", 1, None), ("pageSize", PAGE_SIZE_DEFAULT,
+                                                       PAGE_SIZE_MAX)):
+            raw = (params.get(name) or [""])[0].strip()
+            try:
+                value = int(raw) if raw else default
+            except ValueError:
+                value = 0
+            if value < 1 or (top is not None and value > top):
+                limits = f"between 1 and {top}" if top else "an integer >= 1"
+                return files_refusal(400, f"{name} must be {limits}")
+            values[name] = value
+        page, size = values["page"], values["pageSize"]
+        live = self.server.state.live_uploads()
+        shown = live[(page - 1) * size:page * size]
+        return files_success({
+            "files": [self._file_object(upload) for upload in shown],
+            "total": len(live),
+            "page": page,
+            "pageSize": size,
+        })
+
+    def _files_quota(self) -> Response:
+        return files_success(self.server.state.upload_quota())
+
+    def _files_delete(self, file_id: str) -> Response:
+        upload = self.server.state.delete_upload(file_id) if file_id else None
+        if upload is None:
+            return files_refusal(404, "File not found or expired")
+        return files_success({"file_id": upload.file_id})
 
     def _upload_base64(self, raw: bytes) -> Response:
         try:
@@ -67,23 +130,12 @@ class FilesEndpoints(WireHandler):
             return files_refusal(400, "Unsupported file type: upload a JPEG, PNG, GIF or WebP "
                                       "image")
         original = Path(original.replace("\\", "/")).name[:255] if original else ""
-        upload = self.server.state.add_upload(data, original, found.mime, found.ext)
-        url = f"{self.server.base_url}/media/uploads/{upload.name}"
-        return Response.json(200, {
-            "success": True,
-            "code": 200,
-            "msg": "success",
-            "data": {
-                "file_id": upload.file_id,
-                "file_name": upload.original or upload.name,
-                "file_url": url,
-                "download_url": url,
-                "mime_type": upload.mime,
-                "file_size": len(data),
-                "upload_time": _iso(upload.created),
-                "expires_at": _iso(upload.expires),
-            },
-        })
+        try:
+            upload = self.server.state.add_upload(data, original, found.mime, found.ext)
+        except Refusal as refusal:  # over the file quota: 400, business code 40003
+            code = refusal.code if isinstance(refusal.code, int) else None
+            return files_refusal(refusal.status, refusal.message, code=code)
+        return files_success(self._file_object(upload))
 
 
 def _iso(ts: float) -> str:

@@ -15,7 +15,11 @@ from .state import Refusal, canned_refusal
 from .video_api import VideoEndpoints
 
 API_ROUTES = ("POST /v1/videos/generations", "GET /v1/tasks")
-FILES_ROUTES = ("POST /api/v1/files/upload/base64", "POST /api/v1/files/upload/stream")
+UPLOAD_ROUTES = ("POST /api/v1/files/upload/base64", "POST /api/v1/files/upload/stream")
+FILES_ROUTES = (*UPLOAD_ROUTES, "GET /api/v1/files/list", "GET /api/v1/files/quota",
+                "DELETE /api/v1/files")
+FILES_PREFIX = "/api/v1/files/"
+_FILES_GETS = ("/api/v1/files/list", "/api/v1/files/quota")
 
 HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -67,6 +71,10 @@ class Handler(VideoEndpoints, FilesEndpoints, MediaEndpoints, ControlEndpoints):
             return "POST /api/v1/files/upload/base64"
         if method == "POST" and path == "/api/v1/files/upload/stream":
             return "POST /api/v1/files/upload/stream"
+        if method == "GET" and path in _FILES_GETS:
+            return f"GET {path}"
+        if method == "DELETE" and _file_id_of(path) is not None:
+            return "DELETE /api/v1/files"
         if method in ("GET", "HEAD") and path.startswith("/media/"):
             return "GET /media"
         return None
@@ -87,7 +95,7 @@ class Handler(VideoEndpoints, FilesEndpoints, MediaEndpoints, ControlEndpoints):
             return
         files = route in FILES_ROUTES
         fault = state.take_fault(route, is_api=route != "GET /media", method=method)
-        limit = MAX_UPLOAD_BODY if files else MAX_BODY
+        limit = MAX_UPLOAD_BODY if route in UPLOAD_ROUTES else MAX_BODY
         if fault == "drop_before":
             with contextlib.suppress(Refusal, _Disconnected):
                 self._read_body(limit)
@@ -134,6 +142,10 @@ class Handler(VideoEndpoints, FilesEndpoints, MediaEndpoints, ControlEndpoints):
         known = {"/v1/videos/generations": "POST", "/api/v1/files/upload/base64": "POST",
                  "/api/v1/files/upload/stream": "POST"}
         allowed = known.get(path) or ("GET" if path.startswith("/v1/tasks/") else None)
+        if path in _FILES_GETS:
+            allowed = "GET"
+        elif _file_id_of(path) is not None:
+            allowed = "DELETE"
         if path.startswith("/media/"):
             allowed = "GET, HEAD"
         if allowed:
@@ -160,4 +172,21 @@ class Handler(VideoEndpoints, FilesEndpoints, MediaEndpoints, ControlEndpoints):
             return self._task(unquote(path[len("/v1/tasks/"):]))
         if route == "POST /api/v1/files/upload/base64":
             return self._upload_base64(body)
-        return self._upload_stream(body)
+        if route == "POST /api/v1/files/upload/stream":
+            return self._upload_stream(body)
+        if route == "GET /api/v1/files/list":
+            return self._files_list(urlsplit(self.path).query)
+        if route == "GET /api/v1/files/quota":
+            return self._files_quota()
+        return self._files_delete(_file_id_of(path) or "")
+
+
+def _file_id_of(path: str) -> str | None:
+    """The file_id of ``/api/v1/files/{file_id}`` (one path segment, not list, quota or
+    upload)."""
+    if not path.startswith(FILES_PREFIX) or path in _FILES_GETS:
+        return None
+    segment = path[len(FILES_PREFIX):]
+    if not segment or "/" in segment or segment == "upload":
+        return None
+    return unquote(segment)

@@ -20,6 +20,7 @@ from typing import ClassVar
 from .config import MODEL, MODELS, ROUTES, EmulatorConfig, check_fault
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+QUOTA_EXCEEDED = 40003  # the files API's business code for "file quota exceeded"
 
 
 class Refusal(Exception):
@@ -40,9 +41,11 @@ class Refusal(Exception):
 
     def __init__(self, status: int, message: str, *, param: str | None = None,
                  fallback: str | None = None, retry_after: int | None = None,
-                 code: str | None = None):
+                 code: str | int | None = None):
         super().__init__(message)
-        self.code = code  # a string business code where the docs give one, else the status
+        # A business code where the docs give one (a string for the video API, a number
+        # such as 40003 for the files API), else the status.
+        self.code = code
         self.status = status
         self.message = message
         self.param = param
@@ -125,6 +128,7 @@ class Upload:
 class Stats:
     tasks_created: int = 0
     uploads: int = 0
+    files_deleted: int = 0  # DELETE /api/v1/files/{file_id} that removed a file
     requests: int = 0
     by_route: dict = field(default_factory=lambda: defaultdict(int))
     by_status: dict = field(default_factory=lambda: defaultdict(int))
@@ -141,6 +145,7 @@ class Stats:
         return {
             "tasks_created": self.tasks_created,
             "uploads": self.uploads,
+            "files_deleted": self.files_deleted,
             "requests": self.requests,
             "by_route": dict(self.by_route),
             "by_status": dict(self.by_status),
@@ -347,17 +352,52 @@ class EmulatorState:
 
     # -- uploads ---------------------------------------------------------------------------
 
+    def _prune_uploads(self, now: float) -> None:
+        """Forget expired files for good (the caller holds the lock)."""
+        for old in [n for n, u in self.uploads.items() if u.expires < now]:
+            del self.uploads[old]
+
     def add_upload(self, data: bytes, name: str, mime: str, ext: str) -> Upload:
+        """Store an upload, or a 400 refusal with the files API's code 40003 when the
+        live files already number ``max_files`` (then nothing is stored)."""
         now = time.time()
         with self.lock:
-            for old in [n for n, u in self.uploads.items() if u.expires < now]:
-                del self.uploads[old]  # expired files are gone for good
+            self._prune_uploads(now)
+            used, limit = len(self.uploads), self.config.max_files
+            if used >= limit:
+                raise Refusal(400, f"File quota exceeded: delete files first "
+                                   f"({used} of {limit} used)", code=QUOTA_EXCEEDED)
             file_id = f"file-{int(now)}-{self.random_id(10)}"
             upload = Upload(file_id, f"{file_id}.{ext}", mime, data, now,
                             now + self.config.upload_ttl, original=name)
             self.uploads[upload.name] = upload
             self.stats.uploads += 1
             return upload
+
+    def live_uploads(self) -> list[Upload]:
+        """The unexpired, undeleted uploads, newest first."""
+        with self.lock:
+            self._prune_uploads(time.time())
+            return list(reversed(self.uploads.values()))
+
+    def upload_quota(self) -> dict:
+        """``{"used", "limit", "remaining"}`` in files."""
+        with self.lock:
+            self._prune_uploads(time.time())
+            used, limit = len(self.uploads), self.config.max_files
+        return {"used": used, "limit": limit, "remaining": max(0, limit - used)}
+
+    def delete_upload(self, file_id: str) -> Upload | None:
+        """Remove a live upload by its file_id (its link then answers 404); None if there
+        is no such live file."""
+        with self.lock:
+            self._prune_uploads(time.time())
+            for name, upload in self.uploads.items():
+                if upload.file_id == file_id:
+                    del self.uploads[name]
+                    self.stats.files_deleted += 1
+                    return upload
+        return None
 
     def live_upload(self, name: str) -> Upload | None:
         with self.lock:

@@ -16,7 +16,7 @@ from IPython.core.error import UsageError
 from ..models import MODELS
 
 SUBCOMMANDS = ("form", "status", "resume", "forget", "history", "report", "stitch", "camera",
-               "login", "logout", "emulator", "help")
+               "files", "login", "logout", "emulator", "help")
 
 HELP = """\
 Hailuo 2.3 video generation (evolink.ai) — the magics
@@ -52,6 +52,8 @@ Subcommands (only as the FIRST word)
                                     videos copied beside it (default hailuo_report.html)
   %hailuo stitch OUT.mp4 A B …      join finished Tasks (variable names) or files into one
   %hailuo camera NAME               expected vs seen camera motion of a finished Task
+  %hailuo files [clean]             the account's uploads and quota; clean deletes this
+                                    project's uploads whose tasks are done
   %hailuo login [--save]            type the API key (hidden); --save keeps it in a 0600 file
   %hailuo logout                    forget the session key and the saved key
   %hailuo emulator [start|stop|status] [--task-seconds S]

@@ -50,7 +50,7 @@ COMMANDS = {
     "history": commands.cmd_history, "login": commands.cmd_login,
     "logout": commands.cmd_logout, "help": commands.cmd_help, "report": commands.cmd_report,
     "forget": commands.cmd_forget, "stitch": sequence_commands.cmd_stitch,
-    "camera": sequence_commands.cmd_camera,
+    "camera": sequence_commands.cmd_camera, "files": sequence_commands.cmd_files,
     "emulator": lambda shell, rest: emulator_command(rest),
 }
 

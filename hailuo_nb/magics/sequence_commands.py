@@ -1,4 +1,5 @@
-"""`%hailuo stitch` and `%hailuo camera`: sequences of shots, and whether the camera obeyed."""
+"""`%hailuo stitch`, `%hailuo camera` and `%hailuo files`: sequences of shots, whether the
+camera obeyed, and the uploads they needed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.display import HTML, display
 
+from .. import api
 from ..camera_check import CameraReport
+from ..credentials import MissingAPIKeyError
 from ..errors import HailuoError
 from ..frames import FrameError
 from ..records import shown_path
@@ -57,3 +60,28 @@ def cmd_camera(shell: Any, rest: str) -> CameraReport:
         return task.camera_report()
     except (HailuoError, FrameError) as exc:
         raise usage_error(exc) from None
+
+
+def cmd_files(shell: Any, rest: str) -> None:
+    words = split_words(rest, "the files options")
+    if words not in ([], ["clean"]):
+        raise UsageError("Usage: %hailuo files (the account's uploads and quota) or "
+                         "%hailuo files clean (delete this project's uploads that are done).")
+    try:
+        if words == ["clean"]:
+            gone = api.clean_uploads()
+            print(f"Deleted {len(gone)} upload(s) whose tasks are done." if gone else
+                  "Nothing to delete: this project's uploads are still in use, or none.")
+            return
+        quota = api.default_client().files_quota()
+        listing = api.default_client().list_files(page=1, page_size=100)
+    except (HailuoError, MissingAPIKeyError) as exc:
+        raise usage_error(exc) from None
+    files = listing.get("files") or []
+    print(f"Files: {quota.get('used', '?')} of {quota.get('limit', '?')} used "
+          f"({quota.get('remaining', '?')} left); uploads expire 72 h after they are made.")
+    for item in files[:100]:
+        print(f"  {item.get('file_id', '?')}  {item.get('file_name', '')}  "
+              f"{item.get('file_size', '?')} B  expires {item.get('expires_at', '?')}")
+    if len(files) < int(listing.get("total") or 0):
+        print(f"  … and {int(listing['total']) - len(files)} more")
