@@ -100,6 +100,7 @@ def generate(
     paid); ``new=True`` asks for a new take. ``dry_run=True`` sends nothing and returns the
     exact JSON body (a local image is checked, not uploaded: its place says so).
     """
+    # Long only in its signature: every option a user may pass is spelled out here.
     if request is None:
         request = GenerationRequest(
             prompt=prompt,

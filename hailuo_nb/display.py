@@ -10,13 +10,16 @@ do this for any Task that is displayed (the package calls it on import inside IP
 
 from __future__ import annotations
 
+import shutil
 import sys
+import time
 from typing import Any
 
 from IPython.display import display
 
+from .describe import failure_line, status_line
 from .handover import hand_over_when_settled
-from .records import Record, camera_bundle, camera_table_bundle, record_bundle
+from .records import Record, camera_bundle, camera_table_bundle, record_bundle, shown_path
 from .render import task_html, task_text
 
 
@@ -24,6 +27,9 @@ def show_task(task: Any) -> Any:
     """Display ``task`` (live view, then its record); returns the live view or None."""
     if task.is_settled:
         display(Record(task))
+        return None
+    if in_terminal():  # no outputs to update in place: one line now, one when it ends
+        announce_in_terminal(task)
         return None
     view = _live_view(task)
     if view is None:  # no widgets (a terminal): text and HTML of the moment, then the record
@@ -65,6 +71,61 @@ def register_task_display(ipython: Any) -> None:
     if bundles is not None:  # a camera check shows as its timeline
         bundles.for_type_by_name("hailuo_nb.camera_check", "CameraReport", camera_bundle)
         bundles.for_type_by_name("hailuo_nb.camera_check", "CameraTable", camera_table_bundle)
+
+
+def in_terminal() -> bool:
+    """True in terminal IPython (a console, not a notebook kernel)."""
+    shell_module = sys.modules.get("IPython")
+    terminal = sys.modules.get("IPython.terminal.interactiveshell")
+    if shell_module is None or terminal is None:
+        return False
+    return isinstance(shell_module.get_ipython(), terminal.TerminalInteractiveShell)
+
+
+def _one_line(task: Any) -> str:
+    what = f"Hailuo task {task.id or '(queued)'}"
+    if task.status == "completed" and task.download_state in ("waiting", "downloading"):
+        return f"{what} completed: saving the video…"
+    if task.status == "completed":
+        where = shown_path(task.local_path) if task.local_path else (task.url or "")
+        return f"{what} completed → {where}" + (
+            f" (download failed: {task.download_error})" if task.download_error else "")
+    if task.status == "failed":
+        return f"{what} failed: {failure_line(task)}"
+    return f"{what}: {status_line(task)}"
+
+
+def announce_in_terminal(task: Any) -> None:
+    """A line now, and one line when the task ends (a terminal has nothing to update)."""
+    req = task.request
+    size = f" ({req.quality}, {req.duration} s)" if req is not None else ""
+    print(f"Hailuo task {task.id or '(queued)'} submitted{size}: it goes on in the background; "
+          "a line says when it ends (`%hailuo status ID` any time).")
+    said = []
+
+    def ended(_change: Any = None) -> None:
+        if task.is_settled and not said:
+            said.append(True)
+            task.unobserve(ended)
+            print(_one_line(task), flush=True)
+
+    task.observe(ended)
+    ended()
+
+
+def follow_in_terminal(task: Any, stream: Any = None) -> None:
+    """``--wait`` in a terminal: one progress line that rewrites itself, then the record."""
+    stream = stream or sys.stderr
+    width = max(20, shutil.get_terminal_size((100, 20)).columns - 1)
+    try:
+        while not task.is_settled:
+            stream.write("\r" + _one_line(task)[:width].ljust(width))
+            stream.flush()
+            time.sleep(0.5)
+    finally:
+        stream.write("\r" + " " * width + "\r")
+        stream.flush()
+    display(Record(task))
 
 
 def _in_kernel() -> bool:

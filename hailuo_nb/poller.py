@@ -319,6 +319,7 @@ class Poller:
     # -- polling ---------------------------------------------------------------------------
 
     def _poll(self, watch: _Watch) -> None:
+        # One poll and every answer it can get, side by side: each branch is a few lines.
         task = watch.task
         self.polls += 1
         try:

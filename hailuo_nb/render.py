@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 import os
+import shutil
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -161,7 +163,7 @@ class HistoryTable:
         if status == "failed" and row.get("error_code"):
             status = f"failed ({row['error_code']})"
         if row.get("base_url") and is_local(row["base_url"]):
-            status += " [emulator]"
+            status += " [emu]"  # made against the local emulator, not the service
         prompt = str(request.get("prompt") or "")
         if request.get("mode") == "image-to-video":
             prompt = f"[image] {prompt}".strip()
@@ -190,17 +192,33 @@ class HistoryTable:
             line += f"; {sum(known):g} credits reserved by the {len(known)} the service priced"
         return line
 
-    def text(self) -> str:
+    def text(self, width: int | None = None) -> str:
+        """A plain table that fits ``width`` columns (the terminal's): the prompt gives way
+        first, then the file, credits and quality columns leave, then dates get shorter."""
         if not self.rows:
             return "No tasks in the history yet."
-        table = [{c: c for c in self.COLUMNS}]
-        table += [self._cells(row) for row in self.rows]
-        widths = {c: max(len(r[c]) for r in table) for c in self.COLUMNS}
+        width = width or _text_width()
+        table = [{c: c for c in self.COLUMNS}] + [self._cells(row) for row in self.rows]
+        columns = list(self.COLUMNS)
+
+        def size() -> int:
+            return sum(max(len(r[c]) for r in table) for c in columns) + 2 * (len(columns) - 1)
+
+        floor = max(12, max(len(r["prompt"]) for r in table) - (size() - width))
+        for r in table[1:]:
+            r["prompt"] = shorten(r["prompt"], floor) if r["prompt"] else ""
+        for column in ("file", "credits", "quality"):
+            if size() > width:
+                columns.remove(column)
+        if size() > width:  # "2026-12-01 18:40" → "12-01 18:40"
+            for r in table[1:]:
+                r["created"] = r["created"][5:]
+        widths = {c: max(len(r[c]) for r in table) for c in columns}
         lines = []
         for i, r in enumerate(table):
-            lines.append("  ".join(r[c].ljust(widths[c]) for c in self.COLUMNS).rstrip())
+            lines.append("  ".join(r[c].ljust(widths[c]) for c in columns).rstrip())
             if i == 0:
-                lines.append("  ".join("-" * widths[c] for c in self.COLUMNS))
+                lines.append("  ".join("-" * widths[c] for c in columns))
         return "\n".join([*lines, self.total_line()])
 
     def html(self) -> str:
@@ -236,3 +254,10 @@ class HistoryTable:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
         return {"text/plain": self.text(), "text/html": self.html()}
+
+
+def _text_width() -> int:
+    """The terminal's width when there is one (or $COLUMNS); wide in a notebook."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size((200, 20)).columns
+    return 200

@@ -284,3 +284,36 @@ def test_a_restart_mid_run_re_attaches_the_cells_tasks(emulator_factory, api_key
     assert emu.tasks_created == 2, "the re-run sent its requests again"
     assert output_text(again).strip().splitlines()[-1] == "completed completed True True"
     assert len(list((work / "hailuo_videos").glob("*.mp4"))) == 2
+
+
+def test_the_sequence_notebook_chains_stitches_and_checks(emulator_factory, api_key, tmp_path):
+    """notebooks/sequence.ipynb in a kernel: 3 shots chained with --from, stitched into one
+    file as long as the three together, its sidecar listing them, the history linking
+    parent → child, and a camera table."""
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        pytest.skip("needs ffprobe (Debian's ffmpeg)")
+    emu = emulator_factory(task_seconds=0.5, api_keys=(api_key,), render=True)
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    nb = execute(ROOT / "notebooks" / "sequence.ipynb", work, kernel_env(home, emu, api_key),
+                 tmp_path / "specs")
+    joined = work / "harbour.mp4"
+    parts = json.loads(joined.with_suffix(".json").read_text())["parts"]
+    assert len(parts) == 3
+
+    def seconds(path) -> float:
+        out = subprocess.run([ffprobe, "-v", "error", "-show_entries", "format=duration",
+                              "-of", "csv=p=0", str(path)], capture_output=True, text=True,
+                             check=True).stdout
+        return float(out)
+
+    assert seconds(joined) == pytest.approx(sum(seconds(p["file"]) for p in parts), abs=0.2)
+    ids = [p["task_id"] for p in parts]
+    import sqlite3
+
+    with sqlite3.connect(home / "history.sqlite3") as db:
+        parent = dict(db.execute("SELECT task_id, parent_id FROM tasks").fetchall())
+    assert parent[ids[1]] == ids[0] and parent[ids[2]] == ids[1]
+    text = output_text(nb)
+    assert "hailuo-camera-table" in text and "score:" in text

@@ -65,3 +65,18 @@ def test_integer_or_string_codes_and_estimates():
     assert snap.error.code == "500"
     assert snap.estimated_time == 95.0
     assert snap.can_cancel is None
+
+
+def test_newer_answers_result_data_and_usage():
+    """FACTS.md, after the first release: result_data beside results, usage on tasks."""
+    from hailuo_nb.snapshot import TaskSnapshot
+
+    snap = TaskSnapshot.from_json({
+        "id": "task-unified-1757169743-abc", "status": "completed", "results": [],
+        "result_data": [{"video_url": "https://cdn.example/v.mp4", "duration": 6}, {"x": 1}],
+        "usage": {"billing_rule": "per_call", "credits_reserved": 12.5, "user_group": "d"}})
+    assert snap.results == ("https://cdn.example/v.mp4",) and snap.credits == 12.5
+    odd = TaskSnapshot.from_json({"id": "t", "status": "processing",
+                                  "usage": {"credits_reserved": -3}})
+    assert odd.credits is None  # never guessed, never negative
+    assert TaskSnapshot.from_json({"id": "t", "status": "pending", "usage": "lots"}).credits is None

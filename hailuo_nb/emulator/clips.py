@@ -227,6 +227,7 @@ def _group_motion(group: list[str]) -> tuple[float, float, float]:
 
 def render_clip(commands: list[list[str]], duration: int, quality: str, path) -> Path:
     """Render the clip for ``commands`` (bracket groups) into ``path``; returns it."""
+    # Long: one pass from camera path to encoded frames; split, it reads worse.
     if quality not in SIZES:
         raise ValueError(f"quality must be one of {sorted(SIZES)}, got {quality!r}")
     duration = int(duration)

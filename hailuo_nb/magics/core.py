@@ -24,7 +24,7 @@ from traitlets import TraitError, validate
 
 from .. import api
 from ..credentials import HOW_TO_SET, MissingAPIKeyError
-from ..display import register_task_display, show_task
+from ..display import follow_in_terminal, in_terminal, register_task_display, show_task
 from ..errors import HailuoError, ValidationError
 from ..request import GenerationRequest
 from ..settings import SETTING_NAMES, Settings, check_setting, settings
@@ -206,9 +206,12 @@ class HailuoMagics(Magics):
         ns["_hailuo_task"] = task
         if args.out:
             ns[args.out] = task
-        show_task(task)
-        if args.wait:
-            _wait(task)
+        if args.wait and in_terminal():
+            _wait(task, terminal=True)
+        else:
+            show_task(task)
+            if args.wait:
+                _wait(task)
 
 
 def _show_dry_run(request: GenerationRequest) -> None:
@@ -241,13 +244,18 @@ def _refuse_near_subcommand(first: str, rest: str) -> None:
         )
 
 
-def _wait(task: Any) -> None:
-    """Block until ``task`` settles; its output has turned into the record by then."""
+def _wait(task: Any, *, terminal: bool = False) -> None:
+    """Block until ``task`` settles; its output has turned into the record by then (in a
+    terminal: a progress line, then the record)."""
     try:
+        if terminal:
+            follow_in_terminal(task)
         task.wait()
     except KeyboardInterrupt:
-        print(f"Stopped waiting; task {task.id or '(queued)'} goes on — its output keeps "
-              f"updating (`%hailuo status {task.id}`).", file=sys.stderr)
+        where = ("it goes on in the background" if terminal
+                 else "its output keeps updating")
+        print(f"Stopped waiting; task {task.id or '(queued)'} goes on — {where} "
+              f"(`%hailuo status {task.id}`).", file=sys.stderr)
         return
     except HailuoError as exc:  # TaskFailedError, DownloadError: the record shows it too
         raise usage_error(exc) from None

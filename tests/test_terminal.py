@@ -1,0 +1,43 @@
+"""Terminal IPython: a progress line that rewrites itself, one line when a background task
+ends, tables that fit the terminal, words that fit a terminal (no "view" to speak of)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = r"""
+ip = get_ipython()
+print("SHELL", type(ip).__name__)
+ip.run_line_magic("load_ext", "hailuo_nb")
+ip.run_cell_magic("hailuo", "--wait -o t", "A fox crosses a frozen lake [Pan left]")
+print("STATUS", t.status)
+ip.run_cell_magic("hailuo", "-o u", "A heron lands on a post [Push in]")
+u.wait(60)
+import time; time.sleep(0.5)
+print(ip.run_line_magic("hailuo", "history"))
+"""
+
+
+def test_terminal_ipython_says_each_thing_once(emulator, api_key, tmp_path):
+    env = {**os.environ, "EVOLINK_API_KEY": api_key, "HAILUO_BASE_URL": emulator.base_url,
+           "HAILUO_HOME": str(tmp_path / "home"), "COLUMNS": "80",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    script = tmp_path / "session.ipy"
+    script.write_text(SCRIPT)
+    done = subprocess.run([sys.executable, "-m", "IPython", "--simple-prompt", "--no-banner",
+                           str(script)], capture_output=True, env=env,
+                          cwd=tmp_path, timeout=180, check=False)
+    out, err = done.stdout.decode(), done.stderr.decode()  # bytes: keep the \r as sent
+    assert done.returncode == 0, err[-2000:]
+    assert "SHELL TerminalInteractiveShell" in out
+    assert out.count("Hailuo completed: A fox crosses") == 1, out  # the record, once
+    assert "STATUS completed" in out
+    assert "\r" in err and "Hailuo task" in err  # the progress line rewrote itself
+    assert "submitted (768p, 6 s): it goes on in the background" in out
+    heron = [line for line in out.splitlines() if "completed →" in line]
+    assert len(heron) == 1 and "hailuo_videos/" in heron[0], out
+    table = out[out.index("created"):].splitlines()
+    assert table and all(len(line) <= 80 for line in table), table
