@@ -60,8 +60,10 @@ def _make_file(folder: Path) -> Path:
     path = folder / "big.mp4"
     with open(path, "wb") as handle:
         block = os.urandom(4 * 1024 * 1024)
+        # An MP4 'ftyp' box first: downloads are verified to be a video container.
+        block = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + block[24:]
         for i in range(SIZE // len(block)):  # distinct blocks: nothing compressible
-            handle.write(block[i:] + block[:i])
+            handle.write(block if i == 0 else block[i:] + block[:i])
     return path
 
 

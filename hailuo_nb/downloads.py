@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import os
-import queue
 import tempfile
 import threading
 import time
@@ -19,6 +18,7 @@ from .errors import HailuoError, NotFoundError
 from .journal import record_task
 from .paths import inside, safe_stem
 from .policy import needs_download
+from .workers import Workers
 
 log = logging.getLogger(__name__)
 # Poster + strip as JPEG bytes: inlined as base64 (4/3 larger) they stay under 27 KB a result,
@@ -145,14 +145,13 @@ class Downloader:
     """A few threads that save finished videos (and read their stills)."""
 
     def __init__(self, workers: int = DOWNLOAD_WORKERS) -> None:
-        self._queue: queue.Queue = queue.Queue()
-        self._threads: list[threading.Thread] = []
-        self._workers = workers
+        self._workers = Workers(workers, self._save, "hailuo-downloader")
         self._lock = threading.Lock()
 
     @property
     def thread(self) -> threading.Thread | None:
-        return self._threads[0] if self._threads else None
+        threads = self._workers.threads
+        return threads[0] if threads else None
 
     def claim(self, task: Task, status: str | None = None) -> bool:
         """Mark ``task`` as waiting for its download when ``needs_download`` says so.
@@ -170,24 +169,17 @@ class Downloader:
         """Save ``task``'s video; with ``client=None`` only read the stills of its file."""
         if client is not None:
             task.download_state = "waiting"
-        self._queue.put((task, client))
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            if len(self._threads) < self._workers:  # grows with the work, up to the bound
-                thread = threading.Thread(target=self._run, daemon=True,
-                                          name=f"hailuo-downloader-{len(self._threads)}")
-                thread.start()
-                self._threads.append(thread)
+        self._workers.put((task, client))
 
-    def _run(self) -> None:
-        while True:
-            task, client = self._queue.get()
-            try:
-                if client is None:
-                    add_stills(task)
-                else:
-                    save_result(task, client)
-            except Exception as exc:  # save_result reports its own errors; this is a bug net
-                log.exception("hailuo downloader: unexpected error")
-                task.download_error = f"{type(exc).__name__}: {exc}"
-                task.download_state = "failed"
+    @staticmethod
+    def _save(work: tuple) -> None:
+        task, client = work
+        try:
+            if client is None:
+                add_stills(task)
+            else:
+                save_result(task, client)
+        except Exception as exc:  # save_result reports its own errors; this is a bug net
+            log.exception("hailuo downloader: unexpected error")
+            task.download_error = f"{type(exc).__name__}: {exc}"
+            task.download_state = "failed"

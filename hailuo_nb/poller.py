@@ -15,7 +15,6 @@ import random
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,6 +45,7 @@ from .policy import (
 )
 from .settings import settings
 from .uploads import image_url_for
+from .workers import Workers
 
 if TYPE_CHECKING:
     from .client import Client
@@ -110,7 +110,9 @@ class Poller:
         self._random = random.Random()
         self.downloader = Downloader()
         self.accounts = Accounts()
-        self._pool: ThreadPoolExecutor | None = None
+        # Daemon workers (not a ThreadPoolExecutor: its threads hold the interpreter's exit
+        # until a slow poll ends, and it refuses work once exit has begun).
+        self._workers = Workers(POLL_WORKERS, self._poll_safely, "hailuo-poll")
         self.polls = 0
 
     # -- public ------------------------------------------------------------------------
@@ -217,9 +219,7 @@ class Poller:
             with self._cond:
                 self._schedule(watch, probe + 0.5)  # the probe goes first
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(POLL_WORKERS, thread_name_prefix="hailuo-poll")
-        self._pool.submit(self._poll_safely, watch)
+        self._workers.put(watch)
 
     def _poll_safely(self, watch: _Watch) -> None:
         try:

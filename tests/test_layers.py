@@ -23,7 +23,7 @@ LAYERS = [
                       "hailuo_nb.cli", "hailuo_nb.demo"]),
     ("public API", ["hailuo_nb.api"]),
     ("engine", ["hailuo_nb.poller", "hailuo_nb.downloads", "hailuo_nb.policy",
-                "hailuo_nb.accounts", "hailuo_nb.uploads"]),
+                "hailuo_nb.accounts", "hailuo_nb.uploads", "hailuo_nb.workers"]),
     ("history", ["hailuo_nb.journal"]),
     ("model", ["hailuo_nb.task"]),
     ("client / store", ["hailuo_nb.client", "hailuo_nb.transfer", "hailuo_nb.store",
