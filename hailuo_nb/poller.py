@@ -154,6 +154,13 @@ class Poller:
             self._submissions = deque(s for s in self._submissions if s.task is not task)
             self._cond.notify_all()
 
+    def pause(self, seconds: float) -> None:
+        """Hold every request of this process for ``seconds`` (what a 429 does; benches
+        use it to measure with polling held off)."""
+        with self._cond:
+            self._paused_until = max(self._paused_until, time.time() + seconds)
+            self._cond.notify_all()
+
     def forget_all(self) -> None:
         """Stop following every task (tests, and `%hailuo emulator stop`)."""
         with self._cond:

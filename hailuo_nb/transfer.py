@@ -20,6 +20,7 @@ from .errors import ContentError, TransportError
 
 JSON_LIMIT = 4 * 1024 * 1024  # a task's JSON is a few KB: anything past this is refused
 _READ = 64 * 1024
+_VIDEO_READ = 1024 * 1024  # a video is read in big pieces: fewer calls, same deadline
 # Container signatures: MP4/MOV ("ftyp" box at offset 4), WebM/Matroska (EBML header).
 _VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"))
 _NOT_VIDEO_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
@@ -40,20 +41,23 @@ def read_body(response: requests.Response, *, deadline: float, limit: int, where
     return b"".join(chunks)
 
 
-def _chunks(response: requests.Response, deadline: float, where: str):
+def _chunks(response: requests.Response, deadline: float, where: str, size: int = _READ):
     raw = response.raw
-    sock_timeout = _socket_of(raw)
+    sock = _socket_of(raw)
+    bound = None  # the socket timeout last set: changed only when the deadline comes near
     try:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TransportError(f"{where} sent its answer too slowly: gave up at the "
                                      "deadline")
-            if sock_timeout is not None:
+            wanted = max(0.05, min(left, 30.0))
+            if sock is not None and (bound is None or wanted < bound - 1.0):
                 with contextlib.suppress(OSError):  # closed once the body is all in
-                    sock_timeout.settimeout(max(0.05, min(left, 30.0)))
-            chunk = raw.read1(_READ, decode_content=True) if hasattr(raw, "read1") else (
-                raw.read(_READ, decode_content=True))
+                    sock.settimeout(wanted)
+                    bound = wanted
+            chunk = raw.read1(size, decode_content=True) if hasattr(raw, "read1") else (
+                raw.read(size, decode_content=True))
             if not chunk:
                 return
             yield chunk
@@ -100,7 +104,7 @@ def save_video(get: Callable[..., requests.Response], url: str, target: Path, *,
             have = 0  # the server sent the whole file again: start over
         with open(part, "ab" if start else "wb") as handle:
             written = start
-            for chunk in _chunks(response, deadline, _short(url)):
+            for chunk in _chunks(response, deadline, _short(url), size=_VIDEO_READ):
                 handle.write(chunk)
                 written += len(chunk)
                 if progress is not None:
