@@ -188,6 +188,8 @@ def _grey_frames(path: str) -> tuple[list[np.ndarray], list[float], float]:
     duration = 0.0
     try:
         stream = container.streams.video[0]
+        stream.thread_type = "NONE"  # one thread: see frames._open
+        stream.codec_context.thread_count = 1
         if stream.duration is not None and stream.time_base:
             duration = float(stream.duration * stream.time_base)
         step = 1.0 / SAMPLES_PER_SECOND
@@ -198,7 +200,7 @@ def _grey_frames(path: str) -> tuple[list[np.ndarray], list[float], float]:
                 continue
             next_at = at + step
             height = max(2, round(frame.height * ANALYSIS_WIDTH / frame.width / 2) * 2)
-            small = frame.reformat(width=ANALYSIS_WIDTH, height=height, format="gray")
+            small = frame.reformat(width=ANALYSIS_WIDTH, height=height, format="gray", threads=1)
             frames.append(small.to_ndarray().astype(np.float32))
             times.append(at)
     except (av.FFmpegError, IndexError) as exc:

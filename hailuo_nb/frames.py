@@ -79,7 +79,12 @@ def _open(path):
     if not container.streams.video:
         container.close()
         raise _fail(path, "no video stream in it; check it is a whole video file")
-    return container, container.streams.video[0]
+    stream = container.streams.video[0]
+    # One decoding thread: FFmpeg's default frame threads would multiply with the engine's
+    # download workers (small frames decode fast enough on one).
+    stream.thread_type = "NONE"
+    stream.codec_context.thread_count = 1
+    return container, stream
 
 
 def _rate(stream) -> float:
@@ -158,8 +163,11 @@ def _jpeg(frame, width: int, height: int, q: int) -> bytes:
     ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuvj420p"
     ctx.time_base = Fraction(1, 25)
     ctx.qmin = ctx.qmax = q  # a fixed quantiser; ctx.qscale alone ignores the wanted value
+    ctx.thread_count = 1  # a thumbnail needs no encoder threads (they add up across workers)
     # AREA averages the dropped pixels: no aliasing when 1080p shrinks to a thumbnail.
-    small = frame.reformat(width=width, height=height, format="yuvj420p", interpolation="AREA")
+    # threads=1: swscale would start its own threads per frame, times the download workers
+    small = frame.reformat(width=width, height=height, format="yuvj420p", interpolation="AREA",
+                           threads=1)
     small.pts = None
     return b"".join(bytes(p) for p in [*ctx.encode(small), *ctx.encode(None)])
 
