@@ -36,7 +36,9 @@ POLL_INTERVAL = 3.0
 WINDOW = 2.5
 WINDOWS = 3
 CPU_TARGET = 1.5
-THREADS_TARGET = 9  # the engine's bound: 1 scheduler + 4 poll workers + 3 download workers, +1 history writer while a lock is met
+# The engine's bound: 1 scheduler + 4 poll workers + 3 download workers (+1 history writer
+# only while another process holds the history locked).
+THREADS_TARGET = 9
 
 
 def _pause(poller) -> None:
