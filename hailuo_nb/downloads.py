@@ -3,7 +3,6 @@ download thread of its own so that big files never stall the polling."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING
 from ._version import __version__
 from .errors import HailuoError, NotFoundError
 from .journal import record_task
-from .paths import inside, safe_stem
+from .paths import inside, safe_stem, sha256_of
 from .policy import needs_download
 from .workers import Workers
 
@@ -35,14 +34,6 @@ def target_path(task: Task) -> Path:
     directory = Path(task.download_dir or ".").expanduser()
     directory.mkdir(parents=True, exist_ok=True)
     return inside(directory, safe_stem(task.id, fallback=task.local_id or "video") + ".mp4")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sidecar_for(task: Task, path: Path) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -41,3 +42,12 @@ def inside(directory: Path, name: str) -> Path:
     if target.parent != root:
         raise ValueError(f"Refusing to write outside {root}: {name!r}")
     return target
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The file's sha256, read in 1 MB pieces (a video never sits in memory whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()

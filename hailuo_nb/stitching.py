@@ -4,7 +4,6 @@ A JSON sidecar beside the result lists its parts (task ids, files, sha256, durat
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -18,14 +17,7 @@ import av
 from ._version import __version__
 from .errors import ValidationError
 from .frames import FrameError
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from .paths import sha256_of
 
 
 def _part(item: Any) -> tuple[Path, str | None]:
@@ -134,8 +126,8 @@ def _reencode(paths: list[Path], target: Path, shape: tuple) -> None:
 
 def _write_sidecar(target: Path, parts: list[tuple[Path, str | None]]) -> None:
     data = {
-        "file": target.name, "sha256": _sha256(target), "duration": _duration(target),
-        "parts": [{"task_id": task_id, "file": str(path), "sha256": _sha256(path),
+        "file": target.name, "sha256": sha256_of(target), "duration": _duration(target),
+        "parts": [{"task_id": task_id, "file": str(path), "sha256": sha256_of(path),
                    "duration": _duration(path)} for path, task_id in parts],
         "stitched": time.time(), "hailuo_nb": __version__,
     }
