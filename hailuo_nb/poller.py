@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .accounts import Accounts
+from .describe import shorten
 from .downloads import Downloader
 from .endpoints import is_local
 from .errors import (
@@ -85,11 +86,6 @@ class _Watch:
     failures: int = 0
     not_found: int = 0
     unreachable_since: float | None = None
-
-
-def _first_words(exc: BaseException, limit: int = 70) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _gone(base_url: str, exc: BaseException) -> str:
@@ -364,7 +360,7 @@ class Poller:
             self._retry_later(watch, "network error: retrying")
             return
         except (ServerError, APIError, ContentError) as exc:
-            self._retry_later(watch, f"odd answer ({_first_words(exc)}): asking again")
+            self._retry_later(watch, f"odd answer ({shorten(str(exc), 70)}): asking again")
             return
         watch.failures = 0
         watch.not_found = 0

@@ -231,13 +231,17 @@ def grid_html(tasks: Iterable[Any]) -> str:
             f'repeat(auto-fill,minmax({GRID_MIN_CARD}px,1fr))">{cards}</div>')
 
 
-def grid_bundle(tasks: Iterable[Any], title: str = "") -> dict:
-    tasks = list(tasks)
+def status_summary(tasks: list) -> str:
+    """'1 completed, 1 failed': how many tasks end in each status, in name order."""
     counts: dict[str, int] = {}
     for task in tasks:
         counts[task.status] = counts.get(task.status, 0) + 1
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    head = f"{title or 'Hailuo tasks'}: {len(tasks)} ({summary or 'none'})"
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
+def grid_bundle(tasks: Iterable[Any], title: str = "") -> dict:
+    tasks = list(tasks)
+    head = f"{title or 'Hailuo tasks'}: {len(tasks)} ({status_summary(tasks) or 'none'})"
     text = "\n\n".join([head, *(record_text(t) for t in tasks)])
     page = (f'<div style="font-family:sans-serif;margin-bottom:4px"><b>'
             f"{html.escape(head)}</b></div>{grid_html(tasks)}")

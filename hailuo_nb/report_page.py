@@ -20,7 +20,7 @@ from . import api
 from ._version import __version__
 from .errors import ValidationError
 from .paths import safe_stem
-from .records import GRID_MIN_CARD, record_html, record_text
+from .records import GRID_MIN_CARD, record_html, record_text, status_summary
 
 DEFAULT_REPORT = "hailuo_report.html"
 DEFAULT_HISTORY_TASKS = 20
@@ -72,10 +72,7 @@ def _card(task: Any, folder: Path, page_dir: Path) -> str:
 def _page(title: str, tasks: list[Any], cards: list[str]) -> str:
     esc = html.escape
     made = time.strftime("%Y-%m-%d %H:%M %Z")
-    counts: dict[str, int] = {}
-    for task in tasks:
-        counts[task.status] = counts.get(task.status, 0) + 1
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    summary = status_summary(tasks)
     text = "\n\n".join(record_text(t) for t in tasks)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -88,7 +88,9 @@ def test_odd_task_bodies_get_a_bounded_outcome(chaos, word):
 def test_a_revoked_key_loses_no_video(chaos):
     tasks = _make(chaos, [f"revoked {i} [Pan right]" for i in range(20)])
     chaos.reject_until = time.time() + 5.0
-    time.sleep(1.0)
+    noted = time.time() + 4.0  # the first poll that meets the 401 sets the note
+    while time.time() < noted and not any(t.note.startswith("key rejected") for t in tasks):
+        time.sleep(0.05)
     assert any(t.note.startswith("key rejected") for t in tasks)
     hailuo_nb.wait_all(tasks, timeout=90)
     assert chaos.count("401") > 0
