@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -88,6 +89,11 @@ class _Watch:
     unreachable_since: float | None = None
 
 
+def _sooner(a: float | None, b: float | None) -> float | None:
+    """The shorter of two waits, None meaning 'until woken'."""
+    return b if a is None else a if b is None else min(a, b)
+
+
 def _gone(base_url: str, exc: BaseException) -> str:
     return (f"the server at {base_url} (a local emulator) no longer answers ({exc}); it lived "
             "in a kernel that stopped, so this task can never finish — run the cell again "
@@ -102,6 +108,9 @@ class Poller:
         self._submissions: deque[_Submission] = deque()
         self._paused_until = 0.0
         self._seq = itertools.count()
+        # Small jobs run on this thread at a time (views' coalesced redraws): they need
+        # no thread of their own, and neither pauses nor forget_all hold them.
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._thread: threading.Thread | None = None
         self._random = random.Random()
         self.downloader = Downloader()
@@ -166,6 +175,14 @@ class Poller:
             self._paused_until = 0.0
             self._cond.notify_all()
 
+    def call_later(self, delay: float, job: Callable[[], None]) -> None:
+        """Run ``job()`` on the scheduler thread in ``delay`` seconds (it must be quick and
+        never raise: it shares the thread with every poll's scheduling)."""
+        with self._cond:
+            heapq.heappush(self._timers, (time.time() + max(0.0, delay), next(self._seq), job))
+            self._ensure_thread()
+            self._cond.notify_all()
+
     def live_count(self) -> int:
         with self._cond:
             return len(self._watching) + len(self._submissions)
@@ -183,11 +200,14 @@ class Poller:
         heapq.heappush(self._heap, (due, next(self._seq), watch))
         self._cond.notify_all()
 
-    def _take_work(self) -> _Submission | _Watch | None:
+    def _take_work(self) -> _Submission | _Watch | Callable[[], None] | None:
         """Under the lock: the next thing to do now, or None after waiting a while."""
         now = time.time()
+        if self._timers and self._timers[0][0] <= now:
+            return heapq.heappop(self._timers)[2]
+        next_timer = self._timers[0][0] - now if self._timers else None
         if now < self._paused_until:
-            self._cond.wait(self._paused_until - now)
+            self._cond.wait(_sooner(self._paused_until - now, next_timer))
             return None
         for sub in self._submissions:
             if sub.batch is None or len(sub.batch.in_flight) < sub.batch.max_in_flight:
@@ -196,7 +216,7 @@ class Poller:
         if self._heap and self._heap[0][0] <= now:
             return heapq.heappop(self._heap)[2]
         timeout = self._heap[0][0] - now if self._heap else None  # idle: sleep until woken
-        self._cond.wait(timeout)
+        self._cond.wait(_sooner(timeout, next_timer))
         return None
 
     def _run(self) -> None:
@@ -207,6 +227,12 @@ class Poller:
                 continue
             if isinstance(work, _Watch):
                 self._dispatch(work)
+                continue
+            if not isinstance(work, _Submission):  # a timer's job
+                try:
+                    work()
+                except Exception:  # a view's redraw must never stop the polls
+                    log.exception("hailuo poller: a timed job failed")
                 continue
             try:  # submissions stay on this thread: one at a time keeps batches and pauses
                 self._submit(work)

@@ -112,3 +112,47 @@ def install(monkeypatch) -> CommLog:
     monkeypatch.setattr(ipywidgets.comm, "create_comm",
                         lambda **kwargs: RecordingComm(log, **kwargs))
     return log
+
+
+class FrontEnd:
+    """What a page holds for one widget model, replayed from the comm log: its synced
+    state (the comm_open, then every update), and the custom messages it received."""
+
+    def __init__(self, log: CommLog, widget: Any):
+        self.state: dict = {}
+        self.custom: list[dict] = []
+        self.updates = 0
+        for m in log.for_comm(widget.comm.comm_id):
+            data = m.data or {}
+            if m.kind == "open":
+                self.state.update(data.get("state", {}))
+            elif m.kind == "send" and data.get("method") == "update":
+                self.state.update(data.get("state", {}))
+                self.updates += 1
+            elif m.kind == "send" and data.get("method") == "custom":
+                self.custom.append(data.get("content"))
+
+    def cards(self) -> list[dict]:
+        """A gallery's cards after every message, as its front end applies them."""
+        cards = list(self.state.get("cards", []))
+        for content in self.custom:
+            if content.get("type") != "cards":
+                continue
+            if "all" in content:
+                cards = list(content["all"])
+            for key, card in content.get("changed", {}).items():
+                cards[int(key)] = card
+        return cards
+
+    def summary(self) -> dict:
+        summary = dict(self.state.get("summary", {}))
+        for content in self.custom:
+            if content.get("type") == "cards" and "summary" in content:
+                summary = content["summary"]
+        return summary
+
+
+def from_front_end(widget: Any, content: dict) -> None:
+    """Deliver ``content`` to ``widget`` as its page's ``model.send(content)`` would."""
+    widget._handle_msg({"content": {"data": {"method": "custom", "content": content}},
+                        "buffers": []})

@@ -1,4 +1,4 @@
-"""Views for tasks: ``TaskView``, ``GenerationForm``, ``Gallery`` (ipywidgets, no custom JS)."""
+"""Views for tasks: ``TaskView`` and ``Gallery`` (one anywidget model each), ``GenerationForm``."""
 
 from .form import GenerationForm
 from .gallery import Gallery

@@ -1,22 +1,32 @@
-"""``Gallery``: a grid of compact TaskViews with a live summary line."""
+"""``Gallery``: many tasks in ONE widget model — a combined bar and a labelled grid.
+
+The model's synced traits hold the cards as they were when it was made; after that,
+each coalesced redraw sends one custom message with only the cards that changed (and
+the summary), and a page that (re)opens asks for everything once. Two hundred tasks are
+one model and a few messages a second, not 200 models.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import html
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import ipywidgets as W
+import traitlets as T
 from IPython.display import display
 
-from .. import render
 from ..api import recent_tasks
+from ..describe import task_text
 from ..handover import hand_over_when_settled
-from ..records import grid_bundle
+from ..records import grid_bundle, grid_html
 from ..task import Task
-from .task_view import TaskView
+from .task_view import WATCHED, LiveView, save_in_background, with_fallback
+from .view_state import gallery_summary, same_state, task_state
+
+# What a card is labelled with, when it differs from card to card.
+VARIED = ("prompt", "model", "quality", "duration", "image")
 
 
 def summary_counts(tasks: Iterable[Task]) -> Counter:
@@ -31,34 +41,47 @@ def summary_counts(tasks: Iterable[Task]) -> Counter:
     return counts
 
 
-class Gallery(W.VBox):
-    """``Gallery(tasks)``: batches and history at a glance.
+def card_labels(tasks: list[Task]) -> list[str]:
+    """Each task's values of the parameters that vary across ``tasks`` ('' when none do)."""
+    def values(task: Task) -> dict[str, str]:
+        req = task.request
+        if req is None:
+            return {"prompt": task.prompt or ""}
+        image = req.image_url or (str(req.image_path) if req.image_path else "")
+        return {"prompt": task.prompt or "", "model": req.model, "quality": req.quality,
+                "duration": f"{req.duration} s", "image": image.rsplit("/", 1)[-1]}
 
-    Two columns at 800 px (``auto-fill`` of ``minmax(360px, 1fr)``), one compact
-    ``TaskView`` per task, and a summary line — "N done · N running · N failed" —
-    kept current from the poller thread.
-    """
+    rows = [values(t) for t in tasks]
+    varied = [k for k in VARIED if len({r.get(k, "") for r in rows}) > 1]
+    if not varied:  # nothing varies: the prompt is what tells cards apart
+        varied = ["prompt"]
+    return [" · ".join(r.get(k, "") for k in varied if r.get(k, "")) for r in rows]
+
+
+class Gallery(LiveView):
+    """``Gallery(tasks)``: batches and history at a glance — one combined bar with done /
+    running / failed counts and an overall ETA, then one card per task (its varied
+    parameters, progress, status, a player, copy id and save as), as many columns as the
+    width allows."""
+
+    cards = T.List().tag(sync=True)
+    summary = T.Dict().tag(sync=True)
 
     def __init__(self, tasks: Iterable[Task], **kwargs: Any):
         self.tasks = list(tasks)
-        self.summary = W.HTML(layout=W.Layout(width="100%"))
-        self.views = [
-            TaskView(task, compact=True,
-                     layout=W.Layout(border="1px solid #d0d7de", padding="6px 8px",
-                                     width="auto", min_width="0", overflow="hidden"))
-            for task in self.tasks
-        ]
-        self.grid = W.GridBox(
-            self.views,
-            layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(360px, 1fr))",
-                            grid_gap="8px", width="100%"),
-        )
-        layout = kwargs.pop("layout", None) or W.Layout(width="100%", max_width="800px")
-        super().__init__(children=[self.summary, self.grid], layout=layout, **kwargs)
-        self.add_class("hailuo-gallery")
-        for task in self.tasks:
-            task.observe(self._update, names="status")
-        self._update()
+        self.labels = card_labels(self.tasks)
+        self._states = [self._card(i) for i in range(len(self.tasks))]
+        self._changed: set[int] = set()
+        self._changed_lock = threading.Lock()  # engine threads add, the flush takes
+        self.draws = 0
+        kwargs.setdefault("_dom_classes", ("hailuo-gallery",))
+        super().__init__(kind="gallery", cards=list(self._states),
+                         summary=gallery_summary(self.tasks), **kwargs)
+        self._observers = []
+        for i, task in enumerate(self.tasks):
+            observer = self._observer(i)
+            task.observe(observer, names=list(WATCHED))
+            self._observers.append((task, observer))
 
     @classmethod
     def from_history(cls, limit: int = 20, **kwargs: Any) -> Gallery:
@@ -70,34 +93,68 @@ class Gallery(W.VBox):
         """
         return cls([t for t in recent_tasks(limit) if t.id], **kwargs)
 
+    def _card(self, i: int) -> dict:
+        state = task_state(self.tasks[i], compact=True)
+        state["label"] = self.labels[i]
+        return state
+
+    def _observer(self, i: int):
+        def changed(_change: Any) -> None:
+            with self._changed_lock:
+                self._changed.add(i)
+            self._mark()
+        return changed
+
     def summary_text(self) -> str:
         counts = summary_counts(self.tasks)
         noun = "task" if len(self.tasks) == 1 else "tasks"
-        return (f"{len(self.tasks)} {noun}: {counts['done']} done · "
+        text = (f"{len(self.tasks)} {noun}: {counts['done']} done · "
                 f"{counts['running']} running · {counts['failed']} failed")
+        return text + (" · all done" if not counts["running"] else "")
 
-    def _update(self, _change: Any = None) -> None:
-        # Runs in the poller thread: never raise into it.
-        try:
-            counts = summary_counts(self.tasks)
-            colour = "#cf222e" if counts["failed"] else (
-                "#1a7f37" if not counts["running"] else "#0969da")
-            value = (f'<b style="color:{colour};line-height:1.6">'
-                     f"{html.escape(self.summary_text())}</b>")
-            if self.summary.value != value:
-                self.summary.value = value
-        except Exception as exc:
-            with contextlib.suppress(Exception):  # nothing more can be shown
-                self.summary.value = (f'<span style="color:#cf222e">hailuo_nb gallery error: '
-                                      f"{html.escape(repr(exc))}</span>")
+    def draw(self) -> int:
+        """One message: the cards that changed since the last one, and the summary."""
+        if self._closed:
+            return 0
+        changed: dict[str, dict] = {}
+        for i in sorted(self._take_changed()):
+            try:
+                state = self._card(i)
+            except Exception as exc:  # one bad card shows its error; the rest go on
+                state = dict(self._states[i], errors=[f"hailuo_nb view error: {exc}"])
+            if not same_state(state, self._states[i]):
+                self._states[i] = state
+                changed[str(i)] = state
+        if not changed:
+            return 0
+        self.send({"type": "cards", "changed": changed, "summary": gallery_summary(self.tasks)})
+        self.draws += 1
+        return 1
+
+    def _take_changed(self) -> set[int]:
+        with self._changed_lock:
+            changed, self._changed = self._changed, set()
+        return changed
+
+    def handle(self, content: dict) -> None:
+        kind = content.get("type")
+        if kind == "sync":  # a page opened (or reloaded): everything, as it is now
+            self.send({"type": "cards", "all": self._states,
+                       "summary": gallery_summary(self.tasks)})
+        elif kind == "save":
+            index = content.get("index")
+            if isinstance(index, int) and 0 <= index < len(self.tasks):
+                save_in_background(self.tasks[index], str(content.get("path") or ""),
+                                   lambda text, error: self._notify(index, text, error))
+
+    def _notify(self, index: int, text: str, error: bool) -> None:
+        with contextlib.suppress(Exception):
+            self.send({"type": "notice", "index": index, "text": text, "error": error})
 
     def close(self) -> None:
-        # Also runs from Widget.__del__, possibly at interpreter exit: never raise.
         with contextlib.suppress(Exception):
-            for task in self.tasks:
-                task.unobserve(self._update, names="status")
-            for view in self.views:
-                view.close()
+            for task, observer in self._observers:
+                task.unobserve(observer, names=list(WATCHED))
         super().close()
 
     def _ipython_display_(self) -> None:
@@ -106,15 +163,15 @@ class Gallery(W.VBox):
             display(grid_bundle(self.tasks), raw=True)
             self.close()
             return
-        handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+        data = self._repr_mimebundle_()
+        data, metadata = data if isinstance(data, tuple) else (data, {})
+        handle = display(data, metadata=metadata, raw=True, display_id=True)
         hand_over_when_settled(self.tasks, self, handle, lambda: grid_bundle(self.tasks),
                                raw=True)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        """The widget view, plus text and HTML that stand alone (terminal, nbconvert)."""
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = "\n\n".join(
-            [self.summary_text(), *(render.task_text(t) for t in self.tasks)])
-        data["text/html"] = (f"<p><b>{html.escape(self.summary_text())}</b></p>"
-                             + "".join(render.task_html(t) for t in self.tasks))
-        return data
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, plus text and HTML that stand alone (terminal, nbconvert)."""
+        text = "\n\n".join([self.summary_text(), *(task_text(t) for t in self.tasks)])
+        return with_fallback(super()._repr_mimebundle_(**kwargs), text,
+                             grid_html(self.tasks))
+

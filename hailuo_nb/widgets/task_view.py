@@ -1,398 +1,167 @@
-"""``TaskView``: a live view of one Task (progress, status, errors, player).
+"""``TaskView``: a live view of one Task, as ONE widget model (anywidget).
 
-It only observes the task. Observers run in the poller thread: they set widget
-traits (one comm message per changed widget per redraw, thanks to ``hold_sync``),
-never call ``display()`` or ``print``, and never let an exception escape into the
-poller: a failure is shown in the view instead.
-
-The player is display data inside an ``ipywidgets.Output`` (its ``outputs`` trait
-set directly, which is safe from a thread): JupyterLab rewrites a relative ``src``
-in rendered outputs, not inside an ``HTML`` widget's value.
+Its synced state is a small dict (``view_state.task_state``); the front end
+(``static/views.js``) draws it as text, ticks elapsed time and ETA on its own, copies
+the id to the clipboard and asks for "save as". Task changes only mark the view dirty:
+``redraws`` draws dirty views together on the engine's scheduler thread, so a burst of
+changes is one message and views never block or break the poller.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import os
 import threading
-from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import anywidget
 import ipywidgets as W
-from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
+import traitlets as T
 
-from .. import render
-from ..endpoints import is_local
+from ..describe import task_text
+from ..render import task_html
 from ..task import Task
-from ._throttle import MESSAGES_PER_SECOND, Throttle
+from .redraws import redraws
+from .view_state import THUMBNAIL_MAX_BYTES, same_state, task_state
 
-# An Image widget's bytes are saved (base64) with the notebook's widget state: only
-# small images get one; bigger ones are described in words.
-THUMBNAIL_MAX_BYTES = 96 * 1024
+__all__ = ["THUMBNAIL_MAX_BYTES", "LiveView", "TaskView", "shared_layout"]
+
+STATIC = Path(__file__).parent / "static"
 WATCHED = (
     "id", "status", "progress", "error", "results", "local_path", "download_state",
-    "download_error", "note", "elapsed", "estimated_time", "finished", "credits",
+    "download_error", "note", "estimated_time", "finished", "credits", "stills",
+    "stills_error", "created",
 )
-# Changes that settle something: drawn at once, whatever the budget says.
-SETTLING = frozenset({"status", "error", "local_path", "download_state", "download_error"})
-BAR_STYLES = {"completed": "success", "failed": "danger"}
-RED = "#cf222e"
-GREY = "#57606a"
+
+_layout: W.Layout | None = None
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+def shared_layout() -> W.Layout:
+    """One Layout model for every live view (each DOMWidget would bring its own)."""
+    global _layout
+    if _layout is None or getattr(_layout, "comm", None) is None:
+        _layout = W.Layout()
+    return _layout
 
 
-class TaskView(W.VBox):
-    """``TaskView(task)``: what a researcher looks at while a video is being made.
+class LiveView(anywidget.AnyWidget):
+    """What TaskView and Gallery share: the front end, one layout, coalesced redraws."""
 
-    ``compact=True`` (used by ``Gallery``) leaves out the copy / save controls and
-    shows the link in the status line.
-    """
+    _esm = STATIC / "views.js"
+    _css = STATIC / "views.css"
+    kind = T.Unicode("task").tag(sync=True)
 
-    def __init__(self, task: Task, *, compact: bool = False,
-                 messages_per_second: float = MESSAGES_PER_SECOND, **kwargs: Any):
-        # Long on purpose: every child widget is made here once, in display order, and
-        # only their values change afterwards (one comm message per change).
-        self.task = task
-        self.compact = compact
-        self._internal_error = ""
-        self._throttle = Throttle(lambda: self._draw(), rate=messages_per_second,
-                                  on_error=self._show_internal_error)
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("layout", shared_layout())
+        self._closed = False
+        super().__init__(**kwargs)
+        self.on_msg(self._on_front_end)
 
-        # Every widget here is saved with the notebook (nbclient, "save widget state"):
-        # few widgets, shared styles and static layouts, no bytes but a small thumbnail.
-        text = HTMLStyle()
-        full = W.Layout(width="100%", min_width="0")
-        auto = W.Layout(width="auto", min_width="0")
-        self.header = W.HTML(layout=full, style=text)  # mode, quality, id + the prompt
-        self.thumbnail = self._thumbnail()
-        # tqdm.notebook's shape: HBox(HTML, progress, HTML).
-        self.label = W.HTML(layout=W.Layout(width="52px", min_width="52px"), style=text)
-        self.bar = W.IntProgress(
-            min=0, max=100, value=0, bar_style="info",
-            layout=W.Layout(flex="1 1 auto", width="auto", min_width="80px"),
-        )
-        self.status_html = W.HTML(layout=W.Layout(
-            width="auto", min_width="0", max_width="100%" if compact else "55%",
-            margin="0" if compact else "0 0 0 8px"), style=text)
-        bar_row = [self.label, self.bar] if compact else [self.label, self.bar,
-                                                          self.status_html]
-        self.progress_row = W.HBox(bar_row, layout=W.Layout(width="100%",
-                                                            align_items="center"))
-        self.error_html = W.HTML(layout=W.Layout(display="none", width="100%"), style=text)
-        # An Output with no outputs takes no room: no display toggling, a shared layout.
-        self.player = W.Output(layout=full)
-        # Compact views (Gallery) show the link in the status line, and have no
-        # copy / save controls: those are None there.
-        self.link_html: W.HTML | None = None
-        self.copy_button: W.Button | None = None
-        self.id_text: W.Text | None = None
-        self.save_path: W.Text | None = None
-        self.save_button: W.Button | None = None
-        self.save_box: W.HBox | None = None
-        self.save_note: W.HTML | None = None
-        self.actions: W.HBox | None = None
+    def draw(self) -> int:  # pragma: no cover - each view says what it draws
+        raise NotImplementedError
 
-        children: list[W.Widget] = [self._top(), self.progress_row]
-        if compact:
-            children += [self.status_html, self.error_html, self.player]
-        else:
-            buttons, boxes = W.ButtonStyle(), TextStyle()
-            self.link_html = W.HTML(layout=auto, style=text)
-            self.copy_button = W.Button(
-                description="Copy id", icon="copy", layout=auto, style=buttons,
-                tooltip="Show the task id in a box, ready to select and copy",
-            )
-            self.id_text = W.Text(layout=W.Layout(display="none", width="300px"),
-                                  style=boxes, tooltip="The task id (read-only)")
-            self.save_path = W.Text(placeholder="save as… e.g. results/fox.mp4",
-                                    layout=W.Layout(width="220px"), style=boxes)
-            self.save_button = W.Button(description="Save as", icon="save",
-                                        layout=auto, style=buttons,
-                                        tooltip="Copy the video to this path (task.save)")
-            self.save_note = W.HTML(layout=full, style=text)
-            # Saving means something once there is a video: hidden until then.
-            self.save_box = W.HBox([self.save_path, self.save_button],
-                                   layout=W.Layout(display="none", align_items="center"))
-            self.copy_button.on_click(self._show_id)
-            self.save_button.on_click(self._save_as)
-            self.id_text.observe(self._keep_id, names="value")
-            self.actions = W.HBox(
-                [self.copy_button, self.id_text, self.save_box, self.link_html],
-                layout=W.Layout(flex_flow="row wrap", align_items="center", width="100%"),
-            )
-            children += [self.error_html, self.player, self.actions, self.save_note]
-        layout = kwargs.pop("layout", None) or W.Layout(
-            width="100%", max_width="780px", min_width="0", border="1px solid #d0d7de",
-            padding="6px 10px", margin="4px 0", overflow="hidden",
-        )
-        super().__init__(children=children, layout=layout, **kwargs)
-        self.add_class("hailuo-task-view")
-        # Observe first, then draw: a change in between is drawn either way.
-        task.observe(self._on_change, names=list(WATCHED))
-        self._throttle(force=True)
-
-    # -- pieces -------------------------------------------------------------------------------
-
-    def _top(self) -> W.Widget:
-        if self.thumbnail is None:
-            return self.header
-        return W.HBox([self.thumbnail, self.header],
-                      layout=W.Layout(width="100%", align_items="flex-start"))
-
-    def _thumbnail(self) -> W.Widget | None:
-        """The user's own image (never the video), as cheaply as the notebook allows.
-
-        A local file under the working directory: an ``<img>`` with a relative ``src``
-        as display data in an ``Output`` (JupyterLab serves it; nothing is embedded).
-        Bytes, or a file elsewhere: an ``Image`` widget, only when small.
-        """
-        req = self.task.request
-        if req is None or req.image_kind not in ("bytes", "path"):
-            return None
-        box = W.Layout(width="96px", min_width="96px", height="auto", margin="0 10px 0 0")
-        if req.image_kind == "path":
-            src = render.relative_src(req.image_path)
-            if src:
-                tag = (f'<img src="{_esc(src)}" alt="input image" '
-                       f'style="max-width:96px;max-height:96px;display:block">')
-                out = W.Output(layout=box)
-                out.outputs = ({"output_type": "display_data",
-                                "data": {"text/html": tag}, "metadata": {}},)
-                return out
-        info = req.image_info
-        if info is None or info.size > THUMBNAIL_MAX_BYTES:
-            return None
-        try:
-            data = req.image_bytes()
-        except Exception:  # the file moved since: no thumbnail, the rest still works
-            return None
-        if not data:
-            return None
-        return W.Image(value=data, format=info.format, layout=box)
-
-    def _header_html(self) -> str:
-        task = self.task
-        req = task.request
-        parts = [f"<b>{_esc(task.mode)}</b>"]
-        if req is not None:
-            parts.append(f"{_esc(req.quality)} · {_esc(req.duration)} s")
-            if req.image_kind == "url" and req.image_url:
-                url = render.shorten(req.image_url, 48)
-                parts.append(f'image <code title="{_esc(req.image_url)}">{_esc(url)}</code>')
-            elif req.image_kind == "path" and req.image_path:
-                name = os.path.basename(str(req.image_path))
-                parts.append(f'image <code title="{_esc(req.image_path)}">'
-                             f"{_esc(render.shorten(name, 40))}</code>")
-            elif req.image_kind == "bytes" and req.image_info is not None:
-                parts.append(f"image {_esc(req.image_info.describe())}")
-        ident = f"<code>{_esc(task.id or 'not yet submitted')}</code>"
-        parts.append(f'<small style="color:{GREY}">{ident}</small>' if self.compact else ident)
-        if task.credits is not None:
-            parts.append(f"{task.credits:g} credits")
-        if task.client is not None and is_local(task.client.base_url):
-            parts.append(f'<small style="color:{GREY}" title="{_esc(task.client.base_url)}">'
-                         "emulator</small>")
-        return ('<div style="line-height:1.5;white-space:normal;overflow-wrap:anywhere">'
-                + " · ".join(parts) + "</div>" + self._prompt_html())
-
-    def _prompt_html(self) -> str:
-        prompt = self.task.prompt or "(no prompt)"
-        return (
-            f'<div title="{_esc(prompt)}" style="white-space:nowrap;overflow:hidden;'
-            f'text-overflow:ellipsis;max-width:100%;line-height:1.5">'
-            f"{_esc(render.shorten(prompt, 160))}</div>"
-        )
-
-    def _status_html(self) -> str:
-        task = self.task
-        colour = render.STATUS_COLOURS.get(task.status, GREY)
-        text = render.status_line(task)
-        extra = render.download_note(task)
-        if extra:
-            text += f" · {extra}"
-        return (f'<div style="color:{colour};white-space:normal;line-height:1.35;'
-                f'overflow-wrap:anywhere">{_esc(text)}</div>')
-
-    def _error_block(self) -> str:
-        task = self.task
-        lines = []
-        if task.status == "failed":
-            # failure_line: the provider's code and message, then what to do.
-            line = render.failure_line(task) or "The task failed with no message."
-            lines.append(_esc(line))
-        if task.download_error:
-            lines.append(f"<b>Download failed:</b> {_esc(task.download_error)}")
-        refused = render.refused_url_note(task)
-        if refused:
-            lines.append(f"<b>No player:</b> {_esc(refused)}")
-        if self._internal_error:
-            lines.append(self._internal_error)
-        if not lines:
-            return ""
-        return (f'<div style="color:{RED};white-space:normal;line-height:1.4;'
-                f'overflow-wrap:anywhere">' + "<br>".join(lines) + "</div>")
-
-    def _link_html(self) -> str:
-        task = self.task
-        parts = []
-        url = render.safe_http_url(task.url) if task.status == "completed" else None
-        if url:
-            life = render.link_life_text(task)
-            parts.append(f'<a href="{_esc(url)}" target="_blank" rel="noopener noreferrer">'
-                         f"Open in a new tab ↗</a>" + (f" · link {_esc(life)}" if life else ""))
-        if task.local_path and task.download_state == "done":
-            shown = render.shorten(_display_path(task.local_path), 60)
-            parts.append(f'saved as <code title="{_esc(task.local_path)}">{_esc(shown)}</code>')
-        if not parts:
-            return ""
-        return ('<div style="line-height:1.5;white-space:normal;overflow-wrap:anywhere">'
-                + " · ".join(parts) + "</div>")
-
-    def _player_outputs(self) -> tuple:
-        html_ = render.player_html(self.task)
-        if not html_:
-            return ()
-        return ({"output_type": "display_data", "data": {"text/html": html_},
-                 "metadata": {}},)
-
-    def _plan(self) -> list[tuple[W.Widget, dict[str, Any]]]:
-        """Every synced value the view should show now, per widget."""
-        task = self.task
-        if task.status == "completed":
-            value, label = 100, "100%"
-        elif task.status == "failed":
-            value, label = 100, "✖"  # a full red bar reads as "ended", not "stuck at 0"
-        else:
-            value, label = max(0, min(100, int(task.progress))), f"{task.progress}%"
-        colour = render.STATUS_COLOURS.get(task.status, GREY)
-        error = self._error_block()
-        player = self._player_outputs()
-        link = self._link_html()
-        plan: list[tuple[W.Widget, dict[str, Any]]] = [
-            (self.header, {"value": self._header_html()}),
-            (self.label, {"value": f'<b style="color:{colour}">{_esc(label)}</b>'}),
-            (self.bar, {"value": value, "bar_style": BAR_STYLES.get(task.status, "info")}),
-            (self.status_html,
-             {"value": self._status_html() + (link if self.compact else "")}),
-            (self.error_html, {"value": error}),
-            (self.error_html.layout, {"display": None if error else "none"}),
-            (self.player, {"outputs": player}),
-        ]
-        if not self.compact:
-            plan += [
-                (self.link_html, {"value": link}),
-                (self.save_box.layout,
-                 {"display": None if task.status == "completed" else "none"}),
-            ]
-        return plan
-
-    # -- drawing --------------------------------------------------------------------------------
-
-    def _on_change(self, change: dict) -> None:
-        try:
-            force = change.get("name") in SETTLING or self.task.is_terminal
-            self._throttle(force=force)
-        except Exception as exc:  # an observer must never break the poller
-            self._show_internal_error(exc)
-
-    def _draw(self) -> int:
-        """Apply the plan; returns the number of comm messages sent (one per changed
-        widget: its changed traits go out together under ``hold_sync``)."""
-        return _apply(self._plan())
-
-    def _show_internal_error(self, exc: Exception) -> None:
-        try:
-            self._internal_error = (f"hailuo_nb view error: {_esc(type(exc).__name__)}: "
-                                    f"{_esc(exc)}")
-            block = (f'<div style="color:{RED};white-space:normal">'
-                     f"{self._internal_error}</div>")
-            with self.error_html.hold_sync():
-                self.error_html.value = block
-            self.error_html.layout.display = None
-        except Exception:  # noqa: S110 - nothing more can be shown
-            pass
+    def _mark(self, _change: Any = None) -> None:
+        if not self._closed:
+            redraws.mark(self)
 
     def redraw(self) -> None:
-        """Draw now (skipping the message budget)."""
-        self._throttle(force=True)
+        """Draw now, outside the message budget (tests, and what must show at once)."""
+        redraws.forget(self)
+        self.draw()
 
-    # -- actions (main thread: button clicks) ---------------------------------------------------
+    def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict):
+            with contextlib.suppress(Exception):  # a message from a page must not raise here
+                self.handle(content)
 
-    def _show_id(self, _button: W.Button | None = None) -> None:
-        with self.id_text.hold_sync():
-            self.id_text.value = self.task.id or "(not yet submitted)"
-            self.id_text.layout.display = None
-        with contextlib.suppress(Exception):  # older ipywidgets: no focus(); still shown
-            self.id_text.focus()
-
-    def _keep_id(self, change: dict) -> None:
-        """Read-only without JavaScript: an edit is put back at once."""
-        if self.id_text.layout.display == "none":
-            return
-        wanted = self.task.id or "(not yet submitted)"
-        if change["new"] != wanted:
-            self.id_text.value = wanted
-
-    def _save_as(self, _button: W.Button | None = None) -> None:
-        path = self.save_path.value.strip()
-        if not path:
-            self.save_note.value = "Type a path first, e.g. <code>results/fox.mp4</code>."
-            return
-        task = self.task
-        if task.local_path and os.path.exists(task.local_path):
-            self._do_save(path)  # a local copy: quick, no network
-            return
-        # A download: never block the kernel in a click handler.
-        self.save_note.value = f"Saving to <code>{_esc(path)}</code>…"
-        threading.Thread(target=self._do_save, args=(path,), daemon=True,
-                         name="hailuo-save-as").start()
-
-    def _do_save(self, path: str) -> None:
-        try:
-            saved = self.task.save(path)
-        except Exception as exc:
-            self.save_note.value = f'<span style="color:{RED}">{_esc(exc)}</span>'
-        else:
-            self.save_note.value = f"Saved to <code>{_esc(saved)}</code>"
+    def handle(self, content: dict) -> None:
+        """A message from the front end (``{"type": ...}``)."""
 
     def close(self) -> None:
         # Also runs from Widget.__del__, possibly at interpreter exit: never raise.
+        self._closed = True
         with contextlib.suppress(Exception):
-            self.task.unobserve(self._on_change, names=list(WATCHED))
-            self._throttle.close()
+            redraws.forget(self)
         super().close()
 
-    # -- static fallback -------------------------------------------------------------------------
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        """The widget view, plus text and HTML that stand alone (terminal, nbconvert)."""
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = render.task_text(self.task)
-        data["text/html"] = render.task_html(self.task)
-        return data
+def save_in_background(task: Task, path: str, done: Any) -> None:
+    """``task.save(path)``, then ``done(text, error)``: a copy of a local file is quick;
+    a download must never block the kernel in a click handler."""
+    path = path.strip()
+    if not path:
+        done("Type a path first, e.g. results/fox.mp4.", True)
+        return
+
+    def run() -> None:
+        try:
+            saved = task.save(path)
+        except Exception as exc:
+            done(str(exc), True)
+        else:
+            done(f"Saved to {saved}", False)
+
+    if task.local_path and os.path.exists(task.local_path):
+        run()
+        return
+    done(f"Saving to {path}…", False)
+    threading.Thread(target=run, daemon=True, name="hailuo-save-as").start()
 
 
-def _display_path(path: str) -> str:
-    """A path relative to the working directory when it is under it, else as is."""
-    try:
-        rel = os.path.relpath(path, os.getcwd())
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
+class TaskView(LiveView):
+    """``TaskView(task)``: what a researcher looks at while a video is being made —
+    progress, status, elapsed time and ETA, the reason if it fails, copy id, save as, a
+    player, and the record's facts."""
+
+    state = T.Dict().tag(sync=True)
+    notice = T.Dict().tag(sync=True)  # {"text", "error"}: what "save as" did
+
+    def __init__(self, task: Task, *, compact: bool = False, **kwargs: Any):
+        self.task = task
+        self.compact = compact
+        self.draws = 0
+        kwargs.setdefault("_dom_classes", ("hailuo-task-view",))
+        super().__init__(kind="task", state=task_state(task, compact=compact), **kwargs)
+        # Observe after the first state: a change in between is drawn by the next flush.
+        task.observe(self._mark, names=list(WATCHED))
+        self._mark()
+
+    def draw(self) -> int:
+        if self._closed:
+            return 0
+        try:
+            state = task_state(self.task, compact=self.compact)
+        except Exception as exc:  # shown in the view, never raised into the engine
+            state = dict(self.state, errors=[*self.state.get("errors", []),
+                                             f"hailuo_nb view error: {type(exc).__name__}: {exc}"])
+        if same_state(state, self.state):
+            return 0
+        self.state = state
+        self.draws += 1
+        return 1
+
+    def handle(self, content: dict) -> None:
+        if content.get("type") == "save":
+            save_in_background(self.task, str(content.get("path") or ""), self._notify)
+
+    def _notify(self, text: str, error: bool) -> None:
+        self.notice = {"text": text, "error": error}
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.task.unobserve(self._mark, names=list(WATCHED))
+        super().close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, plus text and HTML that stand alone (terminal, nbconvert)."""
+        return with_fallback(super()._repr_mimebundle_(**kwargs),
+                             task_text(self.task), task_html(self.task))
 
 
-def _apply(plan: Iterable[tuple[W.Widget, dict[str, Any]]]) -> int:
-    sent = 0
-    for widget, values in plan:
-        changed = {k: v for k, v in values.items() if getattr(widget, k) != v}
-        if not changed:
-            continue
-        with widget.hold_sync():
-            for name, value in changed.items():
-                setattr(widget, name, value)
-        sent += 1
-    return sent
+def with_fallback(bundle: Any, text: str, html_: str) -> Any:
+    """A widget's mime bundle with text and HTML added (anywidget returns (data, metadata))."""
+    if isinstance(bundle, tuple):
+        data, metadata = bundle
+        return {**data, "text/plain": text, "text/html": html_}, metadata
+    return {**(bundle or {}), "text/plain": text, "text/html": html_}

@@ -1,0 +1,393 @@
+// hailuo_nb's live views: one widget model each (a task, or a whole gallery).
+// Everything from the kernel is put in the page as text (textContent, attributes), never
+// as markup. Elapsed time and ETA tick here, from absolute timestamps: no comm messages
+// for the clock. No build step: this file is sent as it is.
+
+const RUNNING = new Set(["queued", "submitting", "pending", "processing"]);
+
+function fmt(seconds) {
+  // The same words as describe.format_seconds in Python.
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
+  let s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  let m = Math.floor(s / 60);
+  s %= 60;
+  if (m < 60) return `${m}m${String(s).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  m %= 60;
+  return `${h}h${String(m).padStart(2, "0")}m`;
+}
+
+// The kernel's clock, seen from here: the smallest (browser - kernel) gap seen so far
+// (message latency only ever adds to it).
+function makeClock() {
+  let skew = null;
+  return {
+    seen(sentAt) {
+      if (typeof sentAt !== "number") return;
+      const gap = Date.now() / 1000 - sentAt;
+      if (skew === null || gap < skew) skew = gap;
+    },
+    now() {
+      return Date.now() / 1000 - (skew ?? 0);
+    },
+  };
+}
+
+function elapsedOf(st, clock) {
+  if (!st.started) return null;
+  if (!RUNNING.has(st.status)) return st.elapsed;
+  return Math.max(st.elapsed || 0, clock.now() - st.started);
+}
+
+function statusText(st, clock) {
+  // describe.status_line's words, without the percentage (the bar's label has it).
+  const parts = [st.status];
+  const elapsed = elapsedOf(st, clock);
+  parts.push(`elapsed ${fmt(elapsed)}`);
+  if (st.estimated && (st.status === "pending" || st.status === "processing")) {
+    const eta = st.estimated - (elapsed || 0);
+    parts.push(eta >= 1 ? `ETA ~${fmt(eta)}` : `past the ~${fmt(st.estimated)} estimate`);
+  }
+  if (st.note) parts.push(st.note);
+  if (st.download) parts.push(st.download);
+  return parts.join(" · ");
+}
+
+function linkLife(st, clock) {
+  if (!st.link_expires) return "";
+  const left = st.link_expires - clock.now();
+  return left <= 0 ? "link expired" : `link valid ~${fmt(left)} more`;
+}
+
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === "") continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function safeUrl(url, images = false) {
+  if (typeof url !== "string") return null;
+  if (/^https?:\/\//i.test(url)) return url;
+  if (images && /^data:image\/(jpeg|png|webp);base64,[A-Za-z0-9+/=]+$/.test(url)) return url;
+  return null;
+}
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch (_err) {
+    // Not a secure context, or no permission: the old way.
+  }
+  const area = h("textarea", { readonly: true, style: "position:fixed;top:0;left:0;opacity:0" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch (_err) {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+function copyButton(getId, small = false) {
+  const button = h("button", {
+    class: `hl-button${small ? " hl-small" : ""}`, type: "button",
+    title: "Copy the task id to the clipboard",
+  }, "⧉ Copy id");
+  button.addEventListener("click", async () => {
+    const id = getId();
+    if (!id) {
+      button.textContent = "no id yet";
+    } else {
+      const ok = await copyText(id);
+      button.textContent = ok ? "✓ Copied" : "copy failed: select the id";
+    }
+    setTimeout(() => { button.textContent = "⧉ Copy id"; }, 1600);
+  });
+  return button;
+}
+
+function bar(st) {
+  const done = st.status === "completed" || st.status === "failed";
+  const value = done ? 100 : st.progress;
+  const fill = h("div", { class: "hl-fill", style: `width:${value}%;background:${st.colour}` });
+  return h("div", {
+    class: "hl-bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100,
+    "aria-valuenow": value, "aria-label": "progress",
+  }, fill);
+}
+
+function pctText(st) {
+  if (st.status === "completed") return "100%";
+  if (st.status === "failed") return "✖";
+  return `${st.progress}%`;
+}
+
+function meta(st) {
+  const bits = [h("b", { text: st.mode })];
+  if (st.model) bits.push(st.model);
+  if (st.quality) bits.push(`${st.quality} · ${st.duration} s`);
+  if (st.image) bits.push(h("span", { title: st.image }, "image ", h("code", { text: short(st.image, 48) })));
+  bits.push(h("code", { class: "hl-id", text: st.id || "not yet submitted" }));
+  if (st.credits !== null && st.credits !== undefined) bits.push(`${st.credits} credits`);
+  if (st.emulator) bits.push(h("span", { class: "hl-muted", title: "a local emulator, not the real service" }, "emulator"));
+  if (st.reused) bits.push(h("span", { class: "hl-muted" }, "reused"));
+  const line = h("div", { class: "hl-meta" });
+  bits.forEach((bit, i) => {
+    if (i) line.append(" · ");
+    line.append(bit instanceof Node ? bit : document.createTextNode(bit));
+  });
+  return line;
+}
+
+function short(text, limit) {
+  text = String(text).split(/\s+/).join(" ").trim();
+  return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
+}
+
+function media(st, preload) {
+  const video = safeUrl(st.video);
+  const poster = safeUrl(st.poster, true);
+  if (video) {
+    return h("video", {
+      class: "hl-video", src: video, poster, controls: true, preload, playsinline: true,
+    });
+  }
+  if (poster) return h("img", { class: "hl-video", src: poster, alt: "poster" });
+  return null;
+}
+
+function errors(st) {
+  if (!st.errors || !st.errors.length) return null;
+  return h("div", { class: "hl-errors", role: "alert" },
+    ...st.errors.map((line) => h("div", { text: line })));
+}
+
+// -- one task --------------------------------------------------------------------------
+
+function renderTask(model, el) {
+  const clock = makeClock();
+  const root = h("div", { class: "hl-view" });
+  el.append(root);
+  let st = model.get("state");
+  clock.seen(st.sent_at);
+  let statusNode = null;
+  let lifeNode = null;
+  let videoNode = null;
+  // Kept across redraws: a redraw must not stop a playing video or take a half-typed path.
+  const input = h("input", {
+    class: "hl-input", type: "text", placeholder: "save as… e.g. results/fox.mp4",
+    "aria-label": "save the video as",
+  });
+  const save = () => model.send({ type: "save", path: input.value.trim() });
+  input.addEventListener("keydown", (event) => {
+    event.stopPropagation(); // the notebook's shortcuts must not take the keys
+    if (event.key === "Enter") save();
+  });
+  const saveButton = h("button", { class: "hl-button", type: "button", onclick: save }, "⤓ Save as");
+
+  function player() {
+    const src = safeUrl(st.video);
+    const poster = safeUrl(st.poster, true);
+    if (!src) {
+      videoNode = null;
+      return poster ? h("img", { class: "hl-video", src: poster, alt: "poster" }) : null;
+    }
+    if (!videoNode || videoNode.getAttribute("src") !== src) {
+      videoNode = h("video", { class: "hl-video", src, controls: true, preload: "metadata", playsinline: true });
+    }
+    if (poster) videoNode.setAttribute("poster", poster);
+    return videoNode;
+  }
+
+  function draw() {
+    st = model.get("state");
+    const top = h("div", { class: "hl-top" });
+    const thumb = safeUrl(st.thumbnail, true);
+    if (thumb) top.append(h("img", { class: "hl-thumb", src: thumb, alt: "input image" }));
+    top.append(h("div", { class: "hl-head" }, meta(st),
+      h("div", { class: "hl-prompt", title: st.prompt, text: st.prompt || "(no prompt)" })));
+    statusNode = h("div", { class: "hl-status", style: `color:${st.colour}`, text: statusText(st, clock) });
+    const progress = h("div", { class: "hl-progress" }, bar(st),
+      h("span", { class: "hl-pct", style: `color:${st.colour}`, text: pctText(st) }));
+    const actions = h("div", { class: "hl-actions" }, copyButton(() => st.id));
+    if (st.status === "completed") actions.append(input, saveButton);
+    const url = safeUrl(st.url);
+    if (url) {
+      actions.append(h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "Open in a new tab ↗"));
+      lifeNode = h("span", { class: "hl-muted", text: linkLife(st, clock) });
+      actions.append(lifeNode);
+    } else {
+      lifeNode = null;
+    }
+    if (st.saved) actions.append(h("span", {}, "saved as ", h("code", { text: st.saved })));
+    const notice = model.get("notice") || {};
+    const children = [top, progress, statusNode, errors(st), player(), actions];
+    if (notice.text) {
+      children.push(h("div", { class: notice.error ? "hl-errors" : "hl-muted", text: notice.text }));
+    }
+    if (st.facts && st.facts.length) {
+      const rows = st.facts.map(([label, value]) => h("tr", {}, h("th", { text: label }), h("td", { text: value })));
+      children.push(h("details", { class: "hl-facts" }, h("summary", {}, "Details"), h("table", {}, ...rows)));
+    }
+    const keepOpen = root.querySelector("details")?.open;
+    root.replaceChildren(...children.filter(Boolean));
+    if (keepOpen) root.querySelector("details").open = true;
+  }
+
+  function tick() {
+    if (statusNode) statusNode.textContent = statusText(st, clock);
+    if (lifeNode) lifeNode.textContent = linkLife(st, clock);
+  }
+
+  const onState = () => { clock.seen(model.get("state").sent_at); draw(); };
+  model.on("change:state", onState);
+  model.on("change:notice", draw);
+  draw();
+  const timer = setInterval(tick, 1000);
+  return () => {
+    clearInterval(timer);
+    model.off("change:state", onState);
+    model.off("change:notice", draw);
+  };
+}
+
+// -- a gallery: one model for all its cards ---------------------------------------------------
+
+function renderGallery(model, el) {
+  const clock = makeClock();
+  let cards = (model.get("cards") || []).slice();
+  let summary = model.get("summary") || {};
+  let notices = {};
+  clock.seen(summary.sent_at);
+  const head = h("div", { class: "hl-gallery-head" });
+  const grid = h("div", { class: "hl-grid" });
+  const root = h("div", { class: "hl-gallery" }, head, grid);
+  el.append(root);
+  const nodes = [];
+  const statusNodes = [];
+
+  function card(i) {
+    const st = cards[i];
+    if (!st) return h("div", { class: "hl-card" });
+    statusNodes[i] = h("div", { class: "hl-status", style: `color:${st.colour}`, text: statusText(st, clock) });
+    const title = h("div", { class: "hl-card-label", title: st.label || st.prompt, text: st.label || short(st.prompt || "(no prompt)", 90) });
+    const saveAs = () => {
+      const path = window.prompt("Save the video as (a path in the notebook's folder):", `${st.id || "video"}.mp4`);
+      if (path) model.send({ type: "save", index: i, path: path.trim() });
+    };
+    const actions = h("div", { class: "hl-actions" }, copyButton(() => st.id, true));
+    if (st.status === "completed") {
+      actions.append(h("button", { class: "hl-button hl-small", type: "button", onclick: saveAs }, "⤓ Save as"));
+      const url = safeUrl(st.url);
+      if (url) actions.append(h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "open ↗"));
+    }
+    const notice = notices[i];
+    return h("div", { class: "hl-card", "data-status": st.status },
+      title,
+      h("div", { class: "hl-progress" }, bar(st), h("span", { class: "hl-pct", style: `color:${st.colour}`, text: pctText(st) })),
+      statusNodes[i],
+      errors(st),
+      media(st, "none"),
+      actions,
+      notice ? h("div", { class: notice.error ? "hl-errors" : "hl-muted", text: notice.text }) : null,
+      h("div", { class: "hl-muted hl-card-id", title: st.prompt, text: st.id || "not yet submitted" }),
+    );
+  }
+
+  function drawHead() {
+    const s = summary;
+    const total = s.total || cards.length;
+    const ended = (s.done || 0) + (s.failed || 0);
+    const partial = cards.reduce((sum, st) => sum + (st && RUNNING.has(st.status) ? st.progress : 0), 0) / 100;
+    const pct = total ? Math.min(100, Math.round((100 * (ended + partial)) / total)) : 100;
+    const words = [`${total} task${total === 1 ? "" : "s"}: ${s.done || 0} done · ${s.running || 0} running · ${s.failed || 0} failed`];
+    if (!s.running) words.push(s.saving ? `saving ${s.saving}…` : "all done");
+    else if (s.eta_at) {
+      const left = s.eta_at - clock.now();
+      words.push(left >= 1 ? `ETA ~${fmt(left)}` : "past the estimate");
+    }
+    const segments = [
+      ["done", s.done || 0, "#1a7f37"], ["failed", s.failed || 0, "#cf222e"],
+      ["running", partial, "#0969da"],
+    ].map(([name, n, colour]) => h("div", {
+      class: `hl-seg hl-seg-${name}`, style: `width:${total ? (100 * n) / total : 0}%;background:${colour}`,
+    }));
+    head.replaceChildren(
+      h("div", { class: "hl-bar hl-bar-total", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": pct, "aria-label": "all tasks" }, ...segments),
+      h("div", { class: "hl-summary" }, h("b", { text: `${pct}%` }), " ", words.join(" · ")),
+    );
+  }
+
+  function drawAll() {
+    nodes.length = 0;
+    statusNodes.length = 0;
+    grid.replaceChildren(...cards.map((_st, i) => { nodes[i] = card(i); return nodes[i]; }));
+    drawHead();
+  }
+
+  function onMessage(msg) {
+    if (!msg || msg.type !== "cards") {
+      if (msg && msg.type === "notice") {
+        notices[msg.index] = msg;
+        if (nodes[msg.index]) { const fresh = card(msg.index); nodes[msg.index].replaceWith(fresh); nodes[msg.index] = fresh; }
+      }
+      return;
+    }
+    if (msg.summary) { summary = msg.summary; clock.seen(summary.sent_at); }
+    if (msg.all) {
+      cards = msg.all.slice();
+      notices = {};
+      drawAll();
+      return;
+    }
+    for (const [key, st] of Object.entries(msg.changed || {})) {
+      const i = Number(key);
+      cards[i] = st;
+      clock.seen(st.sent_at);
+      const fresh = card(i);
+      if (nodes[i]) nodes[i].replaceWith(fresh);
+      else grid.append(fresh);
+      nodes[i] = fresh;
+    }
+    drawHead();
+  }
+
+  function tick() {
+    cards.forEach((st, i) => {
+      if (st && RUNNING.has(st.status) && statusNodes[i]) statusNodes[i].textContent = statusText(st, clock);
+    });
+    if (summary.running) drawHead();
+  }
+
+  model.on("msg:custom", onMessage);
+  drawAll();
+  model.send({ type: "sync" }); // a page reloaded while the kernel runs: ask for now
+  const timer = setInterval(tick, 1000);
+  return () => {
+    clearInterval(timer);
+    model.off("msg:custom", onMessage);
+  };
+}
+
+export default {
+  render({ model, el }) {
+    el.classList.add("hailuo-live");
+    return model.get("kind") === "gallery" ? renderGallery(model, el) : renderTask(model, el);
+  },
+};
