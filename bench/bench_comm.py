@@ -70,7 +70,9 @@ def _one_life(shell, log, emu, task_seconds: float, name: str) -> dict:
     after_cell = log.since(mark)
     subject_ids = {m.comm_id for m in after_cell if m.kind == "open"}
     mark_base = log.mark()
-    baseline = TaskView(task, messages_per_second=1e6)
+    # The baseline draws on every change of the task, at once (no coalescing).
+    baseline = TaskView(task)
+    task.observe(lambda _change: baseline.redraw())
     baseline_ids = _models(baseline)
     changes = {"n": 0}
     task.observe(lambda change: changes.__setitem__("n", changes["n"] + 1))
@@ -81,7 +83,9 @@ def _one_life(shell, log, emu, task_seconds: float, name: str) -> dict:
     time.sleep(0.3)
     # The subject's view object: the one whose models opened during the cell.
     subject = next((w for w in _all_views(shell) if _models(w) <= subject_ids), None)
-    while subject is not None and subject._throttle.pending:
+    from hailuo_nb.widgets.redraws import redraws
+
+    while redraws.pending:
         time.sleep(0.05)
     messages = log.since(mark)
     sub_opens = [m for m in messages if m.kind == "open" and m.comm_id in subject_ids]

@@ -21,7 +21,7 @@ import bench_common as bc
 ROUNDS = 60
 PROMPT = "A red fox trots through fresh snow at dawn [Tracking shot]"
 CELL = f"%%hailuo -q 768p -d 6\n{PROMPT}\n"
-TARGET = 1.3
+TARGET = 1.5  # the issue's bound for a %%hailuo cell against a bare POST on loopback
 LATENCY = 0.1  # s, for the context row: a real service is not 0.7 ms away
 LATENCY_ROUNDS = 10
 
@@ -42,7 +42,12 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
         url = f"{emu.base_url}/v1/videos/generations"
         client = hailuo_nb.Client(base_url=emu.base_url)
         shell = bc.new_shell()
+        # As under ipykernel: the cell shows its live view (a TaskView, built and its comm
+        # opened on ipywidgets' no-op comm), not the text a terminal gets.
+        shell.kernel = object()
         bc.run_cell(shell, "%load_ext hailuo_nb")
+        shell.user_ns.update(_session=session, _url=url, _body=body)
+        post_cell = "_r = _session.post(_url, json=_body, timeout=30); _r.raise_for_status(); _r.json()\n"
         empty_cell = "pass\n"
         from hailuo_nb.widgets import TaskView
 
@@ -72,6 +77,7 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
             "generate()": timed(lambda: hailuo_nb.generate(PROMPT, quality="768p", duration=6)),
             "%%hailuo cell": timed(cell),
             "empty cell": timed(lambda: bc.run_cell(shell, empty_cell)),
+            "POST cell": timed(lambda: bc.run_cell(shell, post_cell)),
             "TaskView(task)": timed(lambda: TaskView(probe)),
             "view repr": timed(lambda: probe_view._repr_mimebundle_()),
         }
@@ -107,6 +113,11 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
             f"{name} vs bare requests.post (median of {rounds})",
             f"{base * 1e3:.2f} ms", f"{med[name] * 1e3:.2f} ms", r, target, met))
     rows.append(bc.row(
+        f"%%hailuo cell vs a cell doing the same bare requests.post (median of {rounds})",
+        f"{med['POST cell'] * 1e3:.2f} ms", f"{med['%%hailuo cell'] * 1e3:.2f} ms",
+        bc.ratio(med["%%hailuo cell"], med["POST cell"]), f"<= {TARGET}x",
+        bc.ratio(med["%%hailuo cell"], med["POST cell"]) <= TARGET))
+    rows.append(bc.row(
         "  of which: TaskView(task) alone vs bare requests.post",
         f"{base * 1e3:.2f} ms", f"{med['TaskView(task)'] * 1e3:.2f} ms",
         bc.ratio(med["TaskView(task)"], base), "(breakdown)", None))
@@ -117,12 +128,16 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
     if latency_rows:
         rows.extend(latency_rows)
     notes = [
-        f"A TaskView is {n_models} widget models ({models}); each is built, its state "
-        "computed and a comm opened when the cell runs.",
+        f"A TaskView is {n_models} widget model(s) ({models}; the Layout is one shared by "
+        "every live view): one state dict computed and one comm opened when the cell runs.",
         f"An empty cell (`pass`) costs {med['empty cell'] * 1e3:.2f} ms in the same shell: "
         "IPython's own share of a cell.",
-        "Widgets run without a kernel here (ipywidgets' no-op comm): the TaskView is built "
-        "and its state computed, but no message is serialised or sent.",
+        "The shell stands in for a kernel (its `kernel` attribute set): the cell builds and "
+        "displays its TaskView on ipywidgets' no-op comm, so the model's state is computed "
+        "but no message is serialised or sent.",
+        "Both cells pay IPython's share; the bare requests.post row does not — the cell "
+        "also validates, records the task in the history before and after sending, and "
+        "shows the view.",
         f"Polls during the run: {polls} (polling held off on purpose).",
     ]
     sec = bc.section("1. Submit overhead", rows, notes,

@@ -87,7 +87,8 @@ __all__ = [
 
 
 def _attach_task_display() -> None:
-    """Inside IPython, a Task displays as a live view or a record (the model never draws)."""
+    """Inside IPython, a Task displays as a live view or a record; in marimo, as its live
+    view (the model never draws)."""
     import sys
 
     ipython_module = sys.modules.get("IPython")  # not imported here: no IPython, no shell
@@ -96,6 +97,8 @@ def _attach_task_display() -> None:
         from .display import register_task_display
 
         register_task_display(shell)
+    if "marimo" in sys.modules:  # marimo runs notebooks with itself imported
+        from . import display  # noqa: F401 - attaches Task._display_
 
 
 _attach_task_display()

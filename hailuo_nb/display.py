@@ -21,6 +21,7 @@ from .describe import failure_line, status_line
 from .handover import hand_over_when_settled
 from .records import Record, camera_bundle, camera_table_bundle, record_bundle, shown_path
 from .render import task_html, task_text
+from .task import Task
 
 
 def show_task(task: Any) -> Any:
@@ -71,6 +72,18 @@ def register_task_display(ipython: Any) -> None:
     if bundles is not None:  # a camera check shows as its timeline
         bundles.for_type_by_name("hailuo_nb.camera_check", "CameraReport", camera_bundle)
         bundles.for_type_by_name("hailuo_nb.camera_check", "CameraTable", camera_table_bundle)
+
+
+def marimo_view(task: Any) -> Any:
+    """What marimo shows for a Task (marimo asks ``_display_``; IPython never does): its
+    live view, settled or not — marimo cannot replace an output from another thread, and
+    the view has everything the record has (its player gets the file from the kernel)."""
+    from .widgets.task_view import TaskView
+
+    return TaskView(task)
+
+
+Task._display_ = marimo_view  # the model never draws: the way it shows is attached here
 
 
 def in_terminal() -> bool:

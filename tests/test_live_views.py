@@ -90,7 +90,8 @@ def test_a_task_view_is_one_model_and_its_whole_life_a_few_messages(comm_log, cl
     shown = page.state["state"]
     assert shown["status"] == "completed" and shown["progress"] == 100
     assert shown["id"] == task.id and shown["errors"] == []
-    assert shown["video"].startswith(emulator.base_url)  # the result link plays live
+    # No Jupyter server serves this folder here: the page asks for the saved file's bytes.
+    assert shown["video"] == "" and shown["bytes_video"] is True
     assert shown["saved"] == f"hailuo_videos/{task.id}.mp4"
     assert shown["poster"].startswith("data:image/jpeg;base64,")
     facts = dict(shown["facts"])  # what the record will say
@@ -321,15 +322,16 @@ def test_a_gallery_of_200_is_one_model_and_a_few_messages(comm_log):
     eventually(lambda: not redraws.pending, "the last flush")
     spent = time.monotonic() - start
     page = FrontEnd(comm_log, gallery)
-    assert page.updates == 0  # everything after the first state went as custom messages
-    assert len(page.custom) <= FLUSHES_PER_SECOND * spent + 2, (len(page.custom), spent)
+    # One message per flush, for all two hundred cards.
+    assert page.updates == len(page.deltas()) <= FLUSHES_PER_SECOND * spent + 2, (
+        page.updates, spent)
     cards = page.cards()
     assert len(cards) == 200
     assert [c["status"] for c in cards] == ["completed"] * 150 + ["failed"] * 50
     assert page.summary()["done"] == 150 and page.summary()["failed"] == 50
     assert page.summary()["running"] == 0
     assert cards[0]["label"] == "sweep 0 · 6 s" and cards[1]["label"] == "sweep 1 · 10 s"
-    print(f"\n200 cards: 1 model, {len(page.custom)} messages in {spent:.2f} s")
+    print(f"\n200 cards: 1 model, {page.updates} messages in {spent:.2f} s")
 
 
 def test_a_reopened_page_gets_everything_once(comm_log):
@@ -339,7 +341,7 @@ def test_a_reopened_page_gets_everything_once(comm_log):
     tasks[1].progress = 50
     drawn(gallery)
     from_front_end(gallery, {"type": "sync"})
-    last = FrontEnd(comm_log, gallery).custom[-1]
+    last = FrontEnd(comm_log, gallery).deltas()[-1]
     assert [c["progress"] for c in last["all"]] == [0, 50, 0]
     assert last["summary"]["running"] == 3
 
@@ -379,9 +381,8 @@ def test_gallery_save_as_from_a_card(comm_log, client, emulator):
     gallery = Gallery(tasks)
     from_front_end(gallery, {"type": "save", "index": 1, "path": "picked/right.mp4"})
     assert Path("picked/right.mp4").stat().st_size == os.path.getsize(tasks[1].local_path)
-    notice = FrontEnd(comm_log, gallery).custom[-1]
-    assert notice == {"type": "notice", "index": 1, "text": "Saved to picked/right.mp4",
-                      "error": False}
+    notices = FrontEnd(comm_log, gallery).state["notices"]
+    assert notices == {"1": {"text": "Saved to picked/right.mp4", "error": False}}
     from_front_end(gallery, {"type": "save", "index": 7, "path": "x.mp4"})  # no such card
     assert not Path("x.mp4").exists()
 
@@ -447,3 +448,47 @@ def test_views_fit_the_column(comm_log):
     widths = [int(w) for w in re.findall(r"(?:^|[^-])width:\s*(\d+)px", css)]
     assert widths and max(widths) <= 800
     assert "repeat(auto-fill, minmax(240px, 1fr))" in css  # as many columns as fit
+
+
+# -- the player's source: the page's own server, else the bytes from the kernel ----------------
+
+
+def test_a_saved_video_plays_from_the_jupyter_server_that_serves_the_notebook(
+        comm_log, client, emulator, tmp_path, monkeypatch):
+    from hailuo_nb.widgets import served
+
+    task = hailuo_nb.generate("served", client=client, wait=True)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    # What jupyter_server writes for itself, and what its kernels get in their environment.
+    (runtime / "jpserver-4242.json").write_text(json.dumps(
+        {"root_dir": str(Path.cwd().parent), "base_url": "/lab-base/", "pid": 4242}))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("JPY_PARENT_PID", "4242")
+    served._jupyter_server.cache_clear()
+    try:
+        shown = TaskView(task).state
+        assert shown["video"] == (f"/lab-base/files/{Path.cwd().name}/hailuo_videos/"
+                                  f"{task.id}.mp4")
+        assert shown["bytes_video"] is False
+    finally:
+        served._jupyter_server.cache_clear()
+
+
+def test_where_no_server_has_the_file_the_page_gets_its_bytes(comm_log, client, emulator,
+                                                               monkeypatch):
+    monkeypatch.delenv("JPY_PARENT_PID", raising=False)
+    task = hailuo_nb.generate("bytes", client=client, wait=True)
+    view = TaskView(task)
+    assert view.state["bytes_video"] is True and view.state["saved"]
+    from_front_end(view, {"type": "video"})
+    [message] = [m for m in comm_log.for_comm(view.comm.comm_id)
+                 if m.kind == "send" and m.data.get("method") == "custom"]
+    assert message.data["content"] == {"type": "video", "name": f"{task.id}.mp4"}
+    assert bytes(message.buffers[0]) == Path(task.local_path).read_bytes()
+    gallery = Gallery([task])
+    from_front_end(gallery, {"type": "video", "index": 0})
+    from_front_end(gallery, {"type": "video", "index": 3})  # no such card: nothing
+    sent = [m for m in comm_log.for_comm(gallery.comm.comm_id)
+            if m.kind == "send" and m.data.get("method") == "custom"]
+    assert len(sent) == 1 and sent[0].data["content"]["index"] == 0

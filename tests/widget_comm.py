@@ -116,10 +116,12 @@ def install(monkeypatch) -> CommLog:
 
 class FrontEnd:
     """What a page holds for one widget model, replayed from the comm log: its synced
-    state (the comm_open, then every update), and the custom messages it received."""
+    state (the comm_open, then every update), every update in order, and the custom
+    messages it received."""
 
     def __init__(self, log: CommLog, widget: Any):
         self.state: dict = {}
+        self.sent_states: list[dict] = []
         self.custom: list[dict] = []
         self.updates = 0
         for m in log.for_comm(widget.comm.comm_id):
@@ -128,28 +130,28 @@ class FrontEnd:
                 self.state.update(data.get("state", {}))
             elif m.kind == "send" and data.get("method") == "update":
                 self.state.update(data.get("state", {}))
+                self.sent_states.append(data.get("state", {}))
                 self.updates += 1
             elif m.kind == "send" and data.get("method") == "custom":
                 self.custom.append(data.get("content"))
 
+    def deltas(self) -> list[dict]:
+        """A gallery's ``delta`` values, in the order the page got them."""
+        return [s["delta"] for s in self.sent_states if "delta" in s]
+
     def cards(self) -> list[dict]:
-        """A gallery's cards after every message, as its front end applies them."""
+        """A gallery's cards after every update, as its front end applies them."""
         cards = list(self.state.get("cards", []))
-        for content in self.custom:
-            if content.get("type") != "cards":
-                continue
-            if "all" in content:
-                cards = list(content["all"])
-            for key, card in content.get("changed", {}).items():
+        for delta in self.deltas():
+            if "all" in delta:
+                cards = list(delta["all"])
+            for key, card in delta.get("changed", {}).items():
                 cards[int(key)] = card
         return cards
 
     def summary(self) -> dict:
-        summary = dict(self.state.get("summary", {}))
-        for content in self.custom:
-            if content.get("type") == "cards" and "summary" in content:
-                summary = content["summary"]
-        return summary
+        deltas = self.deltas()
+        return deltas[-1]["summary"] if deltas else dict(self.state.get("summary", {}))
 
 
 def from_front_end(widget: Any, content: dict) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shlex
@@ -95,6 +96,7 @@ class MagicArgumentParser(argparse.ArgumentParser):
         return args
 
 
+@functools.lru_cache(maxsize=4)  # built once per prog: argparse takes longer to build than to run
 def generation_parser(prog: str) -> MagicArgumentParser:
     p = MagicArgumentParser(prog=prog)
     p.add_argument("-q", "--quality", default=None)

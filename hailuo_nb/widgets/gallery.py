@@ -1,9 +1,10 @@
 """``Gallery``: many tasks in ONE widget model — a combined bar and a labelled grid.
 
-The model's synced traits hold the cards as they were when it was made; after that,
-each coalesced redraw sends one custom message with only the cards that changed (and
-the summary), and a page that (re)opens asks for everything once. Two hundred tasks are
-one model and a few messages a second, not 200 models.
+``cards`` holds the cards as they were when it was made; after that, each coalesced
+redraw sets ``delta`` to only the cards that changed and the summary (one message), and
+a page that (re)opens asks for everything once. A trait rather than a custom message:
+marimo carries trait changes made on any thread. Two hundred tasks are one model and a
+few messages a second, not 200 models.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..describe import task_text
 from ..handover import hand_over_when_settled
 from ..records import grid_bundle, grid_html
 from ..task import Task
-from .task_view import WATCHED, LiveView, save_in_background, with_fallback
+from .task_view import WATCHED, LiveView, save_in_background, send_video, with_fallback
 from .view_state import gallery_summary, same_state, task_state
 
 # What a card is labelled with, when it differs from card to card.
@@ -66,6 +67,8 @@ class Gallery(LiveView):
 
     cards = T.List().tag(sync=True)
     summary = T.Dict().tag(sync=True)
+    delta = T.Dict().tag(sync=True)  # {"seq", "changed" | "all", "summary"}
+    notices = T.Dict().tag(sync=True)  # card index → {"text", "error"}: what save-as did
 
     def __init__(self, tasks: Iterable[Task], **kwargs: Any):
         self.tasks = list(tasks)
@@ -73,6 +76,7 @@ class Gallery(LiveView):
         self._states = [self._card(i) for i in range(len(self.tasks))]
         self._changed: set[int] = set()
         self._changed_lock = threading.Lock()  # engine threads add, the flush takes
+        self._seq = 0
         self.draws = 0
         kwargs.setdefault("_dom_classes", ("hailuo-gallery",))
         super().__init__(kind="gallery", cards=list(self._states),
@@ -127,9 +131,14 @@ class Gallery(LiveView):
                 changed[str(i)] = state
         if not changed:
             return 0
-        self.send({"type": "cards", "changed": changed, "summary": gallery_summary(self.tasks)})
+        self._send_delta(changed=changed)
         self.draws += 1
         return 1
+
+    def _send_delta(self, **cards: Any) -> None:
+        with self._changed_lock:  # the flush (an engine thread) and a page's "sync"
+            self._seq += 1
+            self.delta = {"seq": self._seq, **cards, "summary": gallery_summary(self.tasks)}
 
     def _take_changed(self) -> set[int]:
         with self._changed_lock:
@@ -139,8 +148,11 @@ class Gallery(LiveView):
     def handle(self, content: dict) -> None:
         kind = content.get("type")
         if kind == "sync":  # a page opened (or reloaded): everything, as it is now
-            self.send({"type": "cards", "all": self._states,
-                       "summary": gallery_summary(self.tasks)})
+            self._send_delta(all=list(self._states))
+        elif kind == "video":
+            index = content.get("index")
+            if isinstance(index, int) and 0 <= index < len(self.tasks):
+                send_video(self, self.tasks[index], index=index)
         elif kind == "save":
             index = content.get("index")
             if isinstance(index, int) and 0 <= index < len(self.tasks):
@@ -149,7 +161,7 @@ class Gallery(LiveView):
 
     def _notify(self, index: int, text: str, error: bool) -> None:
         with contextlib.suppress(Exception):
-            self.send({"type": "notice", "index": index, "text": text, "error": error})
+            self.notices = {**self.notices, str(index): {"text": text, "error": error}}
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

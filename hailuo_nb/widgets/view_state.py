@@ -24,6 +24,7 @@ from ..describe import (
 from ..endpoints import is_local
 from ..records import facts, shown_path
 from ..render import STATUS_COLOURS
+from .served import page_src
 
 # The user's own image is inlined only when small (it is saved with the widget's state).
 THUMBNAIL_MAX_BYTES = 96 * 1024
@@ -73,6 +74,15 @@ def task_state(task: Any, *, compact: bool = False) -> dict[str, Any]:
         left = link_time_left(task)
         if left is None or left > 0:  # a dead link plays nothing
             state["video"] = url
+    if task.download_state in ("waiting", "downloading"):
+        state["video"] = ""  # a player comes with the file: it never switches mid-play
+    elif state["saved"]:  # the saved file, where the page's server has it (outlives links)
+        served = page_src(task.local_path)
+        state["video"] = served or ""
+        # No server has it (marimo, VS Code): the page asks the kernel for its bytes —
+        # the saved file, not the result link, which dies in 24 h.
+        state["bytes_video"] = served is None
+    state.setdefault("bytes_video", False)
     if not compact:
         state["thumbnail"] = _thumbnail(req)
         state["facts"] = [[label, value] for label, value in facts(task) if label != "status"]

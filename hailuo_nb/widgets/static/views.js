@@ -77,8 +77,9 @@ function h(tag, attrs = {}, ...children) {
 }
 
 function safeUrl(url, images = false) {
+  // http(s), a path on the page's own server (a saved video it serves), or inline images.
   if (typeof url !== "string") return null;
-  if (/^https?:\/\//i.test(url)) return url;
+  if (/^https?:\/\//i.test(url) || /^\/(?![\/\\])/.test(url)) return url;
   if (images && /^data:image\/(jpeg|png|webp);base64,[A-Za-z0-9+/=]+$/.test(url)) return url;
   return null;
 }
@@ -108,7 +109,7 @@ function copyButton(getId, small = false) {
   const button = h("button", {
     class: `hl-button${small ? " hl-small" : ""}`, type: "button",
     title: "Copy the task id to the clipboard",
-  }, "⧉ Copy id");
+  }, "Copy id");
   button.addEventListener("click", async () => {
     const id = getId();
     if (!id) {
@@ -117,7 +118,7 @@ function copyButton(getId, small = false) {
       const ok = await copyText(id);
       button.textContent = ok ? "✓ Copied" : "copy failed: select the id";
     }
-    setTimeout(() => { button.textContent = "⧉ Copy id"; }, 1600);
+    setTimeout(() => { button.textContent = "Copy id"; }, 1600);
   });
   return button;
 }
@@ -160,18 +161,6 @@ function short(text, limit) {
   return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
 }
 
-function media(st, preload) {
-  const video = safeUrl(st.video);
-  const poster = safeUrl(st.poster, true);
-  if (video) {
-    return h("video", {
-      class: "hl-video", src: video, poster, controls: true, preload, playsinline: true,
-    });
-  }
-  if (poster) return h("img", { class: "hl-video", src: poster, alt: "poster" });
-  return null;
-}
-
 function errors(st) {
   if (!st.errors || !st.errors.length) return null;
   return h("div", { class: "hl-errors", role: "alert" },
@@ -199,10 +188,24 @@ function renderTask(model, el) {
     event.stopPropagation(); // the notebook's shortcuts must not take the keys
     if (event.key === "Enter") save();
   });
-  const saveButton = h("button", { class: "hl-button", type: "button", onclick: save }, "⤓ Save as");
+  const saveButton = h("button", { class: "hl-button", type: "button", onclick: save }, "Save as…");
+
+  // A saved video no server has (marimo): its bytes come from the kernel, once per file.
+  let blob = { saved: "", url: null };
+  function askForBytes() {
+    if (!st.bytes_video || !st.saved || blob.saved === st.saved) return;
+    blob = { saved: st.saved, url: null };
+    model.send({ type: "video" });
+  }
+  function onCustom(msg, buffers) {
+    if (!msg || msg.type !== "video" || !buffers || !buffers.length) return;
+    if (blob.url) URL.revokeObjectURL(blob.url);
+    blob.url = URL.createObjectURL(new Blob([buffers[0]], { type: "video/mp4" }));
+    draw();
+  }
 
   function player() {
-    const src = safeUrl(st.video);
+    const src = safeUrl(st.video) || (st.bytes_video && blob.saved === st.saved ? blob.url : null);
     const poster = safeUrl(st.poster, true);
     if (!src) {
       videoNode = null;
@@ -255,15 +258,19 @@ function renderTask(model, el) {
     if (lifeNode) lifeNode.textContent = linkLife(st, clock);
   }
 
-  const onState = () => { clock.seen(model.get("state").sent_at); draw(); };
+  const onState = () => { clock.seen(model.get("state").sent_at); draw(); askForBytes(); };
   model.on("change:state", onState);
   model.on("change:notice", draw);
+  model.on("msg:custom", onCustom);
   draw();
+  askForBytes();
   const timer = setInterval(tick, 1000);
   return () => {
     clearInterval(timer);
     model.off("change:state", onState);
     model.off("change:notice", draw);
+    model.off("msg:custom", onCustom);
+    if (blob.url) URL.revokeObjectURL(blob.url);
   };
 }
 
@@ -273,7 +280,8 @@ function renderGallery(model, el) {
   const clock = makeClock();
   let cards = (model.get("cards") || []).slice();
   let summary = model.get("summary") || {};
-  let notices = {};
+  let seq = 0;
+  const blobs = {}; // card index → Blob URL of a video the kernel sent (marimo)
   clock.seen(summary.sent_at);
   const head = h("div", { class: "hl-gallery-head" });
   const grid = h("div", { class: "hl-grid" });
@@ -281,6 +289,20 @@ function renderGallery(model, el) {
   el.append(root);
   const nodes = [];
   const statusNodes = [];
+
+  function cardMedia(st, i) {
+    const src = safeUrl(st.video) || blobs[i] || null;
+    const poster = safeUrl(st.poster, true);
+    if (src) return h("video", { class: "hl-video", src, poster, controls: true, preload: "none", playsinline: true });
+    if (st.bytes_video && st.saved) {
+      // No server has the file: the kernel sends it when asked (one click, one video).
+      return h("button", {
+        class: "hl-button hl-small", type: "button", title: "Load the saved video from the kernel",
+        onclick: () => model.send({ type: "video", index: i }),
+      }, "Play the saved video");
+    }
+    return poster ? h("img", { class: "hl-video", src: poster, alt: "poster" }) : null;
+  }
 
   function card(i) {
     const st = cards[i];
@@ -293,21 +315,28 @@ function renderGallery(model, el) {
     };
     const actions = h("div", { class: "hl-actions" }, copyButton(() => st.id, true));
     if (st.status === "completed") {
-      actions.append(h("button", { class: "hl-button hl-small", type: "button", onclick: saveAs }, "⤓ Save as"));
+      actions.append(h("button", { class: "hl-button hl-small", type: "button", onclick: saveAs }, "Save as…"));
       const url = safeUrl(st.url);
       if (url) actions.append(h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "open ↗"));
     }
-    const notice = notices[i];
+    const notice = (model.get("notices") || {})[String(i)];
     return h("div", { class: "hl-card", "data-status": st.status },
       title,
       h("div", { class: "hl-progress" }, bar(st), h("span", { class: "hl-pct", style: `color:${st.colour}`, text: pctText(st) })),
       statusNodes[i],
       errors(st),
-      media(st, "none"),
+      cardMedia(st, i),
       actions,
       notice ? h("div", { class: notice.error ? "hl-errors" : "hl-muted", text: notice.text }) : null,
       h("div", { class: "hl-muted hl-card-id", title: st.prompt, text: st.id || "not yet submitted" }),
     );
+  }
+
+  function redrawCard(i) {
+    const fresh = card(i);
+    if (nodes[i]) nodes[i].replaceWith(fresh);
+    else grid.append(fresh);
+    nodes[i] = fresh;
   }
 
   function drawHead() {
@@ -341,31 +370,35 @@ function renderGallery(model, el) {
     drawHead();
   }
 
-  function onMessage(msg) {
-    if (!msg || msg.type !== "cards") {
-      if (msg && msg.type === "notice") {
-        notices[msg.index] = msg;
-        if (nodes[msg.index]) { const fresh = card(msg.index); nodes[msg.index].replaceWith(fresh); nodes[msg.index] = fresh; }
-      }
-      return;
-    }
-    if (msg.summary) { summary = msg.summary; clock.seen(summary.sent_at); }
-    if (msg.all) {
-      cards = msg.all.slice();
-      notices = {};
+  function applyDelta() {
+    const d = model.get("delta") || {};
+    if (!d.seq || d.seq <= seq) return;
+    seq = d.seq;
+    if (d.summary) { summary = d.summary; clock.seen(summary.sent_at); }
+    if (d.all) {
+      cards = d.all.slice();
       drawAll();
       return;
     }
-    for (const [key, st] of Object.entries(msg.changed || {})) {
+    for (const [key, st] of Object.entries(d.changed || {})) {
       const i = Number(key);
       cards[i] = st;
       clock.seen(st.sent_at);
-      const fresh = card(i);
-      if (nodes[i]) nodes[i].replaceWith(fresh);
-      else grid.append(fresh);
-      nodes[i] = fresh;
+      redrawCard(i);
     }
     drawHead();
+  }
+
+  function onNotices() {
+    for (const key of Object.keys(model.get("notices") || {})) redrawCard(Number(key));
+  }
+
+  function onCustom(msg, buffers) {
+    if (!msg || msg.type !== "video" || !buffers || !buffers.length) return;
+    const i = Number(msg.index);
+    if (blobs[i]) URL.revokeObjectURL(blobs[i]);
+    blobs[i] = URL.createObjectURL(new Blob([buffers[0]], { type: "video/mp4" }));
+    redrawCard(i);
   }
 
   function tick() {
@@ -375,13 +408,19 @@ function renderGallery(model, el) {
     if (summary.running) drawHead();
   }
 
-  model.on("msg:custom", onMessage);
+  model.on("change:delta", applyDelta);
+  model.on("change:notices", onNotices);
+  model.on("msg:custom", onCustom);
   drawAll();
-  model.send({ type: "sync" }); // a page reloaded while the kernel runs: ask for now
+  applyDelta(); // the newest change the model already holds
+  model.send({ type: "sync" }); // a page (re)opened while the kernel runs: ask for now
   const timer = setInterval(tick, 1000);
   return () => {
     clearInterval(timer);
-    model.off("msg:custom", onMessage);
+    model.off("change:delta", applyDelta);
+    model.off("change:notices", onNotices);
+    model.off("msg:custom", onCustom);
+    Object.values(blobs).forEach((url) => URL.revokeObjectURL(url));
   };
 }
 
