@@ -52,7 +52,7 @@ def _resume(poller) -> None:
         poller._cond.notify_all()
 
 
-VIEW_TASKS = 100
+VIEW_TASKS = 200
 VIEW_SCALE = 16.0
 
 
@@ -74,11 +74,18 @@ def views_phase() -> dict:
         hailuo_nb.Client  # noqa: B018
         import hailuo_nb.api
         import hailuo_nb.downloads
+        from hailuo_nb.widgets import Gallery
 
         before = peak = bc.os_threads()
         tasks = [hailuo_nb.generate(f"Task {i} [Static shot]") for i in range(VIEW_TASKS)]
+        mark = log.mark()
         views = [TaskView(t) for t in tasks]
-        deadline = time.monotonic() + 60
+        view_models = len([m for m in log.since(mark) if m.kind == "open"])
+        mark = log.mark()
+        gallery = Gallery(tasks)
+        gallery_models = len([m for m in log.since(mark) if m.kind == "open"])
+        views.append(gallery)
+        deadline = time.monotonic() + 180
         while not all(t.is_done for t in tasks) and time.monotonic() < deadline:
             peak = max(peak, bc.os_threads())
             time.sleep(0.01)
@@ -86,7 +93,8 @@ def views_phase() -> dict:
         for v in views:
             v.close()
         hailuo_nb.api.get_poller().forget_all()
-    return {"before": before, "peak": peak, "done": done, "messages": len(log)}
+    return {"before": before, "peak": peak, "done": done, "messages": len(log),
+            "view_models": view_models, "gallery_models": gallery_models}
 
 
 def run(profile: bool = False) -> dict:
@@ -221,11 +229,17 @@ def run(profile: bool = False) -> dict:
         bc.row("  breakdown: a bare `Client.get_task` loop (no Task, no store) vs the same",
                f"{base_med:.3f} s", f"{client_med:.3f} s", bc.ratio(client_med, base_med),
                "(breakdown)", None),
-        bc.row(f"threads added by {VIEW_TASKS} live tasks each shown in a TaskView "
+        bc.row(f"threads added by {VIEW_TASKS} live tasks each shown in a TaskView, and a Gallery "
                f"(polling scaled /{VIEW_SCALE:g}, 6 s tasks; fresh process)",
                f"{views['before']} before", f"{views['peak']} peak",
                f"+{views['peak'] - views['before']}", f"<= +{THREADS_TARGET}",
                views["peak"] - views["before"] <= THREADS_TARGET and views["done"]),
+        bc.row(f"widget models: {VIEW_TASKS} live TaskViews vs one Gallery of the same "
+               f"{VIEW_TASKS} tasks",
+               f"{views['view_models']} models", f"{views['gallery_models']} model(s)",
+               f"{views['view_models'] / max(1, VIEW_TASKS):.2f} per view",
+               "1 per view; a handful per gallery",
+               views["view_models"] <= VIEW_TASKS + 1 and views["gallery_models"] <= 5),
         bc.row(f"peak RSS with {N_TASKS} tasks (ru_maxrss) vs RSS before submitting",
                f"{rss_before / 1024:.1f} MB", f"{peak_rss / 1024:.1f} MB",
                f"+{(peak_rss - rss_before) / 1024:.1f} MB "

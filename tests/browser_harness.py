@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -397,6 +398,45 @@ SAMPLER_JS = """(selector) => {
     tick();
     window.setInterval(tick, 50);
 }"""
+
+
+TICK_SAMPLER_JS = """([view, bar, status]) => {
+    // Every 100 ms: the first live view's status text and its bar's width. The clock
+    // ticks in the page; the bar only moves when the kernel sends something.
+    window.__ticks = [];
+    window.setInterval(() => {
+        const v = document.querySelector(view);
+        const b = v && v.querySelector(bar);
+        const s = v && v.querySelector(status);
+        if (b && s) window.__ticks.push({t: performance.now(), w: b.style.width,
+                                         text: s.textContent});
+    }, 100);
+}"""
+
+# Two samples, the bar the same and the elapsed time different (nothing was sent).
+TICKED_JS = """() => {
+    const xs = window.__ticks || [];
+    const elapsed = (x) => (/elapsed (\\S+)/.exec(x.text) || [])[1];
+    return xs.some((x, i) => i && /processing|pending/.test(x.text)
+        && x.w === xs[i - 1].w && elapsed(x) && elapsed(x) !== elapsed(xs[i - 1]));
+}"""
+
+
+def start_tick_sampler(page: Any, view: str, bar: str, status: str) -> None:
+    page.evaluate(TICK_SAMPLER_JS, [view, bar, status])
+
+
+def ticks_without_messages(samples: list[dict]) -> list[tuple[str, str]]:
+    """(before, after) status texts of consecutive samples whose elapsed time changed while
+    the bar stood still."""
+    out = []
+    for before, after in itertools.pairwise(samples):
+        a = re.search(r"elapsed (\S+)", before["text"])
+        b = re.search(r"elapsed (\S+)", after["text"])
+        if a and b and a.group(1) != b.group(1) and before["w"] == after["w"] and re.search(
+                r"processing|pending", after["text"]):
+            out.append((before["text"], after["text"]))
+    return out
 
 
 def start_progress_sampler(page: Any, selector: str) -> None:

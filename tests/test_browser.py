@@ -45,10 +45,27 @@ FAILURE_CELLS = [
     "%%hailuo -o storm\nA nsfw storm scene over a harbour at night [Shake]",
 ]
 # A fresh kernel: the report covers the history (every task of this session's notebooks).
+# Notebook 7, with a kernel: a live view there ticks and copies too.
+LIVE7_CELLS = ["%load_ext hailuo_nb",
+               "%%hailuo -d 6 -o kite\nA red kite climbs over a windy beach [Tilt up]",
+               "import hailuo_nb\nfrom hailuo_nb.widgets import Gallery\n\n"
+               "Gallery(hailuo_nb.generate_many([f'A lantern drifts up, take {i} [Push in]'"
+               " for i in range(3)]))"]
+# Every value the first gallery's combined bar shows, from now on (it hands over to the
+# static grid of records once every task has settled).
+GALLERY_SAMPLER_JS = """() => {
+    window.__gallery = [];
+    window.setInterval(() => {
+        const bar = document.querySelector('.hl-bar-total');
+        const v = bar && Number(bar.getAttribute('aria-valuenow'));
+        if (bar && window.__gallery[window.__gallery.length - 1] !== v) window.__gallery.push(v);
+    }, 50);
+}"""
 REPORT_CELLS = ["import hailuo_nb\n\nhailuo_nb.report(path=\"report.html\")"]
 TASK_VIEW = ".hailuo-task-view"
 RECORD = ".hailuo-record"
-BAR = ".widget-hprogress .progress-bar"  # ipywidgets 8 IntProgress, horizontal
+BAR = ".hl-bar .hl-fill"  # the live view's bar (one anywidget model: its own DOM)
+STATUS = ".hl-status"  # "processing · elapsed 12s · ETA ~48s"
 FIRST_CELL = "%%hailuo -q 768p -d 6 -o first --wait"  # the paper boat
 PROMPTS = ("paper boat", "hummingbird", "lighthouse on a cliff")  # quickstart, in order
 PLAYER_SRC = re.compile(r"(^|/files/)hailuo_videos/[\w.-]+\.mp4(\?|$)")
@@ -73,6 +90,7 @@ def lab(tmp_path_factory):
     bh.write_notebook(root, "form.ipynb", FORM_CELLS)
     bh.write_notebook(root, "failure.ipynb", FAILURE_CELLS)
     bh.write_notebook(root, "report.ipynb", REPORT_CELLS)
+    bh.write_notebook(root, "live7.ipynb", LIVE7_CELLS)
     env = {
         "EVOLINK_API_KEY": key,
         "HAILUO_BASE_URL": emu.base_url,
@@ -97,6 +115,8 @@ def browser(lab):
     with sync_playwright() as pw:
         chromium = bh.launch_chromium(pw)
         context = chromium.new_context(viewport=VIEWPORT)
+        # "Copy id" writes the clipboard; the tests read it back, as a paste would.
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
         context.set_default_timeout(60_000)
         context.console = bh.Console()  # type: ignore[attr-defined]
         context.chromium = chromium  # type: ignore[attr-defined]
@@ -114,6 +134,7 @@ def quickstart(lab, browser):
     browser.console.watch(page, "quickstart")
     bh.open_notebook(page, lab, QUICKSTART.name)
     bh.start_progress_sampler(page, f"{TASK_VIEW} {BAR}")
+    bh.start_tick_sampler(page, TASK_VIEW, BAR, STATUS)
     bh.run_all_cells(page)
     yield page
     if not page.is_closed():
@@ -265,6 +286,16 @@ def test_progress_bar_appears_and_advances(quickstart):
     print(f"progress widths seen: {history}")
 
 
+def test_the_live_view_ticks_between_polls(quickstart):
+    """Elapsed time moves on while the bar (what the kernel sends) stands still."""
+    page = quickstart
+    page.wait_for_function(bh.TICKED_JS, timeout=120_000)
+    samples = page.evaluate("() => window.__ticks")
+    ticked = bh.ticks_without_messages(samples)
+    print(f"clock ticks with the bar unchanged: {ticked[:6]}")
+    assert ticked, samples[:40]
+
+
 def test_the_live_view_becomes_its_record_in_the_same_output(quickstart, lab):
     page = quickstart
     cell = _first_cell(page)
@@ -365,8 +396,18 @@ def _form(page):
     return form
 
 
+RED_TEXT_JS = """(root) => [...root.querySelectorAll('*')]
+    .filter(el => el.children.length === 0 && el.textContent.trim()
+                  && getComputedStyle(el).color === 'rgb(207, 34, 46)')
+    .map(el => el.textContent.trim())"""
+
+
 def test_form_renders(form_page):
     form = _form(form_page)
+    # Nothing typed or clicked yet: no red error, a hint, and Generate can be pressed.
+    assert form.evaluate(RED_TEXT_JS) == []
+    assert "✖" not in form.inner_text() and "Describe the video" in form.inner_text()
+    assert not form.get_by_role("button", name="Generate").is_disabled()
     assert form.locator("textarea").count() >= 1
     assert form.get_by_role("button", name="Generate").count() == 1
     for name in ("Pan left", "Push in", "Tracking shot", "Static shot"):
@@ -398,40 +439,83 @@ def test_camera_button_puts_the_command_into_the_prompt(form_page):
     page.wait_for_function(
         """() => document.querySelector('.hailuo-form').innerText.includes('ready')""",
         timeout=30_000)
-    shot = bh.shoot(bh.output_area(form), "form.png")
-    assert shot.stat().st_size < 150_000, "form.png is too big for docs/"
+    bh.shoot(bh.output_area(form), "form_ready.png", docs=False)
 
 
 def _buttons(form, *names: str) -> dict[str, int]:
     return {n: form.get_by_role("button", name=n, exact=True).count() for n in names}
 
 
-def test_form_refuses_1080p_with_10_seconds(form_page):
+def _box(locator) -> tuple[int, int]:
+    box = locator.bounding_box()
+    return round(box["x"]), round(box["y"])
+
+
+def test_form_greys_1080p_with_10_seconds_and_says_why(form_page):
     page = form_page
     form = _form(page)
-    # 1080p first: 10 s goes away (or is disabled) and the form says why.
-    form.get_by_role("button", name="1080p", exact=True).click()
-    page.wait_for_function(
-        """() => /6 s only/.test(document.querySelector('.hailuo-form').innerText)""",
-        timeout=30_000)
-    ten = form.get_by_role("button", name="10 s", exact=True)
-    assert ten.count() == 0 or ten.is_disabled(), "10 s still offered with 1080p"
-    # Back to 768p, then 10 s: 1080p goes away.
-    form.get_by_role("button", name="768p", exact=True).click()
-    form.get_by_role("button", name="10 s", exact=True).click()
-    page.wait_for_function(
-        """() => /768p only/.test(document.querySelector('.hailuo-form').innerText)""",
-        timeout=30_000)
+    textarea = form.locator("textarea").first
+    if not textarea.input_value():  # run without the camera test: a prompt for form.png
+        textarea.fill("A lighthouse in a storm [Pan left]")
+        textarea.press("Tab")
+        page.wait_for_function(
+            """() => document.querySelector('.hailuo-form').innerText.includes('ready')""",
+            timeout=30_000)
     hd = form.get_by_role("button", name="1080p", exact=True)
-    assert hd.count() == 0 or hd.is_disabled(), "1080p still offered with 10 s"
-    assert not form.get_by_role("button", name="Generate").is_disabled()
-    # Leave it as a person would find it useful: 768p · 6 s.
-    form.get_by_role("button", name="6 s", exact=True).click()
+    ten = form.get_by_role("button", name="10 s", exact=True)
+    generate = form.get_by_role("button", name="Generate")
+    before = [_box(b) for b in (hd, ten, generate)]
+    # 1080p first: 10 s stays where it was, greyed, and the form says why.
+    hd.click()
     page.wait_for_function(
-        """() => !/only/.test(document.querySelector('.hailuo-form').innerText)""",
+        """() => /6 s only, so 10 s is greyed/
+                 .test(document.querySelector('.hailuo-form').innerText)""",
         timeout=30_000)
+    assert ten.is_disabled() and "choose 768p for 10 s" in (ten.get_attribute("title") or "")
+    # Back to 768p, then 10 s: 1080p is greyed with its reason, visible and on hover.
+    form.get_by_role("button", name="768p", exact=True).click()
+    page.wait_for_function("(b) => !b.disabled", arg=ten.element_handle(), timeout=30_000)
+    ten.click()
+    page.wait_for_function(
+        """() => /1080p is greyed — choose 6 s for 1080p/
+                 .test(document.querySelector('.hailuo-form').innerText)""",
+        timeout=30_000)
+    assert hd.is_visible() and hd.is_disabled(), "1080p must stay, greyed"
+    assert "choose 6 s for 1080p" in (hd.get_attribute("title") or "")
+    assert [_box(b) for b in (hd, ten, generate)] == before, "the layout jumped"
+    assert not generate.is_disabled()
+    assert form.evaluate(RED_TEXT_JS) == []
+    shot = bh.shoot(bh.output_area(form), "form.png")
+    assert shot.stat().st_size < 150_000, "form.png is too big for docs/"
+    # Leave it as a person would find it useful: 768p · 6 s, nothing greyed.
+    form.get_by_role("button", name="6 s", exact=True).click()
+    page.wait_for_function("(b) => !b.disabled", arg=hd.element_handle(), timeout=30_000)
     assert _buttons(form, "768p", "1080p", "6 s", "10 s") == {
         "768p": 1, "1080p": 1, "6 s": 1, "10 s": 1}
+    assert [_box(b) for b in (hd, ten, generate)] == before
+
+
+def test_form_upload_button_names_the_file(form_page, tmp_path):
+    from imagefactory import png
+
+    page = form_page
+    form = _form(page)
+    image = tmp_path / "cat.png"
+    image.write_bytes(png(640, 360))
+    button = form.locator(".widget-upload").first
+    assert re.search(r"Upload image \(0\)", button.inner_text()), button.inner_text()
+    with page.expect_file_chooser() as chooser:
+        button.click()
+    chooser.value.set_files(str(image))
+    page.wait_for_function(
+        r"""(b) => /cat\.png · [\d.]+ KB \(1\)/.test(b.innerText)""",
+        arg=button.element_handle(), timeout=30_000)
+    assert "640x360" in form.inner_text()
+    bh.shoot(bh.output_area(form), "form_upload.png", docs=False)
+    form.get_by_role("button", name="Remove image").click()
+    page.wait_for_function(
+        r"""(b) => /Upload image \(0\)/.test(b.innerText)""",
+        arg=button.element_handle(), timeout=30_000)
 
 
 def test_form_generate_adds_a_task_that_ends_with_a_player(form_page):
@@ -447,6 +531,14 @@ def test_form_generate_adds_a_task_that_ends_with_a_player(form_page):
                        .find(b => b.textContent.trim() === 'Generate');
                    return b && !b.disabled; }""", timeout=30_000)
     generate.click()
+    # Right under the button, in sight, without scrolling.
+    newest = form.locator(".hailuo-form-tasks > *").first
+    newest.wait_for(timeout=60_000)
+    below = generate.bounding_box()
+    top = newest.bounding_box()
+    gap = top["y"] - (below["y"] + below["height"])
+    assert 0 <= gap < 40, (below, top)
+    assert top["y"] + 30 < page.viewport_size["height"], ("new view out of sight", top)
     # The form is interactive and stays a widget: its task is shown inside it, live, and
     # ends completed with a player (a live view or a record, whichever the form keeps).
     task = form.locator(f"{TASK_VIEW}, {RECORD}").filter(has_text="lighthouse in a storm")
@@ -462,7 +554,62 @@ def test_form_generate_adds_a_task_that_ends_with_a_player(form_page):
     info = bh.probe_video(done.locator("video").first)
     print(f"form task: {info}")
     assert info["status"] == 200 and info["readyState"] >= 1, info
+    # The saved file, served by Jupyter (it outlives the result link).
     assert "/files/" in info["src"] and "hailuo_videos/" in info["src"], info
+    # "Copy id" puts the id on the clipboard, as a paste would show.
+    shown_id = done.locator(".hl-id").first.inner_text().strip()
+    assert shown_id.startswith("task-"), shown_id
+    done.get_by_role("button", name="Copy id").click()
+    page.wait_for_function("(id) => navigator.clipboard.readText().then(t => t === id)",
+                           arg=shown_id, timeout=10_000)
+    bh.shoot(done, "task_view_done.png", docs=False)
+
+
+# -- Notebook 7, live --------------------------------------------------------------------------
+
+def test_notebook7_live_view_ticks_copies_and_becomes_its_record(lab, browser, finished):
+    try:
+        import notebook
+    except ImportError:
+        pytest.skip("Notebook 7 is not installed (pip install 'notebook>=7', in the test extra)")
+    if int(notebook.__version__.split(".")[0]) < 7:
+        pytest.skip(f"notebook {notebook.__version__} is not Notebook 7")
+    lab.emulator.configure(task_seconds=16)  # time to watch it tick and to click
+    page = browser.new_page()
+    browser.console.watch(page, "notebook7-live")
+    try:
+        page.goto(lab.notebook7_url("live7.ipynb"), wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=180_000)
+        bh.wait_kernel_idle(page)
+        bh.start_tick_sampler(page, TASK_VIEW, BAR, STATUS)
+        page.evaluate(GALLERY_SAMPLER_JS)
+        bh.run_all_cells(page)
+        view = page.locator(TASK_VIEW).first
+        view.locator(STATUS).wait_for(timeout=120_000)
+        page.wait_for_function(
+            "() => /task-/.test(document.querySelector('.hailuo-task-view .hl-id')"
+            "?.textContent || '')", timeout=60_000)
+        shown_id = view.locator(".hl-id").inner_text().strip()
+        view.get_by_role("button", name="Copy id").click()
+        page.wait_for_function("(id) => navigator.clipboard.readText().then(t => t === id)",
+                               arg=shown_id, timeout=10_000)
+        page.wait_for_function(bh.TICKED_JS, timeout=60_000)
+        bh.shoot(view, "notebook7_live.png", docs=False, settle_s=0)
+        page.locator(RECORD).first.wait_for(timeout=120_000)
+        # The gallery: its bar reached 100 %, then the grid of records took its place.
+        page.locator(".hailuo-records").wait_for(timeout=120_000)
+        seen = page.evaluate("() => window.__gallery")
+        print(f"Notebook 7 gallery bar: {seen}")
+        assert seen and seen[-1] == 100 and seen == sorted(seen), seen
+        assert page.locator(".hailuo-records .hailuo-record").count() == 3
+        wait_until = time.monotonic() + 60
+        while page.locator(TASK_VIEW).count() and time.monotonic() < wait_until:
+            time.sleep(0.2)
+        assert page.locator(TASK_VIEW).count() == 0
+        assert shown_id in page.locator(RECORD).first.inner_text()
+    finally:
+        lab.emulator.configure(task_seconds=TASK_SECONDS)
+        page.close()
 
 
 # -- a failed task -----------------------------------------------------------------------------
@@ -520,7 +667,7 @@ def report_file(lab, browser, failure_page):
     return path
 
 
-REPORT_PROMPTS = (*PROMPTS, "lighthouse in a storm", "nsfw storm")
+REPORT_PROMPTS = (*PROMPTS, "lighthouse in a storm", "red kite", "lantern drifts", "nsfw storm")
 
 
 def _assert_report_records(page, lab) -> list[dict]:
@@ -530,7 +677,7 @@ def _assert_report_records(page, lab) -> list[dict]:
     text = page.locator("body").inner_text().lower()
     for prompt in REPORT_PROMPTS:
         assert prompt in text, f"{prompt!r} not in the report"
-    assert statuses.count("completed") == 4 and statuses.count("failed") == 1, statuses
+    assert statuses.count("completed") == 8 and statuses.count("failed") == 1, statuses
     for rec in got:
         assert rec["visible"], rec["text"]
         if rec["status"] == "failed":
@@ -597,7 +744,7 @@ def test_the_report_served_by_jupyter_shows_records_and_posters(lab, served_repo
     "request from unknown origin' instead. From disk (file://) the report plays."))
 def test_the_report_served_by_jupyter_plays_its_videos(lab, served_report):
     videos = served_report.locator(f"{RECORD} video")
-    assert videos.count() == 4
+    assert videos.count() == 8
     for i in range(videos.count()):
         info = bh.probe_video(videos.nth(i))
         print(f"report video {i}: {info}")

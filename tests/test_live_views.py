@@ -357,7 +357,7 @@ def test_gallery_summary_and_fallback_follow_the_tasks(comm_log, client, emulato
     bundle = data_of(gallery._repr_mimebundle_())
     assert WIDGET_MIME in bundle
     assert "2 done · 0 running · 1 failed · all done" in bundle["text/plain"]
-    assert bundle["text/html"].count('class="hailuo-record"') == 3
+    assert bundle["text/html"].count('class="hailuo-task"') == 3
     failed = next(c for c in FrontEnd(comm_log, gallery).cards() if c["status"] == "failed")
     assert failed["errors"] and "content" in failed["errors"][0].lower()
 
@@ -492,3 +492,21 @@ def test_where_no_server_has_the_file_the_page_gets_its_bytes(comm_log, client, 
     sent = [m for m in comm_log.for_comm(gallery.comm.comm_id)
             if m.kind == "send" and m.data.get("method") == "custom"]
     assert len(sent) == 1 and sent[0].data["content"]["index"] == 0
+
+
+def test_a_failing_redraw_is_shown_and_never_breaks_the_engine(comm_log, client, emulator,
+                                                               monkeypatch):
+    from hailuo_nb.widgets import task_view
+
+    task = hailuo_nb.generate("fragile view", client=client)
+    view = TaskView(task)
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("draw failed <b>bold</b>")
+
+    monkeypatch.setattr(task_view, "task_state", boom)  # every redraw now fails
+    task.wait(timeout=60)  # the engine went on: the task completed and downloaded
+    assert task.status == "completed" and task.local_path
+    eventually(lambda: any("draw failed" in e for e in view.state["errors"]),
+               "the error in the view")
+    assert "hailuo_nb view error: RuntimeError: draw failed <b>bold</b>" in view.state["errors"]

@@ -107,7 +107,7 @@ def _wait_healthy(url: str, server: subprocess.Popen, root) -> None:
         if server.poll() is not None:
             raise AssertionError("marimo stopped: " + (root / "marimo.log").read_text()[-2000:])
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:  # noqa: S310
                 if resp.status == 200:
                     return
         except OSError:
@@ -160,7 +160,7 @@ def test_the_task_ends_with_a_player_marimo_can_play(marimo_page):
     assert "Details" in view.inner_text()
     view.locator("summary", has_text="Details").click()
     assert "task id" in view.inner_text()
-    bh.shoot(view, "marimo_done.png", settle_s=2)
+    bh.shoot(view, "marimo.png", settle_s=2)
 
 
 def test_the_gallery_bar_reaches_100_percent(marimo_page):

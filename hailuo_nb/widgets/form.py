@@ -1,14 +1,16 @@
-"""``GenerationForm``: the whole request by clicking, validated as you type.
+"""``GenerationForm``: the whole request by clicking, checked as you type.
 
-Every change rebuilds a ``GenerationRequest`` (pure, no network): its error is the
-reason Submit is disabled. Submit hands the request to the poller thread
-(``queue_generation``) and returns at once; the new task's ``TaskView`` goes on top
-of the list under the form.
+Every change rebuilds a ``GenerationRequest`` (pure, no network). Its error shows only
+for what the user has touched (or once Generate is pressed): a fresh form is not red.
+Choices the rules forbid stay in place, greyed, with the reason (``form_rules``).
+Generate hands a valid request to the poller thread (``queue_generation``) and returns
+at once; the new task's ``TaskView`` goes first in the list right under the button.
 """
 
 from __future__ import annotations
 
 import html
+from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as W
@@ -20,20 +22,19 @@ from ..api import queue_generation
 from ..camera import CAMERA_GROUPS, add_camera_command, lint_prompt
 from ..errors import HailuoError, ValidationError
 from ..models import DEFAULT_MODEL, FAST_MODEL, MODELS
-from ..request import (
-    DURATIONS,
-    MAX_PROMPT_CHARS,
-    QUALITIES,
-    SUPPORTED_COMBINATIONS,
-    GenerationRequest,
-)
+from ..request import DURATIONS, MAX_PROMPT_CHARS, QUALITIES, GenerationRequest
+from .choices import Choice
+from .form_rules import model_grey, size_greys, size_text, upload_label
 from .task_view import THUMBNAIL_MAX_BYTES, TaskView
 
 RED = "#cf222e"
 AMBER = "#9a6700"
 GREY = "#6e7781"
-NOTE_1080P = "1080p is 6 s only — choose 768p for 10 s."
-NOTE_10S = "10 s is 768p only — choose 6 s for 1080p."
+HINT = "Describe the video above (or add an image), then press Generate."
+EMPTY_PROMPT = "Write a prompt first — describe the video, or add an image for image-to-video."
+URL_PLACEHOLDER = "https://… or a local file path (optional: image-to-video)"
+URL_BLOCKED = "Remove the uploaded image to give a URL or path instead"
+UPLOAD_BLOCKED = "Clear the Image field to upload a file instead"
 
 
 def _esc(value: Any) -> str:
@@ -44,23 +45,16 @@ def _small(text_html: str, colour: str = GREY) -> str:
     return f'<small style="color:{colour};white-space:normal;line-height:1.4">{text_html}</small>'
 
 
-def durations_for(quality: str) -> tuple[int, ...]:
-    return tuple(d for d in DURATIONS if d in SUPPORTED_COMBINATIONS.get(quality, ()))
-
-
-def qualities_for(duration: int) -> tuple[str, ...]:
-    return tuple(q for q in QUALITIES if duration in SUPPORTED_COMBINATIONS[q])
-
-
 class GenerationForm(W.VBox):
     """``GenerationForm(client=None)``: prompt editor with camera commands, options,
-    image, and a Submit button that is only enabled for a valid request.
+    image, and a Generate button that sends only a valid request.
 
     Widgets tests and users reach for: ``prompt``, ``counter``, ``lint_output``,
-    ``camera_buttons`` (name → Button), ``combine``, ``quality``, ``duration``,
+    ``camera_buttons`` (name → Button), ``combine``, ``quality``, ``duration`` (``Choice``),
     ``duration_note``, ``image_url``, ``upload``, ``image_note``, ``thumbnail``,
-    ``prompt_optimizer``, ``fast_pretreatment``, ``submit_button``, ``reason``;
-    ``request`` (the request the form describes, or None), ``tasks``, ``views``.
+    ``prompt_optimizer``, ``fast_pretreatment``, ``fast_model``, ``model_note``,
+    ``submit_button``, ``reason``, ``task_box``; ``request`` (the request the form
+    describes, or None), ``error`` (why not, shown or not yet), ``tasks``, ``views``.
     """
 
     def __init__(self, client: Any = None, **kwargs: Any):
@@ -72,11 +66,15 @@ class GenerationForm(W.VBox):
         self._image_error = ""
         self._image_info: Any = None
         self._url_note: tuple[str, str] | None = None
-        self._syncing = False
+        self._stubbing = False
+        # Fields the user has changed; "all" once Generate was pressed. Errors of other
+        # fields wait: a form nobody has touched yet is not wrong.
+        self._touched: set[str] = set()
         self.tasks: list = []
         self.views: list[TaskView] = []
         self.request: GenerationRequest | None = None
         self.error: str = ""
+        self._error_field: str | None = None
         # Every widget model is saved with the notebook: share the unchanging styles
         # and layouts instead of one model each (the camera toolbar alone has 15 buttons).
         text = HTMLStyle()
@@ -84,7 +82,6 @@ class GenerationForm(W.VBox):
         auto = W.Layout(width="auto")
         block = W.Layout(width="100%")
         row = W.Layout(width="100%", align_items="center")
-        toggles = W.ToggleButtonsStyle(button_width="70px", description_width="60px")
         checks = CheckboxStyle()
 
         # -- prompt ------------------------------------------------------------------------
@@ -133,14 +130,15 @@ class GenerationForm(W.VBox):
             layout=block,
         )
 
-        # -- options -------------------------------------------------------------------------
-        self.quality = W.ToggleButtons(options=list(QUALITIES), value="768p",
-                                       description="Quality", style=toggles,
-                                       layout=W.Layout(width="auto", margin="0 24px 0 0"))
-        self.duration = W.ToggleButtons(options=[(f"{d} s", d) for d in DURATIONS], value=6,
-                                        description="Duration", style=toggles,
-                                        layout=auto)
-        self.duration_note = W.HTML(layout=block, style=text)
+        # -- options: every choice stays in place; impossible ones are greyed ------------
+        self.quality = Choice([(q, q) for q in QUALITIES], "768p", "Quality",
+                              layout=W.Layout(width="auto", margin="0 24px 0 0",
+                                              align_items="center"))
+        self.duration = Choice([(f"{d} s", d) for d in DURATIONS], 6, "Duration")
+        # Never empty (the rule, or why something is greyed), one widget line high at
+        # least: a note coming or going does not move what is below.
+        self.duration_note = W.HTML(layout=W.Layout(
+            width="100%", min_height="var(--jp-widgets-inline-height, 28px)"), style=text)
         self.prompt_optimizer = W.Checkbox(value=True, description="Prompt optimizer",
                                            indent=False, style=checks,
                                            layout=W.Layout(width="auto", margin="0 24px 0 0"))
@@ -149,14 +147,18 @@ class GenerationForm(W.VBox):
                                             layout=W.Layout(width="auto", margin="0 24px 0 0"))
         fast = MODELS[FAST_MODEL]
         self.fast_model = W.Checkbox(value=False, description=f"{fast.short.title()} model",
-                                     indent=False, layout=auto, style=checks, disabled=True)
+                                     indent=False, layout=W.Layout(width="auto",
+                                                                   margin="0 8px 0 0"),
+                                     style=checks, disabled=True)
+        self.model_note = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"), style=text)
 
         # -- image ---------------------------------------------------------------------------
         self.image_url = W.Text(
-            placeholder="https://… or a local file path (optional: image-to-video)",
-            description="Image", layout=block, continuous_update=False,
-            style={"description_width": "60px"},
+            placeholder=URL_PLACEHOLDER, description="Image", layout=block,
+            continuous_update=False, style={"description_width": "60px"},
         )
+        # The built-in button always appends "(number of files)": the form keeps a
+        # bytes-free stub of the held file in ``value`` so that number is true.
         self.upload = W.FileUpload(accept="image/jpeg,image/png,image/webp", multiple=False,
                                    description="Upload image", layout=auto)
         self.clear_image = W.Button(description="Remove image", icon="times",
@@ -165,20 +167,22 @@ class GenerationForm(W.VBox):
                                                  min_width="96px", height="auto"))
         self.image_note = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"), style=text)
 
-        # -- submit --------------------------------------------------------------------------
+        # -- generate, then the tasks it made (newest first, right under the button) -------
         self.submit_button = W.Button(description="Generate", button_style="primary",
-                                      icon="play", disabled=True,
-                                      layout=W.Layout(width="auto", min_width="120px"))
+                                      icon="play", layout=W.Layout(width="auto",
+                                                                   min_width="120px"))
         self.reason = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0",
                                              margin="0 0 0 8px"), style=text)
+        self.submit_row = W.HBox([self.submit_button, self.reason], layout=row)
         self.task_box = W.VBox(layout=block)
+        self.task_box.add_class("hailuo-form-tasks")
 
-        for widget in (self.prompt, self.prompt_optimizer, self.fast_pretreatment,
-                       self.fast_model):
+        self.prompt.observe(self._touch("prompt"), names="value")
+        for widget in (self.prompt_optimizer, self.fast_pretreatment, self.fast_model):
             widget.observe(self._update_controls, names="value")
         self.image_url.observe(self._image_url_changed, names="value")
-        self.quality.observe(self._combination_changed, names="value")
-        self.duration.observe(self._combination_changed, names="value")
+        self.quality.observe(self._update_controls, names="value")
+        self.duration.observe(self._update_controls, names="value")
         self.upload.observe(self._uploaded, names="value")
         self.clear_image.on_click(self._remove_image)
         self.submit_button.on_click(self._submit)
@@ -194,8 +198,9 @@ class GenerationForm(W.VBox):
             self.image_url,
             W.HBox([self.upload, self.clear_image, self.thumbnail, self.image_note],
                    layout=row),
-            W.HBox([self.prompt_optimizer, self.fast_pretreatment, self.fast_model], layout=row),
-            W.HBox([self.submit_button, self.reason], layout=row),
+            W.HBox([self.prompt_optimizer, self.fast_pretreatment, self.fast_model,
+                    self.model_note], layout=row),
+            self.submit_row,
             self.task_box,
         ]
         layout = kwargs.pop("layout", None) or W.Layout(width="100%", max_width="780px")
@@ -205,57 +210,56 @@ class GenerationForm(W.VBox):
 
     # -- events (main thread: they come from the frontend) ------------------------------------
 
+    def _touch(self, field: str):
+        def touched(_change: Any = None) -> None:
+            self._touched.add(field)
+            self._update_controls()
+        return touched
+
     def _insert_camera(self, command: str):
         def insert(_button: W.Button) -> None:
             self.prompt.value = add_camera_command(self.prompt.value, command,
                                                    combine=self.combine.value)
         return insert
 
-    def _combination_changed(self, _change: dict) -> None:
-        """Offer only what the contract allows: 1080p hides 10 s, 10 s hides 1080p."""
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            quality, duration = self.quality.value, self.duration.value
-            _set_options(self.duration, [(f"{d} s", d) for d in durations_for(quality)],
-                         duration)
-            _set_options(self.quality, list(qualities_for(duration)), quality)
-            notes = []
-            if len(durations_for(quality)) < len(DURATIONS):
-                notes.append(NOTE_1080P if quality == "1080p" else
-                             f"{quality} is {'/'.join(map(str, durations_for(quality)))} s only.")
-            if len(qualities_for(duration)) < len(QUALITIES):
-                notes.append(NOTE_10S if duration == 10 else
-                             f"{duration} s is {'/'.join(qualities_for(duration))} only.")
-            self.duration_note.value = _small(_esc(" ".join(notes))) if notes else ""
-        finally:
-            self._syncing = False
-        self._update_controls()
-
     def _image_url_changed(self, _change: dict) -> None:
         self._url_note = None  # checked again, once, for the new text
+        self._touched.add("image")
         self._update_controls()
 
     def _uploaded(self, change: dict) -> None:
         files = change["new"]
-        if not files:
+        if self._stubbing or not files:
             return
         try:
             item = files[0]
             data = bytes(item["content"])
             name = str(item.get("name") or "upload")
         except Exception as exc:  # a frontend that sends something odd
+            item = None
             self._set_image(None, "", f"Could not read the upload: {exc}")
         else:
+            self._touched.add("image")
             self._check_upload(data, name)
-        # Keep the bytes in Python only: the FileUpload's synced value would carry them
-        # into the saved notebook.
-        self.upload.value = ()
+        self._stub_upload(item if self._image_bytes is not None else None)
+
+    def _stub_upload(self, item: Any) -> None:
+        """Keep the bytes in Python only (the FileUpload's synced value would carry them
+        into the saved notebook), but the held file's name and size, so the button's
+        count says 1 while a file is held and 0 once it is removed."""
+        stub = () if item is None else ({
+            "name": str(item.get("name") or "upload"), "type": str(item.get("type") or ""),
+            "size": len(self._image_bytes or b""), "content": memoryview(b""),
+            "last_modified": item.get("last_modified") or datetime.now(timezone.utc)},)
+        self._stubbing = True
+        try:
+            self.upload.value = stub
+        finally:
+            self._stubbing = False
 
     def _check_upload(self, data: bytes, name: str) -> None:
         try:
-            info = GenerationRequest(image=data).image_info  # the checks Submit would run
+            info = GenerationRequest(image=data).image_info  # the checks Generate would run
         except ValidationError as exc:
             self._set_image(None, name, f"{name}: {exc}")
         else:
@@ -279,6 +283,7 @@ class GenerationForm(W.VBox):
 
     def _remove_image(self, _button: W.Button | None = None) -> None:
         self._set_image(None, "", "")
+        self._stub_upload(None)
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -302,21 +307,55 @@ class GenerationForm(W.VBox):
             duration=self.duration.value,
             prompt_optimizer=self.prompt_optimizer.value,
             fast_pretreatment=self.fast_pretreatment.value,
-            model=FAST_MODEL if self.fast_model.value else DEFAULT_MODEL,
+            model=self._model(),
         )
+
+    def _model(self) -> str:
+        return FAST_MODEL if self.fast_model.value else DEFAULT_MODEL
+
+    def _grey_sizes(self) -> None:
+        """Grey what the chosen quality/duration rule out, and say why under them."""
+        rules = MODELS[self._model()]
+        grey_q, grey_d, note = size_greys(rules, self.quality.value, self.duration.value,
+                                          DURATIONS)
+        self.quality.grey(grey_q)
+        self.duration.grey(grey_d)
+        self.duration_note.value = _small(_esc(note or rules.combinations_text()))
 
     def _offer_fast_model(self) -> None:
         """The Fast model makes image-to-video only: greyed, with the reason, until an image
         is given (and unticked again if the image goes)."""
-        has_image = self._image() is not None
         fast = MODELS[FAST_MODEL]
+        why = model_grey(fast, self._image() is not None)
         with self.fast_model.hold_sync():
-            if not has_image and self.fast_model.value:
+            if why and self.fast_model.value:
                 self.fast_model.value = False
-            self.fast_model.disabled = not has_image
-            self.fast_model.tooltip = (
-                f"{fast.name}: {fast.summary}" if has_image
-                else f"{fast.name} makes image-to-video only: add an image to use it")
+            self.fast_model.disabled = bool(why)
+            self.fast_model.tooltip = why or f"{fast.name}: {fast.summary}"
+        self.model_note.value = _small(_esc(why or fast.summary))
+
+    def _offer_image_inputs(self) -> None:
+        """One image at most: while one way holds an image, the other is greyed (both
+        filled can still happen, e.g. a URL typed as a file was picked; then it is an error)."""
+        url = self.image_url.value.strip()
+        held = self._image_bytes is not None
+        with self.image_url.hold_sync():
+            self.image_url.disabled = held and not url
+            self.image_url.placeholder = URL_BLOCKED if held and not url else URL_PLACEHOLDER
+            self.image_url.tooltip = URL_BLOCKED if held and not url else ""
+        with self.upload.hold_sync():
+            self.upload.disabled = bool(url) and not held
+            if self._image_bytes is not None:
+                size = len(self._image_bytes)
+                self.upload.description = upload_label(self._image_name, size)
+                self.upload.icon = "check"
+                self.upload.tooltip = (f"{self._image_name} ({size_text(size)}) — click to "
+                                       "choose another image")
+            else:
+                self.upload.description = "Upload image"
+                self.upload.icon = "upload"
+                self.upload.tooltip = (UPLOAD_BLOCKED if url else
+                                       "JPEG, PNG or WebP, up to 20 MB (image-to-video)")
 
     def _image_note_html(self) -> str:
         """What the form knows about the image: the checks run as soon as it is given."""
@@ -353,7 +392,7 @@ class GenerationForm(W.VBox):
         except Exception as exc:  # never leave the form half-updated without a word
             self.request = None
             self.error = f"{type(exc).__name__}: {exc}"
-            self.submit_button.disabled = True
+            self._error_field = None
             self.reason.value = _small(_esc(f"Internal error: {self.error}"), RED)
 
     def _validate(self) -> None:
@@ -370,22 +409,25 @@ class GenerationForm(W.VBox):
         self.lint_output.value = (
             '<small style="white-space:normal;line-height:1.4">' + "<br>".join(notes)
             + "</small>" if notes else "")
-        self.image_note.value = self._image_note_html()
         self._offer_fast_model()
+        self._grey_sizes()
+        self._offer_image_inputs()
+        self.image_note.value = self._image_note_html()
         try:
             self.request = self.build_request()
         except ValidationError as exc:
             self.request = None
-            self.error = str(exc)
-            with self.submit_button.hold_sync():
-                self.submit_button.disabled = True
-                self.submit_button.tooltip = self.error
-            self.reason.value = _small(f"✖ {_esc(self.error)}", RED)
+            self._error_field = exc.field
+            self.error = (EMPTY_PROMPT if exc.field == "prompt" and not text.strip()
+                          else str(exc))
+            shown = "all" in self._touched or exc.field in self._touched
+            self.submit_button.tooltip = self.error if shown else HINT
+            self.reason.value = (_small(f"✖ {_esc(self.error)}", RED) if shown
+                                 else _small(_esc(HINT)))
         else:
             self.error = ""
-            with self.submit_button.hold_sync():
-                self.submit_button.disabled = False
-                self.submit_button.tooltip = "Send this request (returns at once)"
+            self._error_field = None
+            self.submit_button.tooltip = "Send this request (returns at once)"
             req = self.request
             self.reason.value = _small(
                 f"ready: {_esc(req.mode)} · {_esc(req.quality)} · {_esc(req.duration)} s · "
@@ -394,9 +436,15 @@ class GenerationForm(W.VBox):
     # -- submit ----------------------------------------------------------------------------------
 
     def _submit(self, _button: W.Button | None = None):
-        """Queue the request and add its view; returns at once (no network here)."""
+        """Queue the request and add its view; returns at once (no network here).
+
+        Invalid input: the one-line reason shows beside the button, nothing is sent and
+        nothing is cleared (a prompt problem puts the cursor back in the prompt)."""
+        self._touched.add("all")
         self._update_controls()
         if self.request is None:
+            if self._error_field == "prompt":
+                self.prompt.focus()
             return None
         try:
             task = queue_generation(self.request, client=self._client)
@@ -407,8 +455,8 @@ class GenerationForm(W.VBox):
         self.tasks.append(task)
         self.views.append(view)
         self.task_box.children = (view, *self.task_box.children)
-        self.reason.value = _small(f"queued {_esc(task.mode)} — see below; you can submit "
-                                   "another one now")
+        self.reason.value = _small(f"queued {_esc(task.mode)} — its progress is right below; "
+                                   "you can generate another one now")
         return task
 
     def submit(self):
@@ -426,12 +474,3 @@ class GenerationForm(W.VBox):
         data["text/plain"] = "\n\n".join(lines)
         data["text/html"] = "\n".join(html_rows)
         return data
-
-
-def _set_options(widget: W.ToggleButtons, options: list, keep: Any) -> None:
-    """Change a selection's options, keeping its value (one message, no flicker)."""
-    if list(widget.options) == list(options):
-        return
-    with widget.hold_sync():
-        widget.options = options
-        widget.value = keep

@@ -21,7 +21,8 @@ from IPython.display import display
 from ..api import recent_tasks
 from ..describe import task_text
 from ..handover import hand_over_when_settled
-from ..records import grid_bundle, grid_html
+from ..records import grid_bundle
+from ..render import task_html
 from ..task import Task
 from .task_view import WATCHED, LiveView, save_in_background, send_video, with_fallback
 from .view_state import gallery_summary, same_state, task_state
@@ -185,5 +186,5 @@ class Gallery(LiveView):
         """The widget, plus text and HTML that stand alone (terminal, nbconvert)."""
         text = "\n\n".join([self.summary_text(), *(task_text(t) for t in self.tasks)])
         return with_fallback(super()._repr_mimebundle_(**kwargs), text,
-                             grid_html(self.tasks))
+                             "".join(task_html(t) for t in self.tasks))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,20 @@ WATCHED = (
 )
 
 _layout: W.Layout | None = None
+_colab_ready = False
+
+
+def _colab_widgets_once() -> None:
+    """Colab renders third-party widgets only with its custom widget manager (what
+    ``AnyWidget.__init__`` would switch on)."""
+    global _colab_ready
+    if _colab_ready or "google.colab" not in sys.modules:
+        return
+    _colab_ready = True
+    with contextlib.suppress(Exception):  # an older Colab: the view still has its fallback
+        from google.colab import output
+
+        output.enable_custom_widget_manager()
 
 
 def shared_layout() -> W.Layout:
@@ -61,6 +76,7 @@ class LiveView(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("layout", shared_layout())
         self._closed = False
+        _colab_widgets_once()
         W.DOMWidget.__init__(self, **kwargs)
         self.on_msg(self._on_front_end)
 
@@ -154,8 +170,9 @@ class TaskView(LiveView):
         try:
             state = task_state(self.task, compact=self.compact)
         except Exception as exc:  # shown in the view, never raised into the engine
-            state = dict(self.state, errors=[*self.state.get("errors", []),
-                                             f"hailuo_nb view error: {type(exc).__name__}: {exc}"])
+            why = f"hailuo_nb view error: {type(exc).__name__}: {exc}"
+            errors = self.state.get("errors", [])
+            state = dict(self.state, errors=errors if why in errors else [*errors, why])
         if same_state(state, self.state):
             return 0
         self.state = state

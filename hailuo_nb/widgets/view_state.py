@@ -42,7 +42,8 @@ def task_state(task: Any, *, compact: bool = False) -> dict[str, Any]:
     state: dict[str, Any] = {
         "id": task.id or "",
         "status": task.status,
-        "progress": 100 if task.status == "completed" else max(0, min(100, int(task.progress or 0))),
+        "progress": (100 if task.status == "completed"
+                     else max(0, min(100, int(task.progress or 0)))),
         "colour": STATUS_COLOURS.get(task.status, GREY),
         "mode": task.mode,
         "model": req.model if req is not None else "",
