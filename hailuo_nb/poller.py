@@ -179,7 +179,8 @@ class Poller:
         """Run ``job()`` on the scheduler thread in ``delay`` seconds (it must be quick and
         never raise: it shares the thread with every poll's scheduling)."""
         with self._cond:
-            heapq.heappush(self._timers, (time.time() + max(0.0, delay), next(self._seq), job))
+            due = time.monotonic() + max(0.0, delay)  # a wall clock set back delays nothing
+            heapq.heappush(self._timers, (due, next(self._seq), job))
             self._ensure_thread()
             self._cond.notify_all()
 
@@ -202,10 +203,10 @@ class Poller:
 
     def _take_work(self) -> _Submission | _Watch | Callable[[], None] | None:
         """Under the lock: the next thing to do now, or None after waiting a while."""
-        now = time.time()
-        if self._timers and self._timers[0][0] <= now:
+        now, mono = time.time(), time.monotonic()
+        if self._timers and self._timers[0][0] <= mono:
             return heapq.heappop(self._timers)[2]
-        next_timer = self._timers[0][0] - now if self._timers else None
+        next_timer = self._timers[0][0] - mono if self._timers else None
         if now < self._paused_until:
             self._cond.wait(_sooner(self._paused_until - now, next_timer))
             return None
@@ -226,7 +227,12 @@ class Poller:
             if work is None:
                 continue
             if isinstance(work, _Watch):
-                self._dispatch(work)
+                try:
+                    self._dispatch(work)
+                except Exception:  # no worker thread to be had: try this one again soon
+                    log.exception("hailuo poller: could not hand a poll to a worker")
+                    with self._cond:
+                        self._schedule(work, time.time() + settings.max_poll_interval)
                 continue
             if not isinstance(work, _Submission):  # a timer's job
                 try:

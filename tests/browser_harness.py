@@ -316,6 +316,11 @@ def run_all_cells(page: Any, *, attempts: int = 4) -> None:
     """
     for attempt in range(attempts):
         dialog = page.locator(".jp-Dialog")
+        if dialog.count() and "Select Kernel" in dialog.first.inner_text():
+            # Under load JupyterLab sometimes asks although the notebook names its kernel:
+            # a person takes the preferred one (Python 3) and goes on.
+            accept_dialog(page, timeout_ms=5_000)
+            wait_kernel_idle(page)
         if dialog.count():
             with contextlib.suppress(Exception):
                 shoot(page, "dialog.png", docs=False, settle_s=0)

@@ -33,8 +33,8 @@ EVIL = 'Cat <script>alert(1)</script> and <img src=x onerror="alert(2)"> [Pan le
 
 
 @pytest.fixture
-def comm_log(monkeypatch):
-    return widget_comm.install(monkeypatch)
+def comm_log():
+    return _log["log"]
 
 
 def eventually(predicate, what: str, guard: float = 30.0):
@@ -59,16 +59,27 @@ def models_opened(log, since: int) -> dict[str, int]:
     return counts
 
 
-def drawn(view) -> dict:
-    """The view's state as its page holds it, once every pending redraw went out."""
+_log = {}
+
+
+@pytest.fixture(autouse=True)
+def _remember_log(monkeypatch):
+    _log["log"] = widget_comm.install(monkeypatch)
+
+
+def drawn(view) -> dict | None:
+    """A TaskView's state as its page holds it (replayed from the comm log), once every
+    pending redraw went out."""
     eventually(lambda: not redraws.pending, "pending redraws go out")
-    return getattr(view, "state", None)
+    return FrontEnd(_log["log"], view).state.get("state")
 
 
 # -- one view = one model; a task's life = a few messages --------------------------------------
 
 
-def test_a_task_view_is_one_model_and_its_whole_life_a_few_messages(comm_log, client, emulator):
+def test_a_task_view_is_one_model_and_its_whole_life_a_few_messages(comm_log, client, emulator,
+                                                                   monkeypatch):
+    monkeypatch.delenv("JPY_PARENT_PID", raising=False)  # no Jupyter server serves this
     emulator.configure(task_seconds=1.0)
     W.Layout()  # the shared layout may exist already: count the view alone
     mark = comm_log.mark()
@@ -78,7 +89,6 @@ def test_a_task_view_is_one_model_and_its_whole_life_a_few_messages(comm_log, cl
     opened = models_opened(comm_log, mark)
     assert opened.get("AnyModel") == 1 and sum(opened.values()) <= 2, opened
     task.wait(60)
-    page = FrontEnd(comm_log, view)
     eventually(lambda: FrontEnd(comm_log, view).state["state"]["status"] == "completed"
                and FrontEnd(comm_log, view).state["state"]["saved"], "the page shows the end")
     life = time.monotonic() - start
@@ -326,6 +336,15 @@ def test_a_gallery_of_200_is_one_model_and_a_few_messages(comm_log):
     assert page.updates == len(page.deltas()) <= FLUSHES_PER_SECOND * spent + 2, (
         page.updates, spent)
     cards = page.cards()
+    # Every message's counts agree with the cards the page holds after it (the overall
+    # percent never runs ahead of them).
+    replay = list(gallery.cards)
+    for delta in page.deltas():
+        for key, card in delta.get("changed", {}).items():
+            replay[int(key)] = card
+        done = sum(c["status"] == "completed" for c in replay)
+        failed = sum(c["status"] == "failed" for c in replay)
+        assert (delta["summary"]["done"], delta["summary"]["failed"]) == (done, failed)
     assert len(cards) == 200
     assert [c["status"] for c in cards] == ["completed"] * 150 + ["failed"] * 50
     assert page.summary()["done"] == 150 and page.summary()["failed"] == 50
@@ -510,3 +529,41 @@ def test_a_failing_redraw_is_shown_and_never_breaks_the_engine(comm_log, client,
     eventually(lambda: any("draw failed" in e for e in view.state["errors"]),
                "the error in the view")
     assert "hailuo_nb view error: RuntimeError: draw failed <b>bold</b>" in view.state["errors"]
+
+
+def test_a_change_while_the_gallery_is_being_made_is_drawn():
+    tasks = [Task(request=GenerationRequest(prompt=f"race {i}"), id=f"task-unified-1-r{i}",
+                  status="processing") for i in range(3)]
+
+    class Racing(Gallery):
+        def _card(self, i):
+            state = super()._card(i)
+            if i == 2 and tasks[0].status == "processing":  # after card 0 was read, before
+                tasks[0].error = {"code": "x", "message": "stopped", "retryable": False}
+                tasks[0].status = "failed"  # any observer is attached
+            return state
+
+    gallery = Racing(tasks)
+    drawn(gallery)
+    assert FrontEnd(_log["log"], gallery).cards()[0]["status"] == "failed"
+    assert FrontEnd(_log["log"], gallery).summary()["failed"] == 1
+
+
+def test_marks_during_a_flush_wait_for_the_budget():
+    delays = []
+    budget = Redraws(rate=10, flushes=5, call_later=lambda d, job: delays.append(d))
+
+    class Chatty:
+        def __init__(self):
+            self.draws = 0
+
+        def draw(self):  # each draw sends, and a change comes in meanwhile
+            self.draws += 1
+            budget.mark(self)
+            return 20
+
+    view = Chatty()
+    budget.mark(view)
+    assert budget.flush() == 20
+    # The mark made during the flush waited for it: one flush scheduled, 20 / 10 s later.
+    assert delays == [0.0, pytest.approx(2.0, abs=0.05)]

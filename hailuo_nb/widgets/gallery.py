@@ -76,17 +76,21 @@ class Gallery(LiveView):
         self.labels = card_labels(self.tasks)
         self._states = [self._card(i) for i in range(len(self.tasks))]
         self._changed: set[int] = set()
-        self._changed_lock = threading.Lock()  # engine threads add, the flush takes
+        # Engine threads add to _changed; the flush and a page's "sync" read and send.
+        self._lock = threading.RLock()
         self._seq = 0
         self.draws = 0
         kwargs.setdefault("_dom_classes", ("hailuo-gallery",))
         super().__init__(kind="gallery", cards=list(self._states),
-                         summary=gallery_summary(self.tasks), **kwargs)
+                         summary=gallery_summary(self._states), **kwargs)
         self._observers = []
         for i, task in enumerate(self.tasks):
             observer = self._observer(i)
             task.observe(observer, names=list(WATCHED))
             self._observers.append((task, observer))
+        with self._lock:  # a task may have moved while the model was being made
+            self._changed = set(range(len(self.tasks)))
+        self._mark()
 
     @classmethod
     def from_history(cls, limit: int = 20, **kwargs: Any) -> Gallery:
@@ -105,7 +109,7 @@ class Gallery(LiveView):
 
     def _observer(self, i: int):
         def changed(_change: Any) -> None:
-            with self._changed_lock:
+            with self._lock:
                 self._changed.add(i)
             self._mark()
         return changed
@@ -118,50 +122,55 @@ class Gallery(LiveView):
         return text + (" · all done" if not counts["running"] else "")
 
     def draw(self) -> int:
-        """One message: the cards that changed since the last one, and the summary."""
+        """One message: the cards that changed since the last one, and the summary made
+        from the very cards sent (the page's counts and percent agree with its cards)."""
         if self._closed:
             return 0
-        changed: dict[str, dict] = {}
-        for i in sorted(self._take_changed()):
+        with self._lock:
+            indices, self._changed = sorted(self._changed), set()
+            changed: dict[int, dict] = {}
+            for i in indices:
+                try:
+                    state = self._card(i)
+                except Exception as exc:  # one bad card shows its error; the rest go on
+                    state = dict(self._states[i], errors=[f"hailuo_nb view error: {exc}"])
+                if not same_state(state, self._states[i]):
+                    changed[i] = state
+            if not changed:
+                return 0
+            states = list(self._states)
+            for i, state in changed.items():
+                states[i] = state
             try:
-                state = self._card(i)
-            except Exception as exc:  # one bad card shows its error; the rest go on
-                state = dict(self._states[i], errors=[f"hailuo_nb view error: {exc}"])
-            if not same_state(state, self._states[i]):
-                self._states[i] = state
-                changed[str(i)] = state
-        if not changed:
-            return 0
-        self._send_delta(changed=changed)
+                self._send_delta(changed={str(i): st for i, st in changed.items()},
+                                 states=states)
+            except Exception:  # nothing went out: these cards go again at the next flush
+                self._changed |= set(changed)
+                raise
+            self._states = states
         self.draws += 1
         return 1
 
-    def _send_delta(self, **cards: Any) -> None:
-        with self._changed_lock:  # the flush (an engine thread) and a page's "sync"
-            self._seq += 1
-            self.delta = {"seq": self._seq, **cards, "summary": gallery_summary(self.tasks)}
-
-    def _take_changed(self) -> set[int]:
-        with self._changed_lock:
-            changed, self._changed = self._changed, set()
-        return changed
+    def _send_delta(self, *, states: list[dict], **cards: Any) -> None:
+        """Under the lock: one ``delta`` (numbered: the page applies only newer ones)."""
+        self._seq += 1
+        self.delta = {"seq": self._seq, **cards, "summary": gallery_summary(states)}
 
     def handle(self, content: dict) -> None:
         kind = content.get("type")
+        index = content.get("index")
+        card = isinstance(index, int) and 0 <= index < len(self.tasks)
         if kind == "sync":  # a page opened (or reloaded): everything, as it is now
-            self._send_delta(all=list(self._states))
-        elif kind == "video":
-            index = content.get("index")
-            if isinstance(index, int) and 0 <= index < len(self.tasks):
-                send_video(self, self.tasks[index], index=index)
-        elif kind == "save":
-            index = content.get("index")
-            if isinstance(index, int) and 0 <= index < len(self.tasks):
-                save_in_background(self.tasks[index], str(content.get("path") or ""),
-                                   lambda text, error: self._notify(index, text, error))
+            with self._lock:
+                self._send_delta(all=list(self._states), states=self._states)
+        elif kind == "video" and card:
+            send_video(self, self.tasks[index], index=index)
+        elif kind == "save" and card:
+            save_in_background(self.tasks[index], str(content.get("path") or ""),
+                               lambda text, error: self._notify(index, text, error))
 
     def _notify(self, index: int, text: str, error: bool) -> None:
-        with contextlib.suppress(Exception):
+        with self._lock, contextlib.suppress(Exception):
             self.notices = {**self.notices, str(index): {"text": text, "error": error}}
 
     def close(self) -> None:

@@ -50,11 +50,18 @@ class Redraws:
     def mark(self, view: Drawable) -> None:
         with self._lock:
             self._dirty[id(view)] = view
-            if self._scheduled:
+            if self._scheduled or self._flushing:  # the running flush schedules the next
                 return
             self._scheduled = True
             wait = max(0.0, self._next - self._clock())
-        (self._call_later or get_poller().call_later)(wait, self.flush)
+        self._schedule(wait)
+
+    def _schedule(self, wait: float) -> None:
+        try:
+            (self._call_later or get_poller().call_later)(wait, self.flush)
+        except Exception:  # no thread to be had (interpreter exit): a later mark tries again
+            with self._lock:
+                self._scheduled = False
 
     def forget(self, view: Drawable) -> None:
         with self._lock:
@@ -83,7 +90,14 @@ class Redraws:
             self._flushing -= 1
             self.flushes += 1
             self.messages += sent
+            # n messages push the next flush back by n / rate; marks made meanwhile wait.
             self._next = self._clock() + max(self._gap, sent / self._rate)
+            again = bool(self._dirty) and not self._scheduled
+            if again:
+                self._scheduled = True
+            wait = max(0.0, self._next - self._clock())
+        if again:
+            self._schedule(wait)
         return sent
 
 

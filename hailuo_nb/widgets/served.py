@@ -36,8 +36,9 @@ def _jupyter_files_url(path: str) -> str | None:
         rel = os.path.relpath(os.path.realpath(path), root)
     except ValueError:  # another drive (Windows)
         return None
-    if rel.startswith(".."):
-        return None
+    parts = rel.replace(os.sep, "/").split("/")
+    if parts[0] == ".." or any(part.startswith(".") for part in parts):
+        return None  # outside the root, or hidden (Jupyter refuses to serve hidden files)
     return base_url.rstrip("/") + "/files/" + quote(rel.replace(os.sep, "/"))
 
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,8 @@ class TaskView(LiveView):
         self.compact = compact
         self.draws = 0
         kwargs.setdefault("_dom_classes", ("hailuo-task-view",))
-        super().__init__(kind="task", state=task_state(task, compact=compact), **kwargs)
+        self._sent = task_state(task, compact=compact)  # what the page has
+        super().__init__(kind="task", state=self._sent, **kwargs)
         # Observe after the first state: a change in between is drawn by the next flush.
         task.observe(self._mark, names=list(WATCHED))
         self._mark()
@@ -173,9 +175,10 @@ class TaskView(LiveView):
             why = f"hailuo_nb view error: {type(exc).__name__}: {exc}"
             errors = self.state.get("errors", [])
             state = dict(self.state, errors=errors if why in errors else [*errors, why])
-        if same_state(state, self.state):
+        if same_state(state, self._sent):
             return 0
-        self.state = state
+        self.state = state  # if sending raises, _sent stays: the next change sends again
+        self._sent = state
         self.draws += 1
         return 1
 
@@ -185,6 +188,8 @@ class TaskView(LiveView):
             save_in_background(self.task, str(content.get("path") or ""), self._notify)
         elif kind == "video":
             send_video(self, self.task)
+        elif kind == "hello":  # a page (re)rendered the view: the kernel's clock, now
+            self.send({"type": "now", "t": time.time()})
 
     def _notify(self, text: str, error: bool) -> None:
         self.notice = {"text": text, "error": error}

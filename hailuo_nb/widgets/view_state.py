@@ -67,6 +67,7 @@ def task_state(task: Any, *, compact: bool = False) -> dict[str, Any]:
         "poster": _poster(task),
         "saved": _saved(task),
         "reused": bool(getattr(task, "reused_from", None)),
+        "settled": bool(task.is_settled),
     }
     url = safe_http_url(task.url) if task.status == "completed" else None
     if url:
@@ -83,7 +84,9 @@ def task_state(task: Any, *, compact: bool = False) -> dict[str, Any]:
         # No server has it (marimo, VS Code): the page asks the kernel for its bytes —
         # the saved file, not the result link, which dies in 24 h.
         state["bytes_video"] = served is None
+        state["saved_size"] = os.path.getsize(task.local_path)
     state.setdefault("bytes_video", False)
+    state.setdefault("saved_size", 0)
     if not compact:
         state["thumbnail"] = _thumbnail(req)
         state["facts"] = [[label, value] for label, value in facts(task) if label != "status"]
@@ -148,21 +151,17 @@ def _thumbnail(req: Any) -> str:
     return f"data:{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
-def gallery_summary(tasks: list, now: float | None = None) -> dict[str, Any]:
-    """Counts for the gallery's combined bar, and an overall ETA: the latest of the
-    running tasks' own estimates (they run side by side)."""
+def gallery_summary(cards: list[dict], now: float | None = None) -> dict[str, Any]:
+    """Counts for the gallery's combined bar and an overall ETA (the latest of the running
+    tasks' own estimates: they run side by side), from the cards themselves."""
     now = time.time() if now is None else now
-    done = sum(t.status == "completed" for t in tasks)
-    failed = sum(t.status == "failed" for t in tasks)
-    running = len(tasks) - done - failed
-    ends = []
-    for task in tasks:
-        started = task.created if task.created is not None else getattr(
-            task, "submitted_at", None)
-        if task.status in ("pending", "processing") and task.estimated_time and started:
-            ends.append(started + task.estimated_time)
-    return {"total": len(tasks), "done": done, "failed": failed, "running": running,
-            "saving": sum(t.status == "completed" and not t.is_settled for t in tasks),
+    done = sum(c["status"] == "completed" for c in cards)
+    failed = sum(c["status"] == "failed" for c in cards)
+    running = len(cards) - done - failed
+    ends = [c["started"] + c["estimated"] for c in cards
+            if c["status"] in ("pending", "processing") and c["estimated"] and c["started"]]
+    return {"total": len(cards), "done": done, "failed": failed, "running": running,
+            "saving": sum(c["status"] == "completed" and not c["settled"] for c in cards),
             "eta_at": max(ends) if ends and running else None, "sent_at": now}
 
 

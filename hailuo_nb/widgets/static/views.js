@@ -77,12 +77,23 @@ function h(tag, attrs = {}, ...children) {
 }
 
 function safeUrl(url, images = false) {
-  // http(s), a path on the page's own server (a saved video it serves), or inline images.
-  if (typeof url !== "string") return null;
-  if (/^https?:\/\//i.test(url) || /^\/(?![\/\\])/.test(url)) return url;
+  // Absolute http(s), a path on the page's own server (a saved video it serves), or an
+  // inline JPEG/PNG/WebP. Parsed as the browser will, so "/\t/evil" cannot pass as a path.
+  if (typeof url !== "string" || !url) return null;
   if (images && /^data:image\/(jpeg|png|webp);base64,[A-Za-z0-9+/=]+$/.test(url)) return url;
-  return null;
+  if (/[\u0000-\u0020\\]/.test(url)) return null;
+  let parsed;
+  try {
+    parsed = new URL(url, window.location.href);
+  } catch (_err) {
+    return null;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return null;
+  if (url.startsWith("/")) return parsed.origin === window.location.origin ? url : null;
+  return /^https?:\/\//i.test(url) ? url : null;
 }
+
+const AUTO_BYTES = 64 * 1024 * 1024; // a saved video up to this size is fetched unasked
 
 async function copyText(text) {
   try {
@@ -190,29 +201,52 @@ function renderTask(model, el) {
   });
   const saveButton = h("button", { class: "hl-button", type: "button", onclick: save }, "Save as…");
 
-  // A saved video no server has (marimo): its bytes come from the kernel, once per file.
+  // A saved video no server has (marimo), or whose served URL failed: its bytes come from
+  // the kernel, once per file (a big one on a click).
   let blob = { saved: "", url: null };
-  function askForBytes() {
-    if (!st.bytes_video || !st.saved || blob.saved === st.saved) return;
+  let servedFailed = "";
+  const wantsBytes = () => st.saved && (st.bytes_video || servedFailed === st.saved);
+  function askForBytes(force = false) {
+    if (!wantsBytes() || blob.saved === st.saved) return;
+    if (!force && st.saved_size > AUTO_BYTES) return;
+    if (blob.url) URL.revokeObjectURL(blob.url);
     blob = { saved: st.saved, url: null };
     model.send({ type: "video" });
   }
   function onCustom(msg, buffers) {
-    if (!msg || msg.type !== "video" || !buffers || !buffers.length) return;
-    if (blob.url) URL.revokeObjectURL(blob.url);
+    if (msg && msg.type === "now") {
+      clock.seen(msg.t);
+      return;
+    }
+    if (!msg || msg.type !== "video" || !buffers || !buffers.length || blob.url) return;
     blob.url = URL.createObjectURL(new Blob([buffers[0]], { type: "video/mp4" }));
     draw();
   }
 
   function player() {
-    const src = safeUrl(st.video) || (st.bytes_video && blob.saved === st.saved ? blob.url : null);
+    const bytes = wantsBytes() && blob.saved === st.saved ? blob.url : null;
+    const src = (servedFailed === st.saved ? null : safeUrl(st.video)) || bytes;
     const poster = safeUrl(st.poster, true);
     if (!src) {
       videoNode = null;
+      if (wantsBytes() && blob.saved !== st.saved) {
+        const mb = (st.saved_size / 1048576).toFixed(1);
+        return h("button", { class: "hl-button", type: "button", onclick: () => askForBytes(true) },
+          `Load the saved video (${mb} MB) from the kernel`);
+      }
       return poster ? h("img", { class: "hl-video", src: poster, alt: "poster" }) : null;
     }
     if (!videoNode || videoNode.getAttribute("src") !== src) {
       videoNode = h("video", { class: "hl-video", src, controls: true, preload: "metadata", playsinline: true });
+      if (src !== bytes) {
+        // The server would not give it (another origin, a hidden folder): ask the kernel.
+        videoNode.addEventListener("error", () => {
+          if (!st.saved || servedFailed === st.saved) return;
+          servedFailed = st.saved;
+          askForBytes(false);
+          draw();
+        }, { once: true });
+      }
     }
     if (poster) videoNode.setAttribute("poster", poster);
     return videoNode;
@@ -249,8 +283,10 @@ function renderTask(model, el) {
       children.push(h("details", { class: "hl-facts" }, h("summary", {}, "Details"), h("table", {}, ...rows)));
     }
     const keepOpen = root.querySelector("details")?.open;
+    const typing = input.matches(":focus");
     root.replaceChildren(...children.filter(Boolean));
     if (keepOpen) root.querySelector("details").open = true;
+    if (typing) input.focus();
   }
 
   function tick() {
@@ -264,6 +300,7 @@ function renderTask(model, el) {
   model.on("msg:custom", onCustom);
   draw();
   askForBytes();
+  model.send({ type: "hello" }); // the kernel answers with its clock: no stale elapsed time
   const timer = setInterval(tick, 1000);
   return () => {
     clearInterval(timer);
@@ -290,11 +327,21 @@ function renderGallery(model, el) {
   const nodes = [];
   const statusNodes = [];
 
+  const failedSrc = {}; // card index → the served URL that would not play
+  const saving = {}; // card index → the "save as" box is open
+
   function cardMedia(st, i) {
-    const src = safeUrl(st.video) || blobs[i] || null;
+    const served = failedSrc[i] === st.video ? null : safeUrl(st.video);
+    const src = served || blobs[i] || null;
     const poster = safeUrl(st.poster, true);
-    if (src) return h("video", { class: "hl-video", src, poster, controls: true, preload: "none", playsinline: true });
-    if (st.bytes_video && st.saved) {
+    if (src) {
+      const video = h("video", { class: "hl-video", src, poster, controls: true, preload: "none", playsinline: true });
+      if (src === served && st.saved) {
+        video.addEventListener("error", () => { failedSrc[i] = st.video; redrawCard(i); }, { once: true });
+      }
+      return video;
+    }
+    if (st.saved && (st.bytes_video || failedSrc[i] === st.video)) {
       // No server has the file: the kernel sends it when asked (one click, one video).
       return h("button", {
         class: "hl-button hl-small", type: "button", title: "Load the saved video from the kernel",
@@ -304,18 +351,37 @@ function renderGallery(model, el) {
     return poster ? h("img", { class: "hl-video", src: poster, alt: "poster" }) : null;
   }
 
+  function saveBox(st, i) {
+    const input = h("input", {
+      class: "hl-input", type: "text", value: `${st.id || "video"}.mp4`, "aria-label": "save the video as",
+    });
+    const go = () => {
+      const path = input.value.trim();
+      if (path) model.send({ type: "save", index: i, path });
+      saving[i] = false;
+      redrawCard(i);
+    };
+    input.addEventListener("keydown", (event) => {
+      event.stopPropagation(); // the notebook's shortcuts must not take the keys
+      if (event.key === "Enter") go();
+      if (event.key === "Escape") { saving[i] = false; redrawCard(i); }
+    });
+    setTimeout(() => input.focus(), 0);
+    return h("div", { class: "hl-actions" }, input,
+      h("button", { class: "hl-button hl-small", type: "button", onclick: go }, "Save"));
+  }
+
   function card(i) {
     const st = cards[i];
     if (!st) return h("div", { class: "hl-card" });
     statusNodes[i] = h("div", { class: "hl-status", style: `color:${st.colour}`, text: statusText(st, clock) });
     const title = h("div", { class: "hl-card-label", title: st.label || st.prompt, text: st.label || short(st.prompt || "(no prompt)", 90) });
-    const saveAs = () => {
-      const path = window.prompt("Save the video as (a path in the notebook's folder):", `${st.id || "video"}.mp4`);
-      if (path) model.send({ type: "save", index: i, path: path.trim() });
-    };
     const actions = h("div", { class: "hl-actions" }, copyButton(() => st.id, true));
     if (st.status === "completed") {
-      actions.append(h("button", { class: "hl-button hl-small", type: "button", onclick: saveAs }, "Save as…"));
+      actions.append(h("button", {
+        class: "hl-button hl-small", type: "button",
+        onclick: () => { saving[i] = !saving[i]; redrawCard(i); },
+      }, "Save as…"));
       const url = safeUrl(st.url);
       if (url) actions.append(h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "open ↗"));
     }
@@ -327,6 +393,7 @@ function renderGallery(model, el) {
       errors(st),
       cardMedia(st, i),
       actions,
+      saving[i] && st.status === "completed" ? saveBox(st, i) : null,
       notice ? h("div", { class: notice.error ? "hl-errors" : "hl-muted", text: notice.text }) : null,
       h("div", { class: "hl-muted hl-card-id", title: st.prompt, text: st.id || "not yet submitted" }),
     );
@@ -373,6 +440,7 @@ function renderGallery(model, el) {
   function applyDelta() {
     const d = model.get("delta") || {};
     if (!d.seq || d.seq <= seq) return;
+    if (!d.all && d.seq !== seq + 1) model.send({ type: "sync" }); // missed one: ask for all
     seq = d.seq;
     if (d.summary) { summary = d.summary; clock.seen(summary.sent_at); }
     if (d.all) {
@@ -389,8 +457,13 @@ function renderGallery(model, el) {
     drawHead();
   }
 
+  let shownNotices = {};
   function onNotices() {
-    for (const key of Object.keys(model.get("notices") || {})) redrawCard(Number(key));
+    const notices = model.get("notices") || {};
+    for (const [key, notice] of Object.entries(notices)) {
+      if (JSON.stringify(shownNotices[key]) !== JSON.stringify(notice)) redrawCard(Number(key));
+    }
+    shownNotices = notices;
   }
 
   function onCustom(msg, buffers) {
