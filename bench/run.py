@@ -33,6 +33,8 @@ BENCHES = (
     ("comm", "bench_comm.py", 300),
     ("drip", "bench_drip.py", 400),
     ("camera", "bench_camera.py", 300),
+    # 200 live tasks in JupyterLab + headless Chromium: one Gallery vs 200 TaskViews
+    ("gallery_browser", "bench_gallery_browser.py", 600),
 )
 OTHERS = (("emulator_throughput", "emulator_throughput.py", 300),
           ("soak", "soak.py", 900))  # 300 tasks through every fault, slow links included

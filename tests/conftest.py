@@ -114,3 +114,12 @@ def _close_widgets_at_exit():
     widgets = sys.modules.get("ipywidgets")
     if widgets is not None:
         widgets.Widget.close_all()
+
+
+@pytest.fixture(scope="session")
+def pw():
+    """One Playwright for the whole run: its sync API cannot be started a second time in
+    the same thread while the first one lives (the browser test modules share it)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        yield playwright

@@ -109,22 +109,20 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = bh.launch_chromium(pw)
-        context = chromium.new_context(viewport=VIEWPORT)
-        # "Copy id" writes the clipboard; the tests read it back, as a paste would.
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
-        context.set_default_timeout(60_000)
-        context.console = bh.Console()  # type: ignore[attr-defined]
-        context.chromium = chromium  # type: ignore[attr-defined]
-        try:
-            yield context
-        finally:
-            context.close()
-            chromium.close()
+def browser(lab, pw):
+    """A Chromium context (one Playwright for every browser module: conftest's ``pw``)."""
+    chromium = bh.launch_chromium(pw)
+    context = chromium.new_context(viewport=VIEWPORT)
+    # "Copy id" writes the clipboard; the tests read it back, as a paste would.
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
+    context.set_default_timeout(60_000)
+    context.console = bh.Console()  # type: ignore[attr-defined]
+    context.chromium = chromium  # type: ignore[attr-defined]
+    try:
+        yield context
+    finally:
+        context.close()
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -54,14 +54,12 @@ VIEW = ".hl-view"  # inside marimo's shadow root: playwright's CSS engine pierce
 
 
 @pytest.fixture(scope="module")
-def marimo_page(tmp_path_factory):
+def marimo_page(tmp_path_factory, pw):
     why = bh.missing_prerequisites()
     if why:
         pytest.skip(why)
     if importlib.util.find_spec("marimo") is None:  # not imported here: hailuo_nb acts
         pytest.skip("marimo is not installed (in the test extra)")  # on an imported marimo
-    from playwright.sync_api import sync_playwright
-
     from hailuo_nb.emulator import Emulator
 
     root = tmp_path_factory.mktemp("marimo_app")
@@ -82,15 +80,16 @@ def marimo_page(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, server, root)
-        with sync_playwright() as pw:
-            chromium = bh.launch_chromium(pw)
-            context = chromium.new_context(viewport={"width": 1220, "height": 1000})
-            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
-            context.set_default_timeout(60_000)
-            page = context.new_page()
-            page.goto(url, wait_until="domcontentloaded")
-            page.root = root  # type: ignore[attr-defined]
+        chromium = bh.launch_chromium(pw)
+        context = chromium.new_context(viewport={"width": 1220, "height": 1000})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+        context.set_default_timeout(60_000)
+        page = context.new_page()
+        page.goto(url, wait_until="domcontentloaded")
+        page.root = root  # type: ignore[attr-defined]
+        try:
             yield page
+        finally:
             context.close()
             chromium.close()
     finally:
