@@ -242,6 +242,8 @@ def status_summary(tasks: list) -> str:
 def grid_bundle(tasks: Iterable[Any], title: str = "") -> dict:
     tasks = list(tasks)
     head = f"{title or 'Hailuo tasks'}: {len(tasks)} ({status_summary(tasks) or 'none'})"
+    if tasks and all(task.is_settled for task in tasks):
+        head += " · all done"  # the words the live gallery ended on
     text = "\n\n".join([head, *(record_text(t) for t in tasks)])
     page = (f'<div style="font-family:sans-serif;margin-bottom:4px"><b>'
             f"{html.escape(head)}</b></div>{grid_html(tasks)}")

@@ -113,7 +113,7 @@ def test_a_gallery_of_settled_tasks_is_a_labelled_grid(client, emulator):
     tasks = hailuo_nb.generate_many(["a cat [Pan left]", "an nsfw dog [Pan right]"],
                                     client=client, wait=True, timeout=60)
     bundle = grid_bundle(tasks, "sweep")
-    assert bundle["text/plain"].startswith("sweep: 2 (1 completed, 1 failed)")
+    assert bundle["text/plain"].startswith("sweep: 2 (1 completed, 1 failed) · all done")
     page = _Page(bundle["text/html"])
     assert len(page.all("video")) == 1 and "hailuo-records" in bundle["text/html"]
 
