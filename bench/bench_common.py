@@ -273,6 +273,14 @@ def new_shell():
     return InteractiveShell.instance(config=config)
 
 
+class KernelStandIn:
+    """Enough of ipykernel for the cell to show its live view. It names no running cell
+    (no execute_request), so every run is a new take: each one really sends its POST."""
+
+    def get_parent(self, channel: str = "shell") -> dict:
+        return {}
+
+
 def run_cell(shell, code: str):
     """Run one cell with its output captured (as a notebook would keep it, not printed)."""
     from IPython.utils.capture import capture_output

@@ -44,7 +44,7 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
         shell = bc.new_shell()
         # As under ipykernel: the cell shows its live view (a TaskView, built and its comm
         # opened on ipywidgets' no-op comm), not the text a terminal gets.
-        shell.kernel = _KernelStandIn()
+        shell.kernel = bc.KernelStandIn()
         bc.run_cell(shell, "%load_ext hailuo_nb")
         shell.user_ns.update(_session=session, _url=url, _body=body)
         post_cell = ("_r = _session.post(_url, json=_body, timeout=30)\n"
@@ -146,14 +146,6 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
     if prof_text:
         print(prof_text)
     return sec
-
-
-class _KernelStandIn:
-    """Enough of ipykernel for the cell to show its live view. It names no running cell
-    (no execute_request), so every run is a new take: each one really sends its POST."""
-
-    def get_parent(self, channel: str = "shell") -> dict:
-        return {}
 
 
 def _count_models(view) -> tuple[int, str]:
