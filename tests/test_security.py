@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import waiting
 
 import hailuo_nb
 from hailuo_nb import Client, GenerationRequest, Task, render
@@ -168,12 +169,7 @@ def mode(path: Path) -> int:
 
 
 def eventually(predicate, what: str, guard: float = 60.0) -> None:
-    """Wait until ``predicate()``; ``guard`` only stops a hang, it is not a budget."""
-    deadline = time.monotonic() + guard
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.01)
+    waiting.eventually(predicate, what, guard)  # engine threads here take longer
 
 
 class _EchoHandler(BaseHTTPRequestHandler):

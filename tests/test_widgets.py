@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 
@@ -19,6 +18,7 @@ import pytest
 import traitlets
 import widget_comm
 from imagefactory import png
+from waiting import eventually
 
 import hailuo_nb
 from hailuo_nb import GenerationRequest, Task
@@ -34,15 +34,6 @@ EVIL_FAILURE = "Blocked <img src=x onerror=alert(3)> <script>steal()</script> & 
 @pytest.fixture
 def comm_log(monkeypatch):
     return widget_comm.install(monkeypatch)
-
-
-def eventually(predicate, what: str, guard: float = 30.0):
-    """Wait until ``predicate()``; ``guard`` only stops a hang, it is not a budget."""
-    deadline = time.monotonic() + guard
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.01)
 
 
 def settled(view: TaskView) -> bool:

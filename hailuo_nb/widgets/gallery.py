@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,18 +28,6 @@ from .view_state import gallery_summary, same_state, task_state
 
 # What a card is labelled with, when it differs from card to card.
 VARIED = ("prompt", "model", "quality", "duration", "image")
-
-
-def summary_counts(tasks: Iterable[Task]) -> Counter:
-    counts: Counter = Counter()
-    for task in tasks:
-        if task.status == "completed":
-            counts["done"] += 1
-        elif task.status == "failed":
-            counts["failed"] += 1
-        else:
-            counts["running"] += 1
-    return counts
 
 
 def card_labels(tasks: list[Task]) -> list[str]:
@@ -115,9 +102,11 @@ class Gallery(LiveView):
         return changed
 
     def summary_text(self) -> str:
-        counts = summary_counts(self.tasks)
-        noun = "task" if len(self.tasks) == 1 else "tasks"
-        text = (f"{len(self.tasks)} {noun}: {counts['done']} done · "
+        """The page's summary line in words (the cards' own counts)."""
+        with self._lock:
+            counts = gallery_summary(self._states)
+        noun = "task" if counts["total"] == 1 else "tasks"
+        text = (f"{counts['total']} {noun}: {counts['done']} done · "
                 f"{counts['running']} running · {counts['failed']} failed")
         return text + (" · all done" if not counts["running"] else "")
 
