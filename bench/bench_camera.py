@@ -26,7 +26,7 @@ MORE = ["a scene [Pan left,Pedestal up]", "a scene [Zoom in,Truck right]",
 
 
 def run() -> dict:
-    from hailuo_nb.camera_check import camera_report
+    from hailuo_nb._media.camera_motion import camera_report
     from hailuo_nb.emulator.clips import clip_for
 
     rows, times, verdicts = [], [], {}

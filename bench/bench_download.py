@@ -39,7 +39,7 @@ from hailuo_nb import Client
 mode, url, path = sys.argv[1], sys.argv[2], sys.argv[3]
 client = Client(api_key="sk-bench", base_url={base!r})
 if mode == "save_result":
-    from hailuo_nb.downloads import save_result
+    from hailuo_nb._engine.downloads import save_result
     from hailuo_nb.task import Task
     task = Task(client=client, id=os.path.basename(path)[:-4], status="completed",
                 results=[url], download_dir=os.path.dirname(path))

@@ -1,6 +1,6 @@
 """Item 6 — the weight of the saved quick-start notebook.
 
-``hailuo_nb.demo.run_demo`` (nbclient, a real kernel, the emulator in the same process)
+``hailuo_nb._presentation.demo.run_demo`` (nbclient, a real kernel, the emulator in the same process)
 executes ``notebooks/quickstart.ipynb`` and saves it; its size on disk is the subject.
 Baseline: the same notebook as committed (outputs cleared). Target: <= 200 KB saved.
 The breakdown says where the bytes are: the saved widget state
@@ -35,7 +35,7 @@ def _size(obj) -> int:
 
 def _execute(notebook: Path | None) -> tuple[dict, int, int, float]:
     """Run the demo on ``notebook`` (None: the quick start); (saved nb, bytes, videos, s)."""
-    from hailuo_nb.demo import find_notebook, run_demo
+    from hailuo_nb._presentation.demo import find_notebook, run_demo
 
     source = find_notebook(notebook)
     out = Path(tempfile.mkdtemp(prefix="hailuo-bench-nb-"))
@@ -72,9 +72,9 @@ def _with_more_videos(source: Path, folder: Path, extra: int) -> Path:
 
 def run() -> dict:
     try:
-        from hailuo_nb.demo import find_notebook
+        from hailuo_nb._presentation.demo import find_notebook
     except ImportError as exc:
-        return bc.section("6. Notebook weight", [], [f"hailuo_nb.demo is missing: {exc}"])
+        return bc.section("6. Notebook weight", [], [f"hailuo_nb._presentation.demo is missing: {exc}"])
     source = find_notebook(None)
     base = source.stat().st_size
     nb, size, videos, took = _execute(None)
@@ -128,7 +128,7 @@ def run() -> dict:
                "-", "(breakdown)", None),
     ]
     notes = [
-        f"Executed by hailuo_nb.demo.run_demo (nbclient, emulator tasks of "
+        f"Executed by hailuo_nb._presentation.demo.run_demo (nbclient, emulator tasks of "
         f"{TASK_SECONDS:g} s) in {took:.1f} s.",
         "Heaviest widget models by kind: " + ", ".join(
             f"{name} {kb(n)}" for name, n in top_models) + ".",

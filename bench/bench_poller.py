@@ -72,8 +72,8 @@ def views_phase() -> dict:
         bc.point_at(emu.base_url)
         bc.set_polling(2 / VIEW_SCALE, 15 / VIEW_SCALE, 1 / VIEW_SCALE)
         hailuo_nb.Client  # noqa: B018
+        import hailuo_nb._engine.downloads
         import hailuo_nb.api
-        import hailuo_nb.downloads
         from hailuo_nb.widgets import Gallery
 
         before = peak = bc.os_threads()
@@ -101,8 +101,8 @@ def run(profile: bool = False) -> dict:
     import requests
 
     import hailuo_nb
+    from hailuo_nb._engine.scheduler import Poller
     from hailuo_nb.api import get_poller
-    from hailuo_nb.poller import Poller
 
     prof = None
     if profile:
@@ -126,8 +126,8 @@ def run(profile: bool = False) -> dict:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {bc.API_KEY}"
         hailuo_nb.Client  # noqa: B018 - imports done before the "before" figures
+        import hailuo_nb._engine.downloads
         import hailuo_nb.api
-        import hailuo_nb.downloads
 
         threads_before = bc.os_threads()
         rss_before = bc.rss_kb()

@@ -223,7 +223,7 @@ def _emulator_tasks(emu) -> dict[str, dict]:
 
 def _run_child(prompts: list[str], folder: Path, key: str, emu, guard: float) -> str:
     """Submit ``prompts`` from a child process and kill it once all are on record."""
-    from hailuo_nb.paths import hailuo_home
+    from hailuo_nb._pure.paths import hailuo_home
 
     env = {k: v for k, v in os.environ.items()
            if k not in ("EVOLINK_API_KEY", "HAILUO_BASE_URL", "HAILUO_FILES_URL")}
@@ -272,11 +272,11 @@ def run_soak(cfg: SoakConfig | None = None) -> SoakReport:
     """Run the soak in this process (history at $HAILUO_HOME, videos in download_dir)."""
     import hailuo_nb
     from hailuo_nb import api
+    from hailuo_nb._history.store import default_store
+    from hailuo_nb._pure.paths import hailuo_home
     from hailuo_nb.emulator import Emulator
     from hailuo_nb.errors import HailuoError
-    from hailuo_nb.paths import hailuo_home
     from hailuo_nb.settings import settings
-    from hailuo_nb.store import default_store
 
     cfg = cfg or SoakConfig()
     if cfg.crashed + cfg.singles >= cfg.tasks:
@@ -493,8 +493,8 @@ def _check(report, cfg, emu, store, objects, folder, key, poller, first_thread,
         v.append(f"{len(pollers)} poller threads alive")
     if poller.thread is not first_thread:
         v.append("the poller thread was replaced during the run (it died once)")
-    from hailuo_nb.downloads import DOWNLOAD_WORKERS
-    from hailuo_nb.poller import POLL_WORKERS
+    from hailuo_nb._engine.downloads import DOWNLOAD_WORKERS
+    from hailuo_nb._engine.scheduler import POLL_WORKERS
 
     downloaders = [t for t in threading.enumerate() if t.name.startswith("hailuo-downloader")]
     if len(downloaders) > DOWNLOAD_WORKERS:
@@ -506,7 +506,7 @@ def _check(report, cfg, emu, store, objects, folder, key, poller, first_thread,
         v.append(f"the poller still follows {poller.live_count()} task(s)")
 
     # -- files ---------------------------------------------------------------------------
-    from hailuo_nb.paths import hailuo_home
+    from hailuo_nb._pure.paths import hailuo_home
 
     for path in folder.iterdir() if folder.exists() else ():
         if path.name.startswith(".part-") or path.suffix not in (".mp4", ".json"):

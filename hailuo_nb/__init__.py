@@ -15,16 +15,19 @@ from ._version import __version__
 _EXPORTS = {
     "generate": "api", "generate_many": "api", "forget": "api", "history": "api",
     "live_tasks": "api",
-    "queue_generation": "api", "resume": "api", "wait_all": "api", "report": "report_page",
-    "stitch": "stitching", "camera_report": "camera_check", "camera_table": "camera_check",
-    "Client": "client",
+    "queue_generation": "api", "resume": "api", "wait_all": "api", "report": "_presentation.report_page",
+    "stitch": "_media.stitching", "camera_report": "_media.camera_motion",
+    "camera_table": "_media.camera_motion",
+    "Client": "_client.client", "has_key": "_client.credentials",
     "GenerationRequest": "request",
     "settings": "settings",
-    "TaskFailure": "snapshot", "TaskSnapshot": "snapshot",
-    "DownloadError": "task", "Task": "task",
+    "TaskFailure": "_client.snapshot", "TaskSnapshot": "_client.snapshot",
+    "Task": "task",
     **{name: "errors" for name in (
-        "APIError", "AuthenticationError", "BadRequestError", "HailuoError",
-        "InsufficientQuotaError", "NotFoundError", "PermissionDeniedError", "RateLimitError",
+        "APIError", "AuthenticationError", "BadRequestError", "ContentError", "DownloadError",
+        "FrameError", "HailuoError", "MissingAPIKeyError",
+        "InsufficientQuotaError",
+    "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError", "RateLimitError",
         "RequestTooLargeError", "ServerError", "TaskFailedError", "TaskTimeoutError",
         "TransportError", "ValidationError",
     )},
@@ -51,10 +54,13 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "ContentError",
     "DownloadError",
+    "FrameError",
     "GenerationRequest",
     "HailuoError",
     "InsufficientQuotaError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -73,6 +79,7 @@ __all__ = [
     "forget",
     "generate",
     "generate_many",
+    "has_key",
     "history",
     "live_tasks",
     "load_ipython_extension",
@@ -94,11 +101,11 @@ def _attach_task_display() -> None:
     ipython_module = sys.modules.get("IPython")  # not imported here: no IPython, no shell
     shell = ipython_module.get_ipython() if ipython_module is not None else None
     if shell is not None:
-        from .display import register_task_display
+        from ._presentation.display import register_task_display
 
         register_task_display(shell)
     if "marimo" in sys.modules:  # marimo runs notebooks with itself imported
-        from . import display  # noqa: F401 - attaches Task._display_
+        from ._presentation import display  # noqa: F401 - attaches Task._display_
 
 
 _attach_task_display()

@@ -13,20 +13,26 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import journal
-from .client import Client, check_task_id, default_client
-from .describe import LINK_LIFETIME
-from .downloads import add_stills
+from ._client.client import Client, check_task_id, default_client
+from ._engine import journal
+from ._engine.downloads import add_stills
+from ._engine.journal import live_tasks, record_task, task_from_row
+from ._engine.policy import (
+    LOCAL_FAILURES,
+    NEVER_SENT,
+    Budget,
+    after_submit_error,
+    session_budget,
+)
+from ._engine.scheduler import Batch, fetch_if_needed, get_poller
+from ._engine.uploads import image_url_for
+from ._history.store import Store, default_store, owner_alive
+from ._pure.describe import LINK_LIFETIME
+from ._pure.takes import take_key
 from .errors import NotFoundError, TaskFailedError, ValidationError
-from .journal import live_tasks, record_task, task_from_row
-from .policy import LOCAL_FAILURES, NEVER_SENT, Budget, after_submit_error, session_budget
-from .poller import Batch, fetch_if_needed, get_poller
 from .request import GenerationRequest, dry_run_body
 from .settings import settings
-from .store import Store, default_store, owner_alive
-from .takes import take_key
 from .task import DownloadError, Task
-from .uploads import image_url_for
 
 
 def _refuse_over_budget(store: Store, *budgets: Budget | None) -> None:

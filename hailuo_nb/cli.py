@@ -2,7 +2,7 @@
 
 One ``add_<name>_parser(subparsers)`` and one ``run_<name>(args) -> int`` per
 subcommand; ``main`` wires them. Other modules may register their own subcommand
-with an ``add_subparser(subparsers)`` that sets ``handler`` (see ``hailuo_nb.demo``).
+with an ``add_subparser(subparsers)`` that sets ``handler`` (see ``hailuo_nb._presentation.demo``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_emulator_parser(subparsers)
     try:
-        from .demo import add_subparser as add_demo
+        from ._presentation.demo import add_subparser as add_demo
     except ImportError:  # the demo needs the 'notebook' extra only when run
         add_demo = None
     if add_demo is not None:

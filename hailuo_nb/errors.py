@@ -100,6 +100,18 @@ class ContentError(HailuoError):
     """A server's answer is not what it must be: not JSON, too large, not a video."""
 
 
+class DownloadError(HailuoError):
+    """The finished video could not be saved to disk."""
+
+
+class FrameError(HailuoError):
+    """A file that cannot be decoded as a video."""
+
+
+class MissingAPIKeyError(ValidationError):
+    """No key anywhere: nothing was sent."""
+
+
 class TaskTimeoutError(HailuoError, TimeoutError):
     """Waiting for a task gave up; the task itself goes on on the server."""
 

@@ -24,16 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .camera import LintIssue
-from .errors import ValidationError
-from .images import ImageInfo, check_image_url, read_local_image
-from .models import check_mode, check_size, resolve_model
+from ._pure.camera_lint import LintIssue
+from ._pure.image_checks import ImageInfo, check_image_url, read_local_image
+from ._pure.lineup import check_mode, check_size, resolve_model
 
 # Helpers that lived here before request_fields.py; still importable from here.
-from .request_fields import _DURATION_RE as _DURATION_RE
-from .request_fields import _HOST_LIKE_RE as _HOST_LIKE_RE
-from .request_fields import _QUALITY_RE as _QUALITY_RE
-from .request_fields import (
+from ._pure.request_fields import _DURATION_RE as _DURATION_RE
+from ._pure.request_fields import _HOST_LIKE_RE as _HOST_LIKE_RE
+from ._pure.request_fields import _QUALITY_RE as _QUALITY_RE
+from ._pure.request_fields import (
     DEFAULT_MODEL,
     DURATIONS,
     MAX_PROMPT_CHARS,
@@ -47,7 +46,8 @@ from .request_fields import (
     _check_quality,
     _show,
 )
-from .request_fields import _local_image as _local_image
+from ._pure.request_fields import _local_image as _local_image
+from .errors import ValidationError
 
 __all__ = [
     "DEFAULT_MODEL",

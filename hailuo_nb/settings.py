@@ -12,10 +12,10 @@ import types
 
 from traitlets import Bool, Float, HasTraits, Int, TraitError, Unicode, validate
 
+from ._pure.lineup import DEFAULT_MODEL, resolve_model
+from ._pure.paths import DEFAULT_DOWNLOAD_DIR
+from ._pure.request_fields import DURATIONS, QUALITIES
 from .errors import ValidationError
-from .models import DEFAULT_MODEL, resolve_model
-from .paths import DEFAULT_DOWNLOAD_DIR
-from .request_fields import DURATIONS, QUALITIES
 
 SETTING_NAMES = (
     "poll_interval", "max_poll_interval", "first_poll_delay", "download_dir", "auto_download",

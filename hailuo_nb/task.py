@@ -22,21 +22,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, HasTraits, Instance, Int, List, Unicode, observe
 
-from .client import Client, default_client
-from .describe import task_text
-from .errors import HailuoError, TaskFailedError, TaskTimeoutError, ValidationError
-from .paths import safe_stem
+from ._client.client import Client, default_client
+from ._client.snapshot import TERMINAL_STATUSES, TaskSnapshot
+from ._pure.describe import task_text
+from ._pure.paths import safe_stem
+from .errors import (
+    DownloadError,
+    TaskFailedError,
+    TaskTimeoutError,
+    ValidationError,
+)
 from .request import GenerationRequest
-from .snapshot import TERMINAL_STATUSES, TaskSnapshot
 
 if TYPE_CHECKING:
-    from .store import Store
+    from ._history.store import Store
 
 LOCAL_STATUSES = ("queued", "submitting")
-
-
-class DownloadError(HailuoError):
-    """The finished video could not be saved to disk."""
 
 
 class Task(HasTraits):
@@ -249,7 +250,7 @@ class Task(HasTraits):
                 "for it (task.wait()) first.")
         if Task.generator is None:
             raise ValidationError("continue_with needs hailuo_nb's API: `import hailuo_nb`.")
-        from . import frames  # PyAV loads with the first clip continued, not with the model
+        from ._media import frames  # PyAV loads with the first clip continued, not with the model
 
         try:
             last = frames.last_frame_jpeg(self.local_path)
@@ -260,11 +261,11 @@ class Task(HasTraits):
         return Task.generator(prompt, image=last, parent=self, **options)
 
     def camera_report(self) -> Any:
-        """Expected vs seen camera motion of this finished clip (hailuo_nb.camera_check)."""
+        """Expected vs seen camera motion of this finished clip (hailuo_nb._media.camera_motion)."""
         if not (self.local_path and os.path.exists(self.local_path)):
             raise ValidationError(f"Task {self.id or '(not sent)'} has no video on disk yet — "
                                   "wait for it (task.wait()) first.")
-        from .camera_check import camera_report  # numpy and PyAV load only for a check
+        from ._media.camera_motion import camera_report  # numpy and PyAV load only for a check
 
         return camera_report(self.local_path, self.prompt)
 

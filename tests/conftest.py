@@ -33,8 +33,9 @@ def _fast_polling():
     settings.first_poll_delay = 0.05
     yield settings
     if "hailuo_nb.api" in sys.modules:  # only if this test used it
-        from hailuo_nb import client, journal, poller
-
+        from hailuo_nb._client import client
+        from hailuo_nb._engine import journal
+        from hailuo_nb._engine import scheduler as poller
         poller.forget_all()
         journal.forget()
         client.forget_default_clients()
@@ -46,7 +47,6 @@ def _fast_polling():
 def client(emulator, api_key):
     """A Client pointed at the test's emulator."""
     from hailuo_nb import Client
-
     with Client(api_key=api_key, base_url=emulator.base_url, files_url=emulator.files_url) as c:
         yield c
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hailuo_nb.camera import (
+from hailuo_nb._pure.camera_lint import (
     CAMERA_COMMANDS,
     CAMERA_GROUPS,
     CameraGroup,

@@ -10,7 +10,8 @@ import pytest
 from chaos_server import SAMPLE, ChaosServer
 
 import hailuo_nb
-from hailuo_nb import accounts, poller
+from hailuo_nb._engine import key_state as accounts
+from hailuo_nb._engine import scheduler as poller
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from hailuo_nb import (
     TransportError,
     ValidationError,
 )
-from hailuo_nb.credentials import MissingAPIKeyError
+from hailuo_nb._client.credentials import MissingAPIKeyError
 
 POST = "POST /v1/videos/generations"
 GET = "GET /v1/tasks"

@@ -9,9 +9,9 @@ import wave
 
 import pytest
 
-av = pytest.importorskip("av", reason="hailuo_nb.frames needs PyAV: pip install av")
+av = pytest.importorskip("av", reason="hailuo_nb._media.frames needs PyAV: pip install av")
 
-from hailuo_nb.frames import FrameError, Stills, data_uri, last_frame_jpeg, read_stills  # noqa: E402
+from hailuo_nb._media.frames import FrameError, Stills, data_uri, last_frame_jpeg, read_stills  # noqa: E402
 
 BUDGET = 35_000
 

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import hailuo_nb
-from hailuo_nb.sqlite_care import journal_mode_for
-from hailuo_nb.store import Store, default_store_path
+from hailuo_nb._history.sqlite_care import journal_mode_for
+from hailuo_nb._history.store import Store, default_store_path
 
 MOUNTS = """\
 sysfs /sys sysfs rw 0 0

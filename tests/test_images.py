@@ -14,9 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import imagefactory as factory
 
-from hailuo_nb import images
-from hailuo_nb.errors import ValidationError
-from hailuo_nb.images import (
+from hailuo_nb._pure import image_checks as images
+from hailuo_nb._pure.image_checks import (
     MAX_IMAGE_BYTES,
     ImageInfo,
     check_image,
@@ -26,6 +25,7 @@ from hailuo_nb.images import (
     probe_image,
     read_local_image,
 )
+from hailuo_nb.errors import ValidationError
 
 MB20 = 20 * 1024 * 1024
 

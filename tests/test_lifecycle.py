@@ -24,8 +24,8 @@ from hailuo_nb import (
     TaskTimeoutError,
     ValidationError,
 )
+from hailuo_nb._history.store import Store
 from hailuo_nb.api import get_poller
-from hailuo_nb.store import Store
 
 POST = "POST /v1/videos/generations"
 GET = "GET /v1/tasks"
@@ -234,7 +234,7 @@ def test_expired_link_is_reported_on_the_task(emulator_factory, api_key, monkeyp
     task = hailuo_nb.generate("gone soon", download=False)
     task.wait(timeout=30)
     time.sleep(0.2)
-    hailuo_nb.journal.forget()
+    hailuo_nb._engine.journal.forget()
     Store().write_task(task.local_id, download_dir=str(Path.cwd() / "hailuo_videos"))
     [again] = hailuo_nb.resume()
     with pytest.raises(hailuo_nb.DownloadError, match="expired"):
@@ -291,7 +291,7 @@ def test_kernel_restart_then_resume_loses_nothing(emulator_factory, api_key, tmp
 
 
 def test_download_names_cannot_escape_the_folder(tmp_path):
-    from hailuo_nb.downloads import target_path
+    from hailuo_nb._engine.downloads import target_path
     from hailuo_nb.task import Task
 
     for evil in ["../../etc/passwd", "/abs/path", "..", "a/../../b", "..\\..\\win"]:
@@ -318,8 +318,7 @@ def test_generate_with_a_request_object(client, emulator):
 def test_a_batch_against_an_unreachable_host_ends_not_sent(api_key, monkeypatch):
     import socket
 
-    from hailuo_nb import policy
-
+    from hailuo_nb._engine import policy
     monkeypatch.setattr(policy, "MAX_UNREACHABLE_ATTEMPTS", 2)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

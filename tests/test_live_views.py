@@ -24,7 +24,7 @@ from widget_comm import FrontEnd, from_front_end
 
 import hailuo_nb
 from hailuo_nb import GenerationRequest, Task
-from hailuo_nb.display import register_task_display
+from hailuo_nb._presentation.display import register_task_display
 from hailuo_nb.widgets import Gallery, GenerationForm, TaskView
 from hailuo_nb.widgets.redraws import FLUSHES_PER_SECOND, Redraws, redraws
 from hailuo_nb.widgets.task_view import STATIC, THUMBNAIL_MAX_BYTES
@@ -378,8 +378,8 @@ def test_gallery_summary_and_fallback_follow_the_tasks(comm_log, client, emulato
 
 def test_gallery_from_history_shows_finished_videos_without_polling(comm_log, client, emulator):
     done = hailuo_nb.generate("kept for later", client=client, wait=True)
-    hailuo_nb.poller.forget_all()
-    hailuo_nb.journal.forget()  # as after a kernel restart
+    hailuo_nb._engine.scheduler.forget_all()
+    hailuo_nb._engine.journal.forget()  # as after a kernel restart
     gets_before = emulator.stats["by_route"].get("GET /v1/tasks", 0)
     gallery = Gallery.from_history(limit=5)
     [card] = gallery.cards

@@ -16,7 +16,8 @@ import pytest
 from IPython.core.error import UsageError
 from shell import CellRun, TestingShell
 
-from hailuo_nb import credentials, magics
+from hailuo_nb import magics
+from hailuo_nb._client import credentials
 from hailuo_nb.magics import HailuoMagics, HistoryTable, interpolate, split_leading_options
 from hailuo_nb.settings import Settings, settings
 
@@ -444,8 +445,8 @@ def test_status_of_an_unknown_id_is_one_line(shell, emu):
 
 def _forget_session():
     """What a kernel restart does to this process's memory (the history stays)."""
-    from hailuo_nb import journal, poller
-
+    from hailuo_nb._engine import journal
+    from hailuo_nb._engine import scheduler as poller
     poller.forget_all()
     journal.forget()
 
@@ -459,7 +460,6 @@ def test_status_of_a_task_known_only_to_the_history_or_the_server(shell, emu):
     assert "completed" in run.outputs[0]["data"]["text/plain"]
     # An id the history never saw, that the server knows (made elsewhere).
     from hailuo_nb import Client, GenerationRequest
-
     with Client() as client:
         other = client.submit(GenerationRequest(prompt="elsewhere [Pan left]")).id
     run = shell.run(f"%hailuo status {other}")
@@ -480,7 +480,6 @@ def test_resume_nothing_then_unfinished_tasks(shell, emulator_factory, env_for):
     assert run.stdout.startswith("Re-attached 2 unfinished task(s)")
     assert len(run.outputs) == 2
     from hailuo_nb import api, wait_all
-
     resumed = [t for t in api.live_tasks() if t.id in ids]
     assert len(resumed) == 2
     wait_all(resumed, timeout=60)
@@ -501,7 +500,6 @@ def test_resume_one_id(shell, emulator_factory, env_for):
 def test_load_resumes_unfinished_tasks_with_one_line(emulator_factory, env_for, monkeypatch):
     env_for(emulator_factory(task_seconds=2.0))
     from hailuo_nb import api, generate
-
     task = generate("A slow sunrise [Static shot]")
     _forget_session()
     sh = TestingShell.create()
@@ -529,7 +527,6 @@ def test_load_resumes_unfinished_tasks_with_one_line(emulator_factory, env_for, 
 def test_load_with_auto_resume_off_does_not_resume(emulator_factory, env_for):
     env_for(emulator_factory(task_seconds=2.0))
     from hailuo_nb import api, generate
-
     generate("A slow tide [Static shot]")
     _forget_session()
     sh = TestingShell.create(**{"HailuoMagics.auto_resume": False})
@@ -668,7 +665,6 @@ def test_emulator_start_generate_stop(shell, monkeypatch):
     assert shell.user_ns["t"].status == "completed"
     assert "1 task(s) created" in shell.run("%hailuo emulator").stdout
     from hailuo_nb import Client
-
     with Client() as client:  # the plain Client follows the emulator too
         assert client.base_url == emu.base_url
     run = shell.run("%hailuo emulator stop")
@@ -713,7 +709,6 @@ def test_ctrl_c_stops_the_waiting_not_the_task(shell, emulator_factory, env_for)
     task = shell.user_ns["t"]
     assert not task.is_terminal
     from hailuo_nb import api
-
     assert api.get_poller().live_count() >= 1  # still followed
 
 

@@ -10,7 +10,7 @@ import pytest
 from imagefactory import png
 
 import hailuo_nb
-from hailuo_nb.models import MODELS, resolve_model
+from hailuo_nb._pure.lineup import MODELS, resolve_model
 from hailuo_nb.settings import settings
 
 CELLS = [(model, image, quality, duration)
@@ -54,8 +54,8 @@ def test_an_unknown_model_names_the_known_ones(emulator):
 
 
 def test_credits_are_shown_recorded_and_summed(client, emulator):
-    from hailuo_nb.records import record_text
-    from hailuo_nb.render import HistoryTable
+    from hailuo_nb._presentation.records import record_text
+    from hailuo_nb._presentation.render import HistoryTable
 
     tasks = [hailuo_nb.generate(f"a crane {i} [Pan left]", client=client, wait=True)
              for i in range(2)]

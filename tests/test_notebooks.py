@@ -21,7 +21,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-from hailuo_nb.demo import prune_widget_state  # noqa: E402 - after the importorskips
+from hailuo_nb._presentation.demo import prune_widget_state  # noqa: E402 - after the importorskips
 
 pytestmark = pytest.mark.kernel
 
@@ -165,7 +165,7 @@ def _check_demo_folder(out: Path) -> None:
 
 
 def test_run_demo_end_to_end(tmp_path, capsys):
-    from hailuo_nb.demo import run_demo
+    from hailuo_nb._presentation.demo import run_demo
 
     out = run_demo(tmp_path / "demo")
     assert Path(out).resolve() == (tmp_path / "demo").resolve()
@@ -189,7 +189,7 @@ def test_cli_demo(tmp_path):
 
 
 def test_cli_demo_without_the_notebook_is_one_line(tmp_path):
-    from hailuo_nb.demo import DemoError, run_demo
+    from hailuo_nb._presentation.demo import DemoError, run_demo
 
     with pytest.raises(DemoError) as info:
         run_demo(tmp_path / "x", notebook=tmp_path / "missing.ipynb")
@@ -202,7 +202,7 @@ def test_start_lab_serves_the_folder_with_the_emulator_environment(tmp_path, emu
     import urllib.error
     import urllib.request
 
-    from hailuo_nb.demo import demo_environment, start_lab
+    from hailuo_nb._presentation.demo import demo_environment, start_lab
 
     (tmp_path / "marker.ipynb").write_text(
         nbformat.writes(nbformat.v4.new_notebook()), encoding="utf-8")

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hailuo_nb import policy
+from hailuo_nb._engine import policy
 from hailuo_nb.errors import (
     AuthenticationError,
     BadRequestError,

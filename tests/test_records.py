@@ -15,8 +15,8 @@ from html.parser import HTMLParser
 import pytest
 
 import hailuo_nb
-from hailuo_nb.display import task_bundle
-from hailuo_nb.records import Record, grid_bundle, record_html, record_text
+from hailuo_nb._presentation.display import task_bundle
+from hailuo_nb._presentation.records import Record, grid_bundle, record_html, record_text
 
 RECORD_BUDGET = 35_000  # bytes of poster + strip as inlined in the notebook, per result
 
@@ -142,8 +142,7 @@ def test_a_report_is_one_page_with_its_videos_beside_it(client, emulator, tmp_pa
 
 
 def test_a_report_after_a_restart_comes_from_the_history(client, emulator, tmp_path):
-    from hailuo_nb import journal
-
+    from hailuo_nb._engine import journal
     made = hailuo_nb.generate("a red kite [Tilt up]", client=client, wait=True)
     journal.forget()  # as after a kernel restart: only the history knows it
     page = hailuo_nb.report(path=tmp_path / "r.html", limit=5)

@@ -31,8 +31,9 @@ import pytest
 import waiting
 
 import hailuo_nb
-from hailuo_nb import Client, GenerationRequest, Task, render
-from hailuo_nb.display import task_bundle
+from hailuo_nb import Client, GenerationRequest, Task
+from hailuo_nb._presentation import render
+from hailuo_nb._presentation.display import task_bundle
 from hailuo_nb.errors import (
     AuthenticationError,
     HailuoError,
@@ -273,8 +274,8 @@ def test_a_full_python_api_run_leaks_the_key_nowhere(
     rows = hailuo_nb.history()
     leaks.add("history", rows)
     leaks.add("resume()", [repr(t) for t in hailuo_nb.resume()])
-    hailuo_nb.journal.forget()  # as after a kernel restart
-    hailuo_nb.poller.forget_all()
+    hailuo_nb._engine.journal.forget()  # as after a kernel restart
+    hailuo_nb._engine.scheduler.forget_all()
     resumed = hailuo_nb.resume() + hailuo_nb.resume(done.id)
     tasks += resumed
     from hailuo_nb.magics import HistoryTable
@@ -426,8 +427,8 @@ def test_widget_state_and_comm_traffic_never_hold_the_key(
 def shell():
     from shell import TestingShell
 
-    from hailuo_nb import credentials, magics
-
+    from hailuo_nb import magics
+    from hailuo_nb._client import credentials
     sh = TestingShell.create()
     run = sh.run("%load_ext hailuo_nb")
     assert run.error is None, run.stderr
@@ -442,8 +443,7 @@ def shell():
 def test_magics_in_a_real_shell_leak_the_key_nowhere(
     shell, emulator_factory, api_key, monkeypatch, tmp_path, capsys, caplog
 ):
-    from hailuo_nb import credentials
-
+    from hailuo_nb._client import credentials
     caplog.set_level(logging.DEBUG)
     emu = emulator_factory(api_keys=(api_key,), task_seconds=0.2)
     monkeypatch.setenv("HAILUO_BASE_URL", emu.base_url)
@@ -649,8 +649,8 @@ def test_a_provider_failure_with_html_is_inert_from_the_history(
     """The provider's words come back from the history (a resumed task) as they were."""
     import widget_comm
 
+    from hailuo_nb._history.store import default_store
     from hailuo_nb.magics import HistoryTable
-    from hailuo_nb.store import default_store
     from hailuo_nb.widgets import Gallery
 
     widget_comm.install(monkeypatch)
@@ -684,7 +684,7 @@ def test_a_provider_failure_with_html_is_inert_from_the_history(
 
 
 def test_target_path_never_leaves_the_download_folder(tmp_path):
-    from hailuo_nb.downloads import target_path
+    from hailuo_nb._engine.downloads import target_path
 
     folder = tmp_path / "videos"
     for evil in EVIL_IDS:
@@ -701,7 +701,7 @@ def test_target_path_never_leaves_the_download_folder(tmp_path):
 
 
 def test_save_result_with_a_hostile_task_id_stays_in_the_folder(client, emulator, tmp_path):
-    from hailuo_nb.downloads import save_result
+    from hailuo_nb._engine.downloads import save_result
 
     real = hailuo_nb.generate("a real video", client=client, download=False)
     real.wait(60)
@@ -718,7 +718,7 @@ def test_save_result_with_a_hostile_task_id_stays_in_the_folder(client, emulator
 
 
 def test_a_symlink_planted_at_the_target_is_never_written_through(client, emulator, tmp_path):
-    from hailuo_nb.downloads import save_result
+    from hailuo_nb._engine.downloads import save_result
 
     task = hailuo_nb.generate("planted", client=client, download=False)
     task.wait(60)
@@ -799,8 +799,7 @@ def test_the_history_database_and_its_wal_files_are_owner_only(client, emulator,
 
 @pytest.mark.parametrize("mask", [0o022, 0o000], ids=["umask022", "umask000"])
 def test_the_saved_key_file_is_owner_only(api_key, mask):
-    from hailuo_nb import credentials
-
+    from hailuo_nb._client import credentials
     with umask(mask):
         path = credentials.save_key(api_key)
     assert path == credentials.credentials_file()
@@ -812,8 +811,7 @@ def test_the_saved_key_file_is_owner_only(api_key, mask):
 def test_saving_over_a_readable_key_file_never_exposes_the_new_key(api_key, monkeypatch):
     """A key file left world-readable (restored from a backup, made by hand) is narrowed
     before the new key is written into it, not after."""
-    from hailuo_nb import credentials
-
+    from hailuo_nb._client import credentials
     path = credentials.credentials_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("old-key\n")
@@ -843,8 +841,7 @@ def test_saving_over_a_readable_key_file_never_exposes_the_new_key(api_key, monk
 
 
 def test_login_save_in_a_real_shell_writes_an_owner_only_file(shell, api_key, monkeypatch):
-    from hailuo_nb import credentials
-
+    from hailuo_nb._client import credentials
     monkeypatch.setattr(getpass, "getpass", lambda prompt="": api_key)
     with umask(0o000):
         run = shell.run("%hailuo login --save")

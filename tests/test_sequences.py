@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import hailuo_nb
-from hailuo_nb.camera_check import camera_report
+from hailuo_nb._media.camera_motion import camera_report
 
 FFPROBE = shutil.which("ffprobe")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hailuo_nb.snapshot import TaskSnapshot
+from hailuo_nb._client.snapshot import TaskSnapshot
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
@@ -69,7 +69,7 @@ def test_integer_or_string_codes_and_estimates():
 
 def test_newer_answers_result_data_and_usage():
     """FACTS.md, after the first release: result_data beside results, usage on tasks."""
-    from hailuo_nb.snapshot import TaskSnapshot
+    from hailuo_nb._client.snapshot import TaskSnapshot
 
     snap = TaskSnapshot.from_json({
         "id": "task-unified-1757169743-abc", "status": "completed", "results": [],

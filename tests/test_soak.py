@@ -87,7 +87,7 @@ def test_resume_during_a_download_keeps_one_task_and_one_download(client, emulat
     again.wait(60)
     assert again is task
     assert [t for t in everything if t.id == task.id] in ([], [task])
-    assert hailuo_nb.journal.live_task(task.id) is task
+    assert hailuo_nb._engine.journal.live_task(task.id) is task
     assert emulator.stats["by_route"][MEDIA] == 1  # the video was fetched once
 
 

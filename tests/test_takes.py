@@ -11,7 +11,7 @@ import time
 import pytest
 
 import hailuo_nb
-from hailuo_nb import poller
+from hailuo_nb._engine import scheduler as poller
 
 
 def test_outside_a_notebook_cell_every_call_is_a_new_take(client, emulator):

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from hailuo_nb.describe import format_seconds
+from hailuo_nb._pure.describe import format_seconds
 from hailuo_nb.widgets.task_view import STATIC
 
 NODE = shutil.which("node")

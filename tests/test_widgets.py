@@ -22,7 +22,7 @@ from waiting import eventually
 
 import hailuo_nb
 from hailuo_nb import GenerationRequest, Task
-from hailuo_nb.display import task_bundle
+from hailuo_nb._presentation.display import task_bundle
 from hailuo_nb.widgets import Gallery, GenerationForm, TaskView
 from hailuo_nb.widgets import form as form_module
 
@@ -167,7 +167,7 @@ def test_the_form_refuses_a_mistyped_camera_command(comm_log, emulator):
 def test_form_counter_camera_toolbar_combine_and_warnings(comm_log):
     form = GenerationForm()
     assert len(form.camera_buttons) == 15
-    assert set(form.camera_buttons) == set(hailuo_nb.camera.CAMERA_COMMANDS)
+    assert set(form.camera_buttons) == set(hailuo_nb._pure.camera_lint.CAMERA_COMMANDS)
     form.prompt.value = "A city at night"
     form.camera_buttons["Pan left"].click()
     assert form.prompt.value == "A city at night [Pan left]"

@@ -1,7 +1,7 @@
 """The emulator's own image reader: format and dimensions from the first bytes.
 
 Private to the emulator on purpose: the client has its own checks
-(``hailuo_nb.images``); the stand-in service must not share code with the client it
+(``hailuo_nb._pure.image_checks``); the stand-in service must not share code with the client it
 tests, or a bug in one would hide in the other.
 
 Reads PNG (IHDR), JPEG (the first SOFn marker), WebP (VP8, VP8L, VP8X) and GIF

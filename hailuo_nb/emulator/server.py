@@ -32,7 +32,13 @@ from .http_io import (
 )
 from .media import SAMPLE_VIDEO, parse_range, result_file
 from .state import EmulatorState
-from .video_api import ALLOWED_FIELDS, MODEL_PARAMS, TASK_ID_RE, parse_json, validate_generation
+from .video_api import (
+    ALLOWED_FIELDS,
+    MODEL_PARAMS,
+    TASK_ID_RE,
+    parse_json,
+    validate_generation,
+)
 
 # The names this module held before the split into handler/endpoint modules stay importable.
 __all__ = [

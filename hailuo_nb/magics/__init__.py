@@ -10,7 +10,7 @@ generation, ``commands`` the subcommands, ``emulator_session`` `%hailuo emulator
 Every usage mistake is a one-line ``UsageError``; nothing is sent before the input is valid.
 """
 
-from ..render import HistoryTable
+from .._presentation.render import HistoryTable
 from .args import HELP, SUBCOMMANDS, interpolate, split_leading_options
 from .core import (
     MIRRORED_TRAITS,

@@ -14,7 +14,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..models import MODELS
+from .._pure.lineup import MODELS
 
 SUBCOMMANDS = ("form", "status", "resume", "forget", "history", "report", "stitch", "camera",
                "files", "login", "logout", "emulator", "help")

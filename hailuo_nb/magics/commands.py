@@ -11,14 +11,22 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from .. import api, credentials
-from ..credentials import HOW_TO_SET, MissingAPIKeyError
-from ..display import show_task
+from .. import api
+from .._client import credentials
+from .._client.credentials import HOW_TO_SET, MissingAPIKeyError
+from .._history.store import default_store
+from .._presentation.display import show_task
+from .._presentation.render import HistoryTable
+from .._presentation.report_page import DEFAULT_REPORT, report
 from ..errors import HailuoError, NotFoundError, ValidationError
-from ..render import HistoryTable
-from ..report_page import DEFAULT_REPORT, report
-from ..store import default_store
-from .args import HELP, HelpShown, MagicArgumentParser, interpolate, split_words, usage_error
+from .args import (
+    HELP,
+    HelpShown,
+    MagicArgumentParser,
+    interpolate,
+    split_words,
+    usage_error,
+)
 from .emulator_session import SESSION
 
 DEFAULT_HISTORY_ROWS = 20

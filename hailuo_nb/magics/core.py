@@ -23,8 +23,13 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_
 from traitlets import TraitError, validate
 
 from .. import api
-from ..credentials import HOW_TO_SET, MissingAPIKeyError
-from ..display import follow_in_terminal, in_terminal, register_task_display, show_task
+from .._client.credentials import HOW_TO_SET, MissingAPIKeyError
+from .._presentation.display import (
+    follow_in_terminal,
+    in_terminal,
+    register_task_display,
+    show_task,
+)
 from ..errors import HailuoError, ValidationError
 from ..request import GenerationRequest
 from ..settings import SETTING_NAMES, Settings, check_setting, settings

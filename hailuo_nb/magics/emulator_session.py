@@ -9,7 +9,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .. import api, credentials
+from .. import api
+from .._client import credentials
 from ..emulator import Emulator
 from ..settings import settings
 from .args import HelpShown, MagicArgumentParser, split_words

@@ -9,13 +9,13 @@ from IPython.core.error import UsageError
 from IPython.display import HTML, display
 
 from .. import api
-from ..camera_check import CameraReport
-from ..credentials import MissingAPIKeyError
+from .._client.credentials import MissingAPIKeyError
+from .._media.camera_motion import CameraReport
+from .._media.frames import FrameError
+from .._media.stitching import stitch
+from .._presentation.records import shown_path
+from .._presentation.render import relative_src
 from ..errors import HailuoError
-from ..frames import FrameError
-from ..records import shown_path
-from ..render import relative_src
-from ..stitching import stitch
 from .args import split_words, usage_error
 
 

@@ -17,11 +17,12 @@ import ipywidgets as W
 from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from .. import render
+from .._presentation import render
+from .._pure.camera_lint import CAMERA_GROUPS, add_camera_command, lint_prompt
+from .._pure.describe import task_text
+from .._pure.lineup import DEFAULT_MODEL, FAST_MODEL, MODELS
 from ..api import queue_generation
-from ..camera import CAMERA_GROUPS, add_camera_command, lint_prompt
 from ..errors import HailuoError, ValidationError
-from ..models import DEFAULT_MODEL, FAST_MODEL, MODELS
 from ..request import DURATIONS, MAX_PROMPT_CHARS, QUALITIES, GenerationRequest
 from .choices import Choice
 from .form_rules import model_grey, size_greys, size_text, upload_label
@@ -469,7 +470,7 @@ class GenerationForm(W.VBox):
         html_rows = ["<p><b>Hailuo generation form</b>: it needs a live Jupyter kernel with "
                      "ipywidgets; in a terminal use <code>hailuo_nb.generate(...)</code>.</p>"]
         for task in self.tasks:
-            lines.append(render.task_text(task))
+            lines.append(task_text(task))
             html_rows.append(render.task_html(task))
         data["text/plain"] = "\n\n".join(lines)
         data["text/html"] = "\n".join(html_rows)

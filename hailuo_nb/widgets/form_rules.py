@@ -6,7 +6,7 @@ rule the form enforces comes from the one table validation also reads.
 
 from __future__ import annotations
 
-from ..models import IMAGE, TEXT, ModelRules
+from .._pure.lineup import IMAGE, TEXT, ModelRules
 
 
 def _list(items) -> str:

@@ -17,11 +17,11 @@ from typing import Any
 import traitlets as T
 from IPython.display import display
 
+from .._presentation.handover import hand_over_when_settled
+from .._presentation.records import grid_bundle
+from .._presentation.render import task_html
+from .._pure.describe import task_text
 from ..api import recent_tasks
-from ..describe import task_text
-from ..handover import hand_over_when_settled
-from ..records import grid_bundle
-from ..render import task_html
 from ..task import Task
 from .task_view import WATCHED, LiveView, save_in_background, send_video, with_fallback
 from .view_state import gallery_summary, same_state, task_state

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from ..poller import get_poller
+from .._engine.scheduler import get_poller
 
 MESSAGES_PER_SECOND = 10.0
 FLUSHES_PER_SECOND = 5.0

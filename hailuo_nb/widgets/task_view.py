@@ -21,8 +21,8 @@ import anywidget
 import ipywidgets as W
 import traitlets as T
 
-from ..describe import task_text
-from ..render import task_html
+from .._presentation.render import task_html
+from .._pure.describe import task_text
 from ..task import Task
 from .redraws import redraws
 from .view_state import THUMBNAIL_MAX_BYTES, same_state, task_state

@@ -13,7 +13,10 @@ import os
 import time
 from typing import Any
 
-from ..describe import (
+from .._client.endpoints import is_local
+from .._presentation.records import facts, shown_path
+from .._presentation.render import STATUS_COLOURS
+from .._pure.describe import (
     LINK_LIFETIME,
     download_note,
     failure_line,
@@ -21,9 +24,6 @@ from ..describe import (
     refused_url_note,
     safe_http_url,
 )
-from ..endpoints import is_local
-from ..records import facts, shown_path
-from ..render import STATUS_COLOURS
 from .served import page_src
 
 # The user's own image is inlined only when small (it is saved with the widget's state).

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._version import __version__
-from .errors import HailuoError, NotFoundError
+from .._pure.paths import inside, safe_stem, sha256_of
+from .._version import __version__
+from ..errors import HailuoError, NotFoundError
 from .journal import record_task
-from .paths import inside, safe_stem, sha256_of
 from .policy import needs_download
 from .workers import Workers
 
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 STILLS_BUDGET = 20_000
 
 if TYPE_CHECKING:
-    from .client import Client
-    from .task import Task
+    from .._client.client import Client
+    from ..task import Task
 
 
 def target_path(task: Task) -> Path:
@@ -100,7 +100,7 @@ def save_result(task: Task, client: Client) -> Path | None:
 
 def read_stills(path: str | os.PathLike) -> tuple[object | None, str]:
     """(Stills, '') of a saved video, or (None, why) when it cannot be decoded."""
-    from . import frames  # PyAV loads with the first video, not with the package
+    from .._media import frames  # PyAV loads with the first video, not with the package
 
     try:
         return frames.read_stills(path, max_total_bytes=STILLS_BUDGET), ""
@@ -112,7 +112,9 @@ def check_camera(path: str | os.PathLike, prompt: str) -> object | None:
     """The camera check of a saved video whose prompt has bracketed commands (else None)."""
     if "[" not in (prompt or ""):
         return None
-    from . import camera_check  # numpy and PyAV load with the first bracketed prompt
+    from .._media import (
+        camera_motion as camera_check,  # numpy and PyAV load with the first bracketed prompt
+    )
 
     try:
         return camera_check.camera_report(path, prompt)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
-from .camera import lint_prompt
+from .._pure.camera_lint import lint_prompt
 from .frames import FrameError
 
 ANALYSIS_WIDTH = 192  # px: enough to see motion, small enough to take well under a second

@@ -17,11 +17,11 @@ from typing import Any
 
 from IPython.display import display
 
-from .describe import failure_line, status_line
+from .._pure.describe import failure_line, status_line, task_text
+from ..task import Task
 from .handover import hand_over_when_settled
 from .records import Record, camera_bundle, camera_table_bundle, record_bundle, shown_path
-from .render import task_html, task_text
-from .task import Task
+from .render import task_html
 
 
 def show_task(task: Any) -> Any:
@@ -46,7 +46,7 @@ def _live_view(task: Any) -> Any:
     if not _in_kernel():
         return None
     try:
-        from .widgets.task_view import TaskView  # ipywidgets loads on the first view
+        from ..widgets.task_view import TaskView  # ipywidgets loads on the first view
 
         return TaskView(task)
     except Exception:  # no ipywidgets or no comm: the record still says it all later
@@ -70,15 +70,15 @@ def register_task_display(ipython: Any) -> None:
         formatter.for_type_by_name("hailuo_nb.task", "Task", show_task)
     bundles = getattr(getattr(ipython, "display_formatter", None), "mimebundle_formatter", None)
     if bundles is not None:  # a camera check shows as its timeline
-        bundles.for_type_by_name("hailuo_nb.camera_check", "CameraReport", camera_bundle)
-        bundles.for_type_by_name("hailuo_nb.camera_check", "CameraTable", camera_table_bundle)
+        bundles.for_type_by_name("hailuo_nb._media.camera_motion", "CameraReport", camera_bundle)
+        bundles.for_type_by_name("hailuo_nb._media.camera_motion", "CameraTable", camera_table_bundle)
 
 
 def marimo_view(task: Any) -> Any:
     """What marimo shows for a Task (marimo asks ``_display_``; IPython never does): its
     live view, settled or not — marimo cannot replace an output from another thread, and
     the view has everything the record has (its player gets the file from the kernel)."""
-    from .widgets.task_view import TaskView
+    from ..widgets.task_view import TaskView
 
     return TaskView(task)
 

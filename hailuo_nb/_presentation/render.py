@@ -15,24 +15,18 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .describe import (  # noqa: F401 - re-exported: the views read them from here
-    DOWNLOAD_NOTES,
-    LINK_LIFETIME,
-    download_note,
+from .._client.endpoints import is_local
+from .._pure.describe import (
     failure_line,
-    format_seconds,
     link_life_text,
-    link_time_left,
     refused_url_note,
     safe_http_url,
     shorten,
     status_line,
-    task_text,
 )
-from .endpoints import is_local
 
 if TYPE_CHECKING:
-    from .task import Task
+    from ..task import Task
 
 STATUS_COLOURS = {
     "completed": "#1a7f37",

@@ -12,8 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import ValidationError
-from .paths import hailuo_home
+from .._pure.paths import hailuo_home
+from ..errors import MissingAPIKeyError, ValidationError
 
 ENV_VAR = "EVOLINK_API_KEY"
 _session_key: str | None = None
@@ -22,10 +22,6 @@ HOW_TO_SET = (
     "set the EVOLINK_API_KEY environment variable or run `%hailuo login` "
     "(or try the offline emulator: `%hailuo emulator start`)"
 )
-
-
-class MissingAPIKeyError(ValidationError):
-    """No key anywhere: nothing was sent."""
 
 
 def credentials_file() -> Path:

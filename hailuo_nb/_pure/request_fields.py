@@ -12,16 +12,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .camera import LintIssue, lint_prompt
-from .errors import ValidationError
-from .images import (
+from ..errors import ValidationError
+from .camera_lint import LintIssue, lint_prompt
+from .image_checks import (
     ImageInfo,
     check_image,
     check_image_url,
     looks_like_url,
     read_local_image,
 )
-from .models import DEFAULT_MODEL, MODELS, resolve_model
+from .lineup import DEFAULT_MODEL, MODELS, resolve_model
 
 MAX_PROMPT_CHARS = 2000
 QUALITIES = ("768p", "1080p")

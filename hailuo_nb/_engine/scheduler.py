@@ -19,11 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .accounts import Accounts
-from .describe import shorten
-from .downloads import Downloader
-from .endpoints import is_local
-from .errors import (
+from .._client.endpoints import is_local
+from .._pure.describe import shorten
+from ..errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -37,7 +35,10 @@ from .errors import (
     TransportError,
     ValidationError,
 )
+from ..settings import settings
+from .downloads import Downloader
 from .journal import record_task
+from .key_state import Accounts
 from .policy import (
     RATE_LIMIT_PAUSE,
     Budget,
@@ -45,15 +46,14 @@ from .policy import (
     next_poll_interval,
     session_budget,
 )
-from .settings import settings
 from .uploads import image_url_for
 from .workers import Workers
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .._client.client import Client
+    from ..request import GenerationRequest
+    from ..task import Task
     from .policy import SubmitOutcome
-    from .request import GenerationRequest
-    from .task import Task
 
 log = logging.getLogger(__name__)
 

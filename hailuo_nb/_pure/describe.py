@@ -10,7 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import TaskFailedError
+from ..errors import TaskFailedError
 
 LINK_LIFETIME = 24 * 3600
 def shorten(text: str, limit: int = 80) -> str:

@@ -8,8 +8,8 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from .errors import ValidationError
-from .settings import settings
+from ..errors import ValidationError
+from ..settings import settings
 
 DEFAULT_BASE_URL = "https://api.evolink.ai"
 DEFAULT_FILES_URL = "https://files-api.evolink.ai"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import is_retryable_task_code
+from ..errors import is_retryable_task_code
 
 TERMINAL_STATUSES = frozenset({"completed", "failed"})
 KNOWN_STATUSES = ("pending", "processing", "completed", "failed")

@@ -94,7 +94,7 @@ def demo_environment(base_url: str, files_url: str, api_key: str, home: str | os
 @contextlib.contextmanager
 def _emulator_session(task_seconds: float) -> Iterator[tuple[object, str, Path]]:
     """An emulator accepting only a fresh key, and a throwaway HAILUO_HOME."""
-    from .emulator import Emulator
+    from ..emulator import Emulator
 
     key = f"sk-demo-{secrets.token_hex(16)}"
     home = Path(tempfile.mkdtemp(prefix="hailuo-demo-home-"))

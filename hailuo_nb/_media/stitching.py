@@ -14,10 +14,10 @@ from typing import Any
 
 import av
 
-from ._version import __version__
-from .errors import ValidationError
+from .._pure.paths import sha256_of
+from .._version import __version__
+from ..errors import ValidationError
 from .frames import FrameError
-from .paths import sha256_of
 
 
 def _part(item: Any) -> tuple[Path, str | None]:

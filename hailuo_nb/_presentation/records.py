@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .describe import LINK_LIFETIME, failure_line, format_seconds, safe_http_url, shorten
-from .endpoints import is_local
+from .._client.endpoints import is_local
+from .._pure.describe import LINK_LIFETIME, failure_line, format_seconds, safe_http_url, shorten
 from .render import STATUS_COLOURS, relative_src
 
 GRID_MIN_CARD = 340  # px: the grid fits as many columns as the width allows
@@ -156,7 +156,7 @@ def _stills_html(task: Any) -> tuple[str, str]:
     stills = task.stills
     if stills is None:
         return "", ""
-    from .frames import data_uri  # pure, but PyAV loads with it: only when there are stills
+    from .._media.frames import data_uri  # pure, but PyAV loads with it: only when there are stills
 
     poster = data_uri(stills.poster)
     duration = stills.duration or 0.0

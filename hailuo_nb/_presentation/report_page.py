@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import api
-from ._version import __version__
-from .errors import ValidationError
-from .paths import safe_stem
+from .. import api
+from .._pure.paths import safe_stem
+from .._version import __version__
+from ..errors import ValidationError
 from .records import GRID_MIN_CARD, record_html, record_text, status_summary
 
 DEFAULT_REPORT = "hailuo_report.html"

@@ -30,17 +30,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from ._version import __version__
-from .credentials import resolve_api_key
-from .endpoints import (  # noqa: F401 - part of the client's public face
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_FILES_URL,
-    FILES_URL_ENV,
-    check_task_id,
-    resolve_urls,
-)
-from .errors import (
+from .._version import __version__
+from ..errors import (
     APIError,
     ContentError,
     HailuoError,
@@ -52,8 +43,13 @@ from .errors import (
     advised_retry_seconds,
     api_error_for,
 )
+from ..request import GenerationRequest
+from .credentials import resolve_api_key
+from .endpoints import (
+    check_task_id,
+    resolve_urls,
+)
 from .files_api import FilesAPI
-from .request import GenerationRequest
 from .snapshot import TaskSnapshot
 from .transfer import JSON_LIMIT, part_path, read_body, save_video
 

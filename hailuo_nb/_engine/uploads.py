@@ -10,12 +10,12 @@ import hashlib
 import time
 from typing import TYPE_CHECKING
 
-from .errors import APIError
-from .files_api import expiry_of
+from .._client.files_api import expiry_of
+from ..errors import APIError
 
 if TYPE_CHECKING:
-    from .client import Client
-    from .task import Task
+    from .._client.client import Client
+    from ..task import Task
 
 KEEP_MARGIN = 3600.0  # reuse an upload only if it lives this much longer (the provider fetches)
 QUOTA_CODE = 40003  # the files API's "quota exceeded"

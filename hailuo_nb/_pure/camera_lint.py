@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import ValidationError
 from .camera_commands import (
     _EXACT,
     _OPPOSITES,
@@ -31,7 +32,6 @@ from .camera_commands import (
     _spaced,
     _split_run_together,
 )
-from .errors import ValidationError
 
 __all__ = [
     "CAMERA_COMMANDS",

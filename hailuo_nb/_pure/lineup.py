@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 TEXT, IMAGE = "text-to-video", "image-to-video"
 

@@ -11,8 +11,8 @@ import os
 import time
 from typing import Any
 
-from .errors import APIError, ValidationError
-from .images import check_image, guess_filename, read_local_image
+from .._pure.image_checks import check_image, guess_filename, read_local_image
+from ..errors import APIError, ValidationError
 
 UPLOAD_LIFETIME = 72 * 3600  # FACTS.md: uploads expire after 72 h
 

@@ -11,10 +11,10 @@ import threading
 import time
 import weakref
 
-from .errors import RETRYABLE_TASK_CODES
-from .request import GenerationRequest
-from .store import Store, default_store, this_process
-from .task import Task
+from .._history.store import Store, default_store, this_process
+from ..errors import RETRYABLE_TASK_CODES
+from ..request import GenerationRequest
+from ..task import Task
 
 _lock = threading.Lock()
 _live: dict[str, Task] = {}  # task id → the one Task object of this process

@@ -15,16 +15,14 @@ from fractions import Fraction
 
 import av
 
+from ..errors import FrameError
+
 __all__ = ["FrameError", "Stills", "data_uri", "last_frame_jpeg", "read_stills"]
 
 _SEEK_GAP = 1.0  # seconds; closer targets are cheaper to reach by decoding on than by seeking
 _SHORT_CLIP = 0.5  # seconds; below this the first frame is the poster
 _QUALITIES = (3, 5, 8, 12)  # mjpeg quantiser: 2 is the best, 31 the worst
 _MIN_WIDTH = 16
-
-
-class FrameError(Exception):
-    """A file that cannot be decoded as a video."""
 
 
 class _Unreliable(Exception):

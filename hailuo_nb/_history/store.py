@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .paths import hailuo_home
+from .._pure.paths import hailuo_home
 from .sqlite_care import BUSY_WAIT, LaterWriter, is_busy, journal_mode_for
 
 SCHEMA = """

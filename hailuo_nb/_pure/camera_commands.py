@@ -1,7 +1,7 @@
 """The 15 camera commands of Hailuo 2.3, and what a bracket's words most likely mean.
 
 Exact spellings, aliases ("dolly in"), typos within a small edit distance, and
-run-together lists ("pan left and zoom in"); :mod:`hailuo_nb.camera` lints with these.
+run-together lists ("pan left and zoom in"); :mod:`hailuo_nb._pure.camera_lint` lints with these.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import RateLimitError, ServerError, TransportError
-from .settings import settings
+from ..errors import RateLimitError, ServerError, TransportError
+from ..settings import settings
 
 RATE_LIMIT_PAUSE = 10.0  # a 429 without Retry-After or advice
 UNAVAILABLE_PAUSE = 5.0  # a 503 without Retry-After

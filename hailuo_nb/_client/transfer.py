@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from .errors import ContentError, TransportError
+from ..errors import ContentError, TransportError
 
 JSON_LIMIT = 4 * 1024 * 1024  # a task's JSON is a few KB: anything past this is refused
 _READ = 64 * 1024

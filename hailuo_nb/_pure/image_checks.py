@@ -18,7 +18,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 __all__ = [
     "ACCEPTED_FORMATS",
