@@ -1,5 +1,6 @@
-"""Saving finished videos to disk with a JSON sidecar (provenance for papers), on a
-download thread of its own so that big files never stall the polling."""
+"""Saving finished videos to disk with a JSON sidecar (provenance for papers), on
+DOWNLOAD_WORKERS (3) download workers of their own (``hailuo-downloader_N``), so that
+big files never stall the polling and one slow link holds one worker, not all."""
 
 from __future__ import annotations
 

@@ -17,11 +17,10 @@ from typing import Any
 
 from IPython.display import display
 
-from .._pure.describe import failure_line, status_line, task_text
+from .._pure.describe import failure_line, status_line
 from ..task import Task
 from .handover import hand_over_when_settled
 from .records import Record, camera_bundle, camera_table_bundle, record_bundle, shown_path
-from .render import task_html
 
 
 def show_task(task: Any) -> Any:
@@ -34,8 +33,7 @@ def show_task(task: Any) -> Any:
         return None
     view = _live_view(task)
     if view is None:  # no widgets (a terminal): text and HTML of the moment, then the record
-        handle = display({"text/plain": task_text(task), "text/html": task_html(task)},
-                         raw=True, display_id=True)
+        handle = display(record_bundle(task), raw=True, display_id=True)
     else:
         handle = display(view, display_id=True)
     hand_over_when_settled([task], view, handle, lambda: Record(task))
@@ -56,9 +54,7 @@ def _live_view(task: Any) -> Any:
 def task_bundle(task: Any) -> dict:
     """A task as a mime bundle without displaying it: its record once settled, else the
     text and HTML of the moment (a live view needs ``show_task``)."""
-    if task.is_settled:
-        return record_bundle(task)
-    return {"text/plain": task_text(task), "text/html": task_html(task)}
+    return record_bundle(task)
 
 
 def register_task_display(ipython: Any) -> None:
@@ -70,8 +66,9 @@ def register_task_display(ipython: Any) -> None:
         formatter.for_type_by_name("hailuo_nb.task", "Task", show_task)
     bundles = getattr(getattr(ipython, "display_formatter", None), "mimebundle_formatter", None)
     if bundles is not None:  # a camera check shows as its timeline
-        bundles.for_type_by_name("hailuo_nb._media.camera_motion", "CameraReport", camera_bundle)
-        bundles.for_type_by_name("hailuo_nb._media.camera_motion", "CameraTable", camera_table_bundle)
+        where = "hailuo_nb._media.camera_motion"
+        bundles.for_type_by_name(where, "CameraReport", camera_bundle)
+        bundles.for_type_by_name(where, "CameraTable", camera_table_bundle)
 
 
 def marimo_view(task: Any) -> Any:

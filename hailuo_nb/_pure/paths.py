@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -51,3 +52,8 @@ def sha256_of(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1024 * 1024), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def data_uri(data: bytes, mime: str = "image/jpeg") -> str:
+    """Bytes as a ``data:`` URI (the small images inlined in a saved notebook)."""
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")

@@ -21,8 +21,8 @@ import anywidget
 import ipywidgets as W
 import traitlets as T
 
-from .._presentation.render import task_html
-from .._pure.describe import task_text
+from .._presentation.facts import css_variables
+from .._presentation.records import record_bundle
 from ..task import Task
 from .redraws import redraws
 from .view_state import THUMBNAIL_MAX_BYTES, same_state, task_state
@@ -70,7 +70,9 @@ class LiveView(anywidget.AnyWidget):
     """
 
     _esm = T.Unicode((STATIC / "views.js").read_text(encoding="utf-8")).tag(sync=True)
-    _css = T.Unicode((STATIC / "views.css").read_text(encoding="utf-8")).tag(sync=True)
+    # The status colours come from the one Python table, as CSS variables.
+    _css = T.Unicode(css_variables() + (STATIC / "views.css").read_text(encoding="utf-8")
+                     ).tag(sync=True)
     _anywidget_id = T.Unicode("hailuo_nb.widgets.LiveView").tag(sync=True)
     kind = T.Unicode("task").tag(sync=True)
 
@@ -201,8 +203,9 @@ class TaskView(LiveView):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, plus text and HTML that stand alone (terminal, nbconvert)."""
+        record = record_bundle(self.task)  # what was known then, should no kernel draw it
         return with_fallback(super()._repr_mimebundle_(**kwargs),
-                             task_text(self.task), task_html(self.task))
+                             record["text/plain"], record["text/html"])
 
 
 def with_fallback(bundle: Any, text: str, html_: str) -> Any:
