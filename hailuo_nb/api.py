@@ -444,5 +444,3 @@ def history(limit: int | None = None, *, as_dataframe: bool = False, store: Stor
         return pd.DataFrame(rows)
     return rows
 
-
-Task.generator = staticmethod(generate)  # Task.continue_with makes its next shot with it

@@ -37,9 +37,9 @@ def layer_of(module: str) -> int:
     best = None
     for rank, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[0]:
-                    best = (len(prefix), rank)
+            holds = module == prefix or module.startswith(prefix + ".")
+            if holds and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), rank)
     if best is None:
         raise AssertionError(f"{module} is in no layer: put it in a layer's folder")
     return best[1]
