@@ -271,7 +271,7 @@ def _wait(tasks, guard: float, report: SoakReport, what: str) -> None:
 def run_soak(cfg: SoakConfig | None = None) -> SoakReport:
     """Run the soak in this process (history at $HAILUO_HOME, videos in download_dir)."""
     import hailuo_nb
-    from hailuo_nb import api
+    from hailuo_nb._engine import scheduler
     from hailuo_nb._history.store import default_store
     from hailuo_nb._pure.paths import hailuo_home
     from hailuo_nb.emulator import Emulator
@@ -327,7 +327,7 @@ def run_soak(cfg: SoakConfig | None = None) -> SoakReport:
         chaos.start()
         batch = hailuo_nb.generate_many(batch_prompts, max_in_flight=cfg.max_in_flight,
                                         client=client, download_dir=folder)
-        poller = api.get_poller()
+        poller = scheduler.get_poller()
         first_thread = poller.thread
         early = []
         for row in early_rows:
