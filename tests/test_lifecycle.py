@@ -234,7 +234,7 @@ def test_expired_link_is_reported_on_the_task(emulator_factory, api_key, monkeyp
     task = hailuo_nb.generate("gone soon", download=False)
     task.wait(timeout=30)
     time.sleep(0.2)
-    hailuo_nb._engine.journal.forget()
+    hailuo_nb._engine.journal.unregister()
     Store().write_task(task.local_id, download_dir=str(Path.cwd() / "hailuo_videos"))
     [again] = hailuo_nb.resume()
     with pytest.raises(hailuo_nb.DownloadError, match="expired"):

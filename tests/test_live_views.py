@@ -378,8 +378,8 @@ def test_gallery_summary_and_fallback_follow_the_tasks(comm_log, client, emulato
 
 def test_gallery_from_history_shows_finished_videos_without_polling(comm_log, client, emulator):
     done = hailuo_nb.generate("kept for later", client=client, wait=True)
-    hailuo_nb._engine.scheduler.forget_all()
-    hailuo_nb._engine.journal.forget()  # as after a kernel restart
+    hailuo_nb._engine.scheduler.stop_following_all()
+    hailuo_nb._engine.journal.unregister()  # as after a kernel restart
     gets_before = emulator.stats["by_route"].get("GET /v1/tasks", 0)
     gallery = Gallery.from_history(limit=5)
     [card] = gallery.cards

@@ -447,8 +447,8 @@ def _forget_session():
     """What a kernel restart does to this process's memory (the history stays)."""
     from hailuo_nb._engine import journal
     from hailuo_nb._engine import scheduler as poller
-    poller.forget_all()
-    journal.forget()
+    poller.stop_following_all()
+    journal.unregister()
 
 
 def test_status_of_a_task_known_only_to_the_history_or_the_server(shell, emu):
@@ -708,8 +708,8 @@ def test_ctrl_c_stops_the_waiting_not_the_task(shell, emulator_factory, env_for)
     assert "Stopped waiting" in run.stderr
     task = shell.user_ns["t"]
     assert not task.is_terminal
-    from hailuo_nb import api
-    assert api.get_poller().live_count() >= 1  # still followed
+    from hailuo_nb._engine import scheduler
+    assert scheduler.get_poller().live_count() >= 1  # still followed
 
 
 def test_forget_unfinished_from_the_magic(shell, emulator_factory, env_for):

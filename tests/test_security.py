@@ -274,8 +274,8 @@ def test_a_full_python_api_run_leaks_the_key_nowhere(
     rows = hailuo_nb.history()
     leaks.add("history", rows)
     leaks.add("resume()", [repr(t) for t in hailuo_nb.resume()])
-    hailuo_nb._engine.journal.forget()  # as after a kernel restart
-    hailuo_nb._engine.scheduler.forget_all()
+    hailuo_nb._engine.journal.unregister()  # as after a kernel restart
+    hailuo_nb._engine.scheduler.stop_following_all()
     resumed = hailuo_nb.resume() + hailuo_nb.resume(done.id)
     tasks += resumed
     from hailuo_nb.magics import HistoryTable
@@ -754,7 +754,7 @@ def test_resume_of_hostile_ids_is_refused_or_ends_and_writes_nothing_outside(
         with contextlib.suppress(TaskFailedError):
             task.wait(60)
         assert task.status == "failed", (task.id, task.status, task.note)
-    poller = hailuo_nb.api.get_poller()
+    poller = hailuo_nb._engine.scheduler.get_poller()
     eventually(lambda: poller.live_count() == 0, "nothing is followed any more")
     stray = [p for p in tmp_path.rglob("*") if p.is_file() and home() not in p.parents]
     assert stray == []

@@ -92,7 +92,7 @@ class LiveView(anywidget.AnyWidget):
 
     def redraw(self) -> None:
         """Draw now, outside the message budget (tests, and what must show at once)."""
-        redraws.forget(self)
+        redraws.drop(self)
         self.draw()
 
     def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
@@ -107,7 +107,7 @@ class LiveView(anywidget.AnyWidget):
         # Also runs from Widget.__del__, possibly at interpreter exit: never raise.
         self._closed = True
         with contextlib.suppress(Exception):
-            redraws.forget(self)
+            redraws.drop(self)
         super().close()
 
 
