@@ -125,11 +125,16 @@ def check_camera(path: str | os.PathLike, prompt: str) -> object | None:
 
 
 def add_stills(task: Task) -> None:
-    """Read the stills of a video saved earlier (a task from the history)."""
+    """Read the stills (and check the camera) of a video saved earlier (a task from the
+    history): a reused record is the same record as the first."""
     if task.stills is None and task.local_path and os.path.exists(task.local_path):
         stills, why = stills_or_reason(task.local_path)
+        camera = task.camera
+        if camera is None and stills is not None:
+            camera = check_camera(task.local_path, task.prompt)
         with task.settling():
             task.stills, task.stills_error = stills, why
+            task.camera = camera
 
 
 DOWNLOAD_WORKERS = 3  # videos saved at once: a dripping link holds one worker, not all

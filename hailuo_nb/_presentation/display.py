@@ -19,6 +19,7 @@ from IPython.display import display
 
 from .._pure.describe import failure_line, status_line
 from .handover import hand_over_when_settled
+from .headless import headless, show_static
 from .records import Record, camera_bundle, camera_table_bundle, record_bundle, shown_path
 
 
@@ -29,6 +30,9 @@ def show_task(task: Any) -> Any:
         return None
     if in_terminal():  # no outputs to update in place: one line now, one when it ends
         announce_in_terminal(task)
+        return None
+    if headless():  # nbconvert, papermill: the record of the moment, then the final one
+        show_static([task], lambda: record_bundle(task))
         return None
     view = _live_view(task)
     if view is None:  # no widgets (a terminal): text and HTML of the moment, then the record

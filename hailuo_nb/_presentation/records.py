@@ -90,6 +90,8 @@ def record_text(task: Any) -> str:
 def facts_text(f: TaskFacts) -> str:
     lines = [f"Hailuo task {f.status}: {clip(f.prompt or '(no prompt)', 100)}"]
     lines += [f"  {label + ':':<15}{value}" for label, value in f.rows]
+    if not f.settled:
+        lines.append(f"  {'progress:':<15}{f.status_words}")
     if f.missing:
         lines.append(f"  {'missing:':<15}{f.missing}")
     return "\n".join(lines)

@@ -30,7 +30,7 @@ def page_src(path: str | None) -> str | None:
 
 
 def _jupyter_files_url(path: str) -> str | None:
-    server = _jupyter_server(os.environ.get("JPY_PARENT_PID", ""))
+    server = jupyter_server(os.environ.get("JPY_PARENT_PID", ""))
     if server is None:
         return None
     root, base_url = server
@@ -41,7 +41,7 @@ def _jupyter_files_url(path: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _jupyter_server(pid: str) -> tuple[str, str] | None:
+def jupyter_server(pid: str) -> tuple[str, str] | None:
     """(root folder, base URL) of the Jupyter server with this pid, or None."""
     if not pid.isdigit():
         return None
