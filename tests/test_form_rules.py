@@ -211,3 +211,14 @@ def test_the_new_view_is_first_right_below_generate(comm_log, client, emulator):
     for task in (first, second):
         task.wait(60)
     assert emulator.tasks_created == 2
+
+
+def test_a_large_picked_image_still_gets_a_small_preview(comm_log):
+    """A 343 KB PNG is previewed by a JPEG thumbnail of it, not called too big."""
+    form = GenerationForm()
+    data = png(1920, 1080, size=343 * 1024)
+    upload(form, "still.png", data)
+    assert form.thumbnail.layout.display != "none"
+    assert form.thumbnail.format == "jpeg" and bytes(form.thumbnail.value)[:2] == b"\xff\xd8"
+    assert len(form.thumbnail.value) < 20_000
+    assert "too big" not in form.image_note.value

@@ -750,3 +750,26 @@ def test_dry_run_and_model_from_the_magic(shell, emu, tmp_path):
     finally:
         settings.default_model = "standard"
     assert settings.default_model == "MiniMax-Hailuo-2.3"
+
+
+def test_an_uploaded_still_keeps_its_name_and_its_record_shows_it(shell, emu, tmp_path):
+    """`%hailuo files` lists still.png as still.png; the record shows the image it was
+    made from: a thumbnail, its path and its sha256."""
+    import hashlib
+
+    from imagefactory import png
+
+    data = png(640, 360)
+    (tmp_path / "still.png").write_bytes(data)
+    shell.user_ns["img"] = str(tmp_path / "still.png")
+    run = shell.run("%%hailuo --wait -o moved -i {img}\nThe still comes alive [Push in]")
+    assert run.error is None, run.stderr
+    listing = shell.run("%hailuo files").stdout
+    assert "still.png" in listing and "image.png" not in listing, listing
+    from hailuo_nb._presentation.records import record_bundle
+
+    bundle = record_bundle(shell.user_ns["moved"])
+    assert "still.png" in bundle["text/plain"]
+    assert hashlib.sha256(data).hexdigest() in bundle["text/plain"]
+    assert 'alt="input image"' in bundle["text/html"] and "data:image/png;base64," in bundle[
+        "text/html"]

@@ -41,6 +41,21 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _preview_bytes(data: bytes | None, info: Any) -> tuple[str, bytes] | None:
+    """(format, bytes) of the picked image's preview: itself when small, else a JPEG
+    thumbnail of it (None when there is nothing to show)."""
+    if data is None:
+        return None
+    if len(data) <= THUMBNAIL_MAX_BYTES:
+        return (info.format if info is not None else "png"), data
+    try:
+        from .._media.frames import image_thumbnail_jpeg  # PyAV loads only for this
+
+        return "jpeg", image_thumbnail_jpeg(data)
+    except Exception:  # the name and size still say which image it is
+        return None
+
+
 def _small(text_html: str, colour: str = GREY) -> str:
     return f'<small style="color:{colour};white-space:normal;line-height:1.4">{text_html}</small>'
 
@@ -270,14 +285,13 @@ class GenerationForm(W.VBox):
         self._image_name = name
         self._image_error = error
         self._image_info = info
-        small = data is not None and len(data) <= THUMBNAIL_MAX_BYTES
+        preview = _preview_bytes(data, info)
         with self.thumbnail.hold_sync():
-            if small:
-                self.thumbnail.format = info.format if info is not None else "png"
-                self.thumbnail.value = data
+            if preview is not None:
+                self.thumbnail.format, self.thumbnail.value = preview
             else:
                 self.thumbnail.value = b""
-        self.thumbnail.layout.display = None if small else "none"
+        self.thumbnail.layout.display = None if preview is not None else "none"
         self.clear_image.layout.display = None if (data is not None or error) else "none"
         self._update_controls()
 
@@ -363,9 +377,7 @@ class GenerationForm(W.VBox):
             return _small("✖ Use either the upload or the URL/path, not both.", RED)
         if self._image_bytes is not None:
             info = self._image_info.describe() if self._image_info is not None else ""
-            extra = ("" if len(self._image_bytes) <= THUMBNAIL_MAX_BYTES
-                     else " (too big for a preview)")
-            return _small(f"✔ {_esc(self._image_name)}: {_esc(info)}{_esc(extra)}")
+            return _small(f"✔ {_esc(self._image_name)}: {_esc(info)}")
         text = self.image_url.value.strip()
         if not text:
             return _small(f"✖ {_esc(self._image_error)}", RED) if self._image_error else ""
