@@ -149,6 +149,7 @@ def test_configured_values_win_at_load_time():
         _close_shell(sh)
 
 
+@pytest.mark.slow
 def test_the_poller_follows_config(shell, emu):
     shell.run("%config HailuoMagics.poll_interval = 30")
     shell.run("%config HailuoMagics.first_poll_delay = 30")
@@ -467,6 +468,7 @@ def test_status_of_a_task_known_only_to_the_history_or_the_server(shell, emu):
     assert other in run.outputs[0]["data"]["text/plain"]
 
 
+@pytest.mark.slow
 def test_resume_nothing_then_unfinished_tasks(shell, emulator_factory, env_for):
     slow = env_for(emulator_factory(task_seconds=2.0))
     run = shell.run("%hailuo resume")
@@ -497,6 +499,7 @@ def test_resume_one_id(shell, emulator_factory, env_for):
     assert len(run.outputs) == 1
 
 
+@pytest.mark.slow
 def test_load_resumes_unfinished_tasks_with_one_line(emulator_factory, env_for, monkeypatch):
     env_for(emulator_factory(task_seconds=2.0))
     from hailuo_nb import api, generate
@@ -696,6 +699,7 @@ def test_emulator_stop_ends_its_unfinished_tasks(shell):
     assert task.status == "failed" and task.error["code"] == "emulator_stopped"
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_waiting_not_the_task(shell, emulator_factory, env_for):
     env_for(emulator_factory(task_seconds=30))
     timer = threading.Timer(1.0, _thread.interrupt_main)
