@@ -553,7 +553,8 @@ def test_load_with_an_empty_history_is_silent():
 # ----------------------------------------------------------------------------- history
 
 
-def test_history_table(shell, emu):
+def test_history_table(shell, emu, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: every column fits
     shell.run("%hailuo --wait -o a A <b>bold</b> & sneaky <script>alert(1)</script> [Pan left]")
     shell.run("%hailuo --wait -q 768p -d 10 -o b A second clip [Push in]")
     run = shell.run("%hailuo history")
