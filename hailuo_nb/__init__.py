@@ -24,7 +24,8 @@ _EXPORTS = {
     "TaskFailure": "_client.snapshot", "TaskSnapshot": "_client.snapshot",
     "Task": "task",
     **{name: "errors" for name in (
-        "APIError", "AuthenticationError", "BadRequestError", "ContentError", "DownloadError",
+        "APIError", "AuthenticationError", "BadRequestError", "ContentError", "DeadlineError",
+        "DownloadError",
         "FrameError", "HailuoError", "MissingAPIKeyError",
         "InsufficientQuotaError",
     "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError", "RateLimitError",
@@ -55,6 +56,7 @@ __all__ = [
     "BadRequestError",
     "Client",
     "ContentError",
+    "DeadlineError",
     "DownloadError",
     "FrameError",
     "GenerationRequest",

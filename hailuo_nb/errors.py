@@ -16,6 +16,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ContentError",
+    "DeadlineError",
     "HailuoError",
     "InsufficientQuotaError",
     "NotFoundError",
@@ -94,6 +95,15 @@ class TransportError(HailuoError):
     def __init__(self, message: str, *, may_have_been_created: bool = False):
         super().__init__(message)
         self.may_have_been_created = may_have_been_created
+
+
+class DeadlineError(TransportError, TimeoutError):
+    """One call (all its attempts, connecting and reading included) ran out of its total
+    deadline; ``deadline`` is that budget in seconds."""
+
+    def __init__(self, message: str, *, deadline: float, may_have_been_created: bool = False):
+        super().__init__(message, may_have_been_created=may_have_been_created)
+        self.deadline = deadline
 
 
 class ContentError(HailuoError):
