@@ -202,6 +202,7 @@ class APIError(HailuoError):
         self.param = param
         self.fallback_suggestion = fallback_suggestion
         self.retry_after = retry_after
+        self.gave_up = ""  # set by the client when retries ran out of their deadline
         super().__init__(self._line())
 
     def _what_to_do(self) -> str:
@@ -214,7 +215,7 @@ class APIError(HailuoError):
             parts.append(self.type)
         head = " ".join(parts)
         where = f" (param: {self.param})" if self.param else ""
-        return f"{head}: {said}{where} — {self._what_to_do()}."
+        return f"{head}: {said}{where} — {self.gave_up or self._what_to_do()}."
 
 
 class BadRequestError(APIError):

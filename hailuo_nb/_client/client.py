@@ -27,7 +27,12 @@ from urllib.parse import quote, urlsplit
 import requests
 import requests.auth
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from .._version import __version__
@@ -72,6 +77,13 @@ def _retry_after_header(value: str | None) -> float | None:
 
 def _no_full_stop(text: str) -> str:
     return text.rstrip().rstrip(".")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError)
 
 
 def _nothing_was_sent(exc: BaseException) -> bool:
@@ -310,28 +322,27 @@ class Client(FilesAPI):
         return advised if advised is not None else self._backoff(attempt - 1)
 
     def _past_deadline(self, error: HailuoError, ends: float, *,
-                       budget: float | None = None, gave_up: bool = False) -> HailuoError:
-        """``error`` as it is, or — when the total deadline ended the call — said so, with
-        what the deadline was and how to change it."""
-        budget = self.deadline if budget is None else budget
+                       knob: str = "deadline", gave_up: bool = False) -> HailuoError:
+        """``error`` as it is, or — when the total deadline ended the call — one line with
+        the reason, what the deadline was and how to change it."""
+        budget = getattr(self, knob)
         over = time.monotonic() >= ends - 0.05
         if not (over or gave_up):
             return error
-        knob = "download_deadline" if budget == self.download_deadline and budget != \
-            self.deadline else "deadline"
-        how = f"the {budget:g} s deadline (Client({knob}=…) sets it)"
+        how = f"Client({knob}=…) to wait longer"
         if isinstance(error, APIError):  # the server's own answer stays the error's type
             advised = error.retry_after
-            if gave_up and advised is not None and advised >= budget:
-                error.args = (f"{error} The advised wait is longer than {how}.",)
+            if advised is not None and advised >= ends - time.monotonic():
+                error.gave_up = (f"it asks to retry after {advised:g} s, past the {budget:g} s "
+                                 f"deadline: retry later, or {how}")
             else:
-                error.args = (f"{error} Gave up at {how}.",)
+                error.gave_up = f"still failing at the {budget:g} s deadline: retry later, or {how}"
+            error.args = (error._line(),)
             return error
-        if isinstance(error, TransportError) and not error.may_have_been_created and over:
-            return DeadlineError(self._scrub(f"{_no_full_stop(str(error))}: gave up at {how}."),
-                                 deadline=budget)
-        if isinstance(error, TransportError):
-            error.args = (f"{error} (gave up at {how})",)
+        if isinstance(error, TransportError) and not error.may_have_been_created:
+            reason = getattr(error, "reason", "") or _no_full_stop(str(error))
+            return DeadlineError(self._scrub(f"{reason}: gave up at the {budget:g} s deadline "
+                                             f"— retry later, or {how}."), deadline=budget)
         return error
 
     def _timeout(self, left: float | None = None) -> tuple[float, float]:
@@ -352,9 +363,13 @@ class Client(FilesAPI):
                 "have been created anyway — check `hailuo_nb.history()` or `%hailuo resume` "
                 "before submitting again."
             )
+        elif not _nothing_was_sent(exc) and _timed_out(exc):
+            text = f"No answer from {where} ({what}): the server is slow or stuck; retry later."
         else:
             text = f"Could not reach {where} ({what}): check the network or base_url, then retry."
-        return TransportError(self._scrub(text), may_have_been_created=may_exist)
+        error = TransportError(self._scrub(text), may_have_been_created=may_exist)
+        error.reason = text.split(" (", 1)[0]  # type: ignore[attr-defined]  # what, not advice
+        return error
 
     def _parse(self, body: bytes, status: int) -> Any:
         try:
@@ -452,10 +467,10 @@ class Client(FilesAPI):
                 error = exc
             attempt += 1
             if attempt >= max(1, attempts):
-                raise self._past_deadline(error, ends, budget=self.download_deadline)
+                raise self._past_deadline(error, ends, knob="download_deadline")
             delay = self._retry_delay(attempt, error)
             if delay >= ends - time.monotonic():
-                raise self._past_deadline(error, ends, budget=self.download_deadline,
+                raise self._past_deadline(error, ends, knob="download_deadline",
                                           gave_up=True)
             time.sleep(max(0.0, delay))
 

@@ -51,8 +51,7 @@ def _chunks(response: requests.Response, deadline: float, where: str, size: int 
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TransportError(f"{where} sent its answer too slowly: gave up at the "
-                                     "deadline")
+                raise _too_slow(where)
             wanted = max(0.05, min(left, 30.0))
             if sock is not None and (bound is None or wanted < bound - 1.0):
                 with contextlib.suppress(OSError):  # closed once the body is all in
@@ -70,10 +69,15 @@ def _chunks(response: requests.Response, deadline: float, where: str, size: int 
                 type(exc).__module__.startswith("urllib3")):
             raise
         if time.monotonic() >= deadline - 0.5:  # the last read ran into the deadline
-            raise TransportError(f"{where} sent its answer too slowly: gave up at the "
-                                 "deadline") from None
+            raise _too_slow(where) from None
         raise TransportError(f"The answer from {where} was cut short "
                              f"({type(exc).__name__})") from None
+
+
+def _too_slow(where: str) -> TransportError:
+    error = TransportError(f"{where} sent its answer too slowly: gave up at the deadline")
+    error.reason = f"{where} sent its answer too slowly"  # type: ignore[attr-defined]
+    return error
 
 
 def _socket_of(raw: Any) -> Any:
