@@ -70,6 +70,7 @@ _TASK_CODE_ADVICE = {
     "upstream_error": "the provider's upstream failed; submit again in a while",
     "rate_limited": "the provider is rate-limiting; submit again in a minute",
     "unknown_error": "the provider gave no reason; submit again",
+    "no_result": "submit the same request again (resume() asks the service once more)",
 }
 
 

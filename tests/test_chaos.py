@@ -200,3 +200,23 @@ def test_a_video_that_does_not_fit_leaves_nothing_behind(chaos, tiny_disk):
     # The next video into the same folder is not refused for want of space.
     saved = client.download(f"{chaos.base_url}/media/{small.id}.mp4", tiny_disk / "small.mp4")
     assert saved.read_bytes() == SAMPLE
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_completed_without_a_result_link_is_an_error_that_says_so(chaos, download):
+    task = hailuo_nb.generate("no-result [Pan left]", client=chaos.client, download=download)
+    with pytest.raises(hailuo_nb.TaskFailedError) as info:
+        task.wait(30)
+    assert "no result link" in str(info.value) and info.value.code == "no_result"
+    assert "completed" not in repr(task).split("status:")[1].split("\n")[0]
+    assert task.local_path is None
+
+
+@pytest.mark.parametrize("word", ["late-clock", "skew-clock"])
+def test_elapsed_time_is_measured_on_our_clock(chaos, word):
+    [task] = _make(chaos, [f"{word} [Static shot]"])
+    assert task.created is not None  # the submit answer carried the server's (wrong) time
+    assert 0 <= task.elapsed < 60, task.elapsed
+    assert "elapsed 0s" in repr(task) or "elapsed 1s" in repr(task)
+    task.wait(30)
+    assert 0 <= task.elapsed < 60 and "3h" not in repr(task)
