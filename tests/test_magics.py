@@ -694,6 +694,11 @@ def test_emulator_stop_ends_its_unfinished_tasks(shell):
     run = shell.run("%hailuo emulator stop")
     assert "1 unfinished task(s) marked failed" in run.stdout
     assert task.status == "failed" and task.error["code"] == "emulator_stopped"
+    from hailuo_nb._presentation.records import record_text
+
+    record = record_text(task)
+    assert "reserved" in record, record  # the emulator said what it reserved...
+    assert "refund" not in record  # ...but the service never failed it: nothing to refund
 
 
 def test_ctrl_c_stops_the_waiting_not_the_task(shell, emulator_factory, env_for):
