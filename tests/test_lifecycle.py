@@ -388,3 +388,15 @@ def test_resume_leaves_tasks_another_live_kernel_follows(emulator_factory, api_k
         assert len(hailuo_nb.resume()) == 6  # once it is gone, they are resumed
     finally:
         os.environ.pop("EVOLINK_API_KEY")
+
+
+def test_a_service_clock_hours_behind_shows_no_hours_elapsed(api_key):
+    from emulator_process import EmulatorProcess
+
+    with EmulatorProcess(task_seconds=1.0) as emu, Client(api_key=api_key,
+                                                           base_url=emu.base_url) as client:
+        emu.advance_clock(-3 * 3600)  # the service's clock, in its own process
+        task = hailuo_nb.generate("a clock behind [Static shot]", client=client)
+        assert task.elapsed < 60 and "elapsed 3h" not in repr(task), repr(task)
+        task.wait(60)
+        assert task.elapsed < 60 and "elapsed 3h" not in repr(task), repr(task)
