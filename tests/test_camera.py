@@ -407,6 +407,7 @@ strict_lint = camera_lint._lint
 anything = st.one_of(st.text(max_size=300), bracketish, command_bits)
 
 
+@pytest.mark.slow
 @given(anything)
 @settings(max_examples=400)
 def test_the_linter_never_raises_and_messages_are_one_line(text):
