@@ -147,6 +147,7 @@ def _done_task(chaos, word):
     return task
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("word", ["drip-poll", "no-answer", "drip-or-503"])
 def test_a_status_call_ends_at_its_total_deadline_with_a_deadline_error(chaos, strict, word):
     task = _done_task(chaos, word)
@@ -159,6 +160,7 @@ def test_a_status_call_ends_at_its_total_deadline_with_a_deadline_error(chaos, s
     assert chaos.count("GET") <= 2
 
 
+@pytest.mark.slow
 def test_a_status_503_forever_stops_within_the_deadline_and_says_so(chaos, strict):
     task = _done_task(chaos, "always-503")
     strict.max_retries = 1000
@@ -167,6 +169,7 @@ def test_a_status_503_forever_stops_within_the_deadline_and_says_so(chaos, stric
     assert "3 s deadline" in str(info.value) and "Client(deadline=" in str(info.value)
 
 
+@pytest.mark.slow
 def test_a_dripping_video_gets_one_deadline_over_all_its_attempts(chaos, strict, tmp_path):
     task = _done_task(chaos, "drip-video")
     with pytest.raises(hailuo_nb.DeadlineError) as info:

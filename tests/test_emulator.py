@@ -848,6 +848,7 @@ def test_rpm_get_limits_task_queries(emulator_factory, api_key):
     assert get_task(emu, "other", task_id).status_code == 200
 
 
+@pytest.mark.slow
 def test_rpm_window_slides(api_key):
     # The emulator runs in its own process and its clock is moved over HTTP: nothing in
     # this process (client, urllib3, the engine) has its time changed.
@@ -865,6 +866,7 @@ def test_rpm_window_slides(api_key):
         assert submit(emu, api_key).status_code == 200
 
 
+@pytest.mark.slow
 def test_the_emulator_clock_moves_only_the_service(api_key):
     import time
 

@@ -395,6 +395,7 @@ def test_resume_leaves_tasks_another_live_kernel_follows(emulator_factory, api_k
         os.environ.pop("EVOLINK_API_KEY")
 
 
+@pytest.mark.slow
 def test_a_service_clock_hours_behind_shows_no_hours_elapsed(api_key):
     from emulator_process import EmulatorProcess
 

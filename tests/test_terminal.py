@@ -58,6 +58,7 @@ time.sleep(0.5)
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_terminal_says_one_thing_and_a_line_comes_when_the_task_ends(
         emulator_factory, api_key, tmp_path):
     emu = emulator_factory(task_seconds=4.0)
