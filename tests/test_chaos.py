@@ -227,3 +227,16 @@ def test_elapsed_time_is_measured_on_our_clock(chaos, word):
     assert "elapsed 0s" in repr(task) or "elapsed 1s" in repr(task)
     task.wait(30)
     assert 0 <= task.elapsed < 60 and "elapsed 3h" not in repr(task)
+
+
+def test_a_folder_that_cannot_be_written_is_said_once_and_leaves_nothing(chaos, tiny_disk):
+    import subprocess
+
+    task = _done_task(chaos, "fine")
+    if subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)]).returncode:
+        pytest.skip("cannot make the tmpfs read-only here")
+    with pytest.raises(hailuo_nb.DownloadError) as info:
+        chaos.client.download(f"{chaos.base_url}/media/{task.id}.mp4", tiny_disk / "v.mp4")
+    text = str(info.value)
+    assert "Cannot write" in text and "download_dir" in text and "\n" not in text
+    assert list(tiny_disk.iterdir()) == []

@@ -1,13 +1,19 @@
 """The only module that speaks HTTP to the service.
 
-One ``requests.Session`` per client. Retry rules:
-- connection refused / connect timeout: nothing was sent, so any method is retried
-  (urllib3's ``Retry`` does this at the adapter level);
-- GET: 429, 500, 502, 503, 504 and dropped/timed-out responses are retried with capped
+One ``requests.Session`` per client and ONE retry loop (``_call``): send, read the whole
+answer, decide whether another attempt may help (``_should_retry``) and how long to wait
+(``_retry_delay``), all within one total ``deadline`` that covers connecting, status
+retries and reading the body. urllib3 retries nothing on its own (it would multiply the
+attempts). Retry rules:
+- connection refused / connect timeout: nothing was sent, so any method is retried;
+- GET: 429, 500, 502, 503, 504 and dropped/timed-out/cut answers are retried with capped
   exponential backoff and jitter, honouring ``Retry-After`` (seconds or HTTP date) and
-  "retry after N seconds" in the body's ``fallback_suggestion``, within a deadline;
+  "retry after N seconds" in the body's ``fallback_suggestion``;
 - POST (submit, upload): only 429 and 503 (the service created nothing). After a
   timeout or a dropped response the task may exist: we raise and never send it again.
+A download has one deadline (``download_deadline``) over all its attempts, each going on
+from where the last stopped (Range). When a deadline ends a call, the error says which
+deadline it was and how to change it (``DeadlineError`` when no answer came in time).
 The key goes only to the API and files hosts, never to result links, and is scrubbed
 from every message.
 """
@@ -121,8 +127,10 @@ class Client(FilesAPI):
 
     ``api_key`` defaults to ``EVOLINK_API_KEY`` (or ``%hailuo login``); ``base_url``
     and ``files_url`` to ``HAILUO_BASE_URL`` / ``HAILUO_FILES_URL`` or the real service.
-    ``timeout`` is seconds (or a ``(connect, read)`` pair) for one HTTP call;
-    ``deadline`` bounds all retries of one call.
+    ``deadline`` (seconds) bounds one call in all: every attempt, the waits between them,
+    connecting and reading the answer. ``call_deadline`` caps one attempt within it, and
+    ``timeout`` (seconds, or a ``(connect, read)`` pair) each socket wait within that.
+    ``download_deadline`` bounds one download in all, however many attempts it takes.
     """
 
     def __init__(
@@ -145,8 +153,8 @@ class Client(FilesAPI):
         self.timeout = timeout
         self.max_retries = max_retries
         self.deadline = deadline
-        self.call_deadline = call_deadline  # one call, connect + whole answer
-        self.download_deadline = download_deadline  # one download attempt, whole video
+        self.call_deadline = call_deadline  # one attempt, connect + whole answer
+        self.download_deadline = download_deadline  # one download, all its attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._random = random.Random()

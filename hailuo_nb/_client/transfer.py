@@ -118,7 +118,7 @@ def save_video(get: Callable[..., requests.Response], url: str, target: Path, *,
                     if progress is not None:
                         progress(written, total)
     except OSError as exc:  # the disk, not the network: the part file can never complete
-        part.unlink(missing_ok=True)
+        _remove(part)
         raise disk_error(exc, target, total) from None
     if total is not None and written < total:
         raise TransportError(f"Download of {_short(url)} cut short at {written} of {total} "
@@ -127,9 +127,16 @@ def save_video(get: Callable[..., requests.Response], url: str, target: Path, *,
     try:
         os.replace(part, target)
     except OSError as exc:
-        part.unlink(missing_ok=True)
+        _remove(part)
         raise disk_error(exc, target, total) from None
     return target
+
+
+def _remove(part: Path) -> None:
+    """Remove what cannot complete; on a read-only disk even that fails (nothing was
+    written there anyway)."""
+    with contextlib.suppress(OSError):
+        part.unlink(missing_ok=True)
 
 
 _FULL = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))  # not on Windows
