@@ -25,7 +25,8 @@ _EXPORTS = {
     "TaskFailure": "_client.snapshot", "TaskSnapshot": "_client.snapshot",
     "Task": "task",
     **{name: "errors" for name in (
-        "APIError", "AuthenticationError", "BadRequestError", "ContentError", "DownloadError",
+        "APIError", "AuthenticationError", "BadRequestError", "ContentError", "DeadlineError",
+        "DownloadError",
         "FrameError", "HailuoError", "MissingAPIKeyError",
         "InsufficientQuotaError",
     "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError", "RateLimitError",
@@ -57,6 +58,7 @@ __all__ = [
     "BadRequestError",
     "Client",
     "ContentError",
+    "DeadlineError",
     "DownloadError",
     "FrameError",
     "GenerationRequest",

@@ -181,7 +181,9 @@ def test_cell_magic_submits_displays_once_and_returns_none(shell, emu, api_key):
     assert run.result is None  # nothing echoed as Out[]: the view is the only display
     assert len(run.outputs) == 1
     data = run.outputs[0]["data"]
-    assert WIDGET_VIEW in data or "Hailuo task" in data["text/plain"]
+    # No kernel here: no widget (it would say "model not found" in a saved notebook), the
+    # task's text and HTML instead. The widget branch has its own test, with a kernel.
+    assert WIDGET_VIEW not in data and data["text/plain"].startswith("Hailuo task")
     task = shell.user_ns["_hailuo_task"]
     assert task.id and task.id in data["text/plain"]
     assert posts(emu) == 1
@@ -189,6 +191,31 @@ def test_cell_magic_submits_displays_once_and_returns_none(shell, emu, api_key):
     assert sent["prompt"] == "A paper boat on a rainy street [Tracking shot]"
     assert sent["quality"] == "768p" and sent["duration"] == 6
     assert api_key not in run.text
+
+
+class _KernelStandIn:
+    """Enough of ipykernel for the magic to show its live widget (no running cell named)."""
+
+    def get_parent(self, channel: str = "shell") -> dict:
+        return {}
+
+
+def test_cell_magic_in_a_kernel_shows_one_live_widget(shell, emu, monkeypatch):
+    import widget_comm
+
+    log = widget_comm.install(monkeypatch)  # widgets' messages recorded instead of sent
+    shell.kernel = _KernelStandIn()
+    try:
+        run = shell.run("%%hailuo -o t\nA kite over dunes [Pan left]")
+    finally:
+        shell.kernel = None
+    assert run.error is None, run.stderr
+    [shown] = run.outputs
+    assert WIDGET_VIEW in shown["data"], shown["data"].keys()
+    model_id = shown["data"][WIDGET_VIEW]["model_id"]
+    assert model_id in [m.comm_id for m in log.opens()]
+    assert shell.user_ns["t"].id in shown["data"]["text/plain"]  # readable without widgets
+    assert posts(emu) == 1
 
 
 def test_every_generation_option_reaches_the_request(shell, emu):
@@ -698,6 +725,11 @@ def test_emulator_stop_ends_its_unfinished_tasks(shell):
     run = shell.run("%hailuo emulator stop")
     assert "1 unfinished task(s) marked failed" in run.stdout
     assert task.status == "failed" and task.error["code"] == "emulator_stopped"
+    from hailuo_nb._presentation.records import record_text
+
+    record = record_text(task)
+    assert "reserved" in record, record  # the emulator said what it reserved...
+    assert "refund" not in record  # ...but the service never failed it: nothing to refund
 
 
 @pytest.mark.slow

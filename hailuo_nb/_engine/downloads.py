@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._pure.paths import inside, safe_stem, sha256_of
+from .._pure.paths import give_user_mode, inside, safe_stem, sha256_of
 from .._version import __version__
 from ..errors import HailuoError, NotFoundError
 from .journal import record_task
@@ -58,6 +58,7 @@ def _write_json_atomically(path: Path, data: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".part-", suffix=".json", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, sort_keys=True)
+    give_user_mode(tmp)  # mkstemp made it 0600; the video beside it is the user's mode
     os.replace(tmp, path)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._client.endpoints import is_local
+from .._engine.policy import ENDED_HERE
 from .._pure.describe import LINK_LIFETIME, failure_line, format_seconds, safe_http_url, shorten
 from .render import STATUS_COLOURS, relative_src
 
@@ -73,9 +74,10 @@ def facts(task: Any, *, checksum: bool = False,
     if task.finished is not None and started:
         rows.append(("took", format_seconds(task.finished - started)))
     if getattr(task, "credits", None) is not None:
+        provider_failed = task.status == "failed" and not (server and is_local(server)) and (
+            (task.error or {}).get("code") not in ENDED_HERE)
         rows.append(("credits", f"{task.credits:g} reserved" + (
-            " before it failed (see your account for a refund)"
-            if task.status == "failed" else "")))
+            " before it failed (see your account for a refund)" if provider_failed else "")))
     if task.status == "failed":
         err = task.error or {}
         rows.append(("provider says", f"{err.get('code') or '?'}: {err.get('message') or '—'}"))
