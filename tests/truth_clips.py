@@ -1,0 +1,190 @@
+"""Clips made from real photographs, seen through a virtual camera whose motion is known.
+
+The photographs ship inside scikit-image's wheel (skimage/data): nothing is downloaded. They
+are read with PyAV (the package is never imported). A clip is one photograph as the scene,
+a camera that pans/tilts/zooms along a path of segments, and what real footage adds: a
+cut-out of another photograph walking across (a moving subject), a nearer layer moving
+faster (parallax), sensor noise, flicker, shake, heavy compression, a cut. Every random
+thing is seeded: the same spec makes the same frames.
+
+Conventions, in CAMERA terms (what the camera does, not the content): ``pan`` right + as
+a fraction of the frame width per second (content moves the other way), ``tilt`` up + as a
+fraction of the height per second, ``zoom`` the magnification's factor per second.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Move:
+    """One segment of the camera's path: its share of the clip and its speeds."""
+
+    pan: float = 0.0  # + right, fraction of the width per second
+    tilt: float = 0.0  # + up, fraction of the height per second
+    zoom: float = 1.0  # magnification factor per second (>1 in)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    moves: tuple = (Move(),)  # equal shares of the clip, in order
+    photo: str = "astronaut.png"
+    seconds: float = 3.0
+    fps: int = 12
+    size: tuple = (384, 216)
+    subject: float = 0.0  # a cut-out walking across: its speed, fraction of width/s, + right
+    subject_photo: str = "chelsea.png"
+    parallax: float = 0.0  # the lower third is a nearer layer moving this many times faster
+    noise: float = 0.0  # sensor noise, grey levels (0-255) of spread
+    flicker: float = 0.0  # brightness swings by this fraction
+    shake: float = 0.0  # jitter, fraction of the width, per frame, not accumulating
+    bitrate: int = 0  # bits/s; 0: near lossless (CRF 18)
+    cut_at: float | None = None  # seconds: the scene changes to another photograph
+    flat: bool = False  # a scene with almost no texture (a blurred sky)
+    seed: int = 7
+    extras: dict = field(default_factory=dict)
+
+
+def photo(name: str) -> np.ndarray:
+    """An RGB photograph from scikit-image's data folder, as float32 H x W x 3."""
+    return _photo(name).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _photo(name: str) -> np.ndarray:
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the truth clips need scikit-image's photographs: "
+                           "pip install 'hailuo_nb[test]'")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / name
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        rgb = frame.to_ndarray(format="rgb24").astype(np.float32)
+    return rgb
+
+
+def _sample(img: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Bilinear sample of img at (px, py), mirrored at the edges (the scene never ends)."""
+    h, w = img.shape[:2]
+
+    def mirror(c, n):
+        c = np.mod(c, 2 * (n - 1))
+        return np.where(c > n - 1, 2 * (n - 1) - c, c)
+
+    px, py = mirror(px, w), mirror(py, h)
+    x0 = np.clip(np.floor(px).astype(int), 0, w - 2)
+    y0 = np.clip(np.floor(py).astype(int), 0, h - 2)
+    fx, fy = (px - x0)[..., None], (py - y0)[..., None]
+    top = img[y0, x0] * (1 - fx) + img[y0, x0 + 1] * fx
+    bottom = img[y0 + 1, x0] * (1 - fx) + img[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def camera_path(spec: Spec) -> list[tuple[float, float, float, float]]:
+    """(time, content offset x px, content offset y px, magnification) per frame."""
+    w, h = spec.size
+    frames = round(spec.seconds * spec.fps)
+    out, ox, oy, mag = [], 0.0, 0.0, 1.0
+    for n in range(frames):
+        t = n / spec.fps
+        out.append((t, ox, oy, mag))
+        move = spec.moves[min(len(spec.moves) - 1, n * len(spec.moves) // frames)]
+        dt = 1 / spec.fps
+        ox += -move.pan * w * dt  # panning right moves the content left
+        oy += move.tilt * h * dt  # tilting up moves the content down
+        mag *= move.zoom ** dt
+    return out
+
+
+def render(spec: Spec, path: Path) -> Path:
+    """Write the clip of ``spec`` to ``path`` (H.264 in MP4) and return it."""
+    rng = np.random.default_rng(spec.seed)
+    w, h = spec.size
+    scene = photo(spec.photo)
+    after_cut = photo("coffee.png" if spec.photo != "coffee.png" else "rocket.jpg")
+    if spec.flat:  # a sky: a smooth gradient, a few grey levels of relief
+        ph, pw = scene.shape[:2]
+        yy, xx = np.mgrid[0:ph, 0:pw].astype(np.float32)
+        scene = np.stack([150 + 0.05 * xx + 0.02 * yy, 180 + 0.03 * yy, 220 - 0.02 * xx], -1)
+    near = photo("coffee.png")
+    # the subject: an oval cut-out of another photograph, 45 % of the height tall
+    sub = photo(spec.subject_photo)
+    sh = int(h * 0.55)
+    sw = int(sh * 0.7)
+    sy, sx = np.mgrid[0:sh, 0:sw]
+    sub_img = _sample(sub, sx * sub.shape[1] / sw * 0.6 + sub.shape[1] * 0.2,
+                      sy * sub.shape[0] / sh * 0.8 + sub.shape[0] * 0.1)
+    sub_mask = (((sx - sw / 2) / (sw / 2)) ** 2 + ((sy - sh / 2) / (sh / 2)) ** 2 <= 1)[..., None]
+
+    path = Path(path)
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=spec.fps)
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    stream.time_base = Fraction(1, spec.fps)
+    if spec.bitrate:
+        stream.bit_rate = spec.bitrate
+        stream.options = {"preset": "ultrafast"}
+    else:
+        stream.options = {"crf": "18", "preset": "ultrafast"}
+    stream.codec_context.thread_count = 1
+    vy, vx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = vx - w / 2, vy - h / 2
+    for n, (t, ox, oy, mag) in enumerate(camera_path(spec)):
+        jx = jy = 0.0
+        if spec.shake:
+            jx, jy = rng.uniform(-spec.shake, spec.shake, 2) * w
+        img = scene if spec.cut_at is None or t < spec.cut_at else after_cut
+        # the photograph spans 1.6 frame widths at magnification 1: room to travel
+        per_px = img.shape[1] / (1.6 * w)
+        centre_x, centre_y = img.shape[1] / 2, img.shape[0] / 2
+        px = centre_x + (cx / mag - ox - jx) * per_px
+        py = centre_y + (cy / mag - oy - jy) * per_px
+        frame = _sample(img, px, py)
+        if spec.parallax:  # the lower third: a nearer layer, moving parallax times faster
+            lower = vy > h * 2 / 3
+            near_px = near.shape[1] / (1.6 * w)
+            qx = near.shape[1] / 2 + (cx / mag - ox * spec.parallax - jx) * near_px
+            qy = near.shape[0] / 2 + (cy / mag - oy * spec.parallax - jy) * near_px
+            frame = np.where(lower[..., None], _sample(near, qx, qy), frame)
+        if spec.subject:  # walks across the frame whatever the camera does
+            left = int(round((0.5 + spec.subject * (t - spec.seconds / 2)) * w - sw / 2))
+            top = (h - sh) // 2
+            x0, x1 = max(0, left), min(w, left + sw)
+            if x1 > x0:
+                part = frame[top:top + sh, x0:x1]
+                cut = sub_img[:, x0 - left:x1 - left]
+                m = sub_mask[:, x0 - left:x1 - left]
+                frame[top:top + sh, x0:x1] = np.where(m, cut, part)
+        if spec.flicker:
+            frame = frame * (1 + spec.flicker * math.sin(2 * math.pi * 3.1 * t + n % 3))
+        if spec.noise:
+            frame = frame + rng.normal(0, spec.noise, frame.shape)
+        video_frame = av.VideoFrame.from_ndarray(np.clip(frame, 0, 255).astype(np.uint8),
+                                                 format="rgb24")
+        video_frame.pts = n
+        for packet in stream.encode(video_frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+def clip(spec: Spec, folder: Path) -> Path:
+    """The clip of ``spec`` in ``folder``, rendered once."""
+    target = Path(folder) / f"{spec.name}.mp4"
+    if not target.exists():
+        partial = target.with_suffix(".part.mp4")
+        render(spec, partial)
+        partial.replace(target)
+    return target
