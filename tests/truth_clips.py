@@ -17,7 +17,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -51,8 +52,8 @@ class Spec:
     bitrate: int = 0  # bits/s; 0: near lossless (CRF 18)
     cut_at: float | None = None  # seconds: the scene changes to another photograph
     flat: bool = False  # a scene with almost no texture (a blurred sky)
+    tracking: bool = False  # the subject stays at the centre: the camera follows it
     seed: int = 7
-    extras: dict = field(default_factory=dict)
 
 
 def photo(name: str) -> np.ndarray:
@@ -156,8 +157,8 @@ def render(spec: Spec, path: Path) -> Path:
             qx = near.shape[1] / 2 + (cx / mag - ox * spec.parallax - jx) * near_px
             qy = near.shape[0] / 2 + (cy / mag - oy * spec.parallax - jy) * near_px
             frame = np.where(lower[..., None], _sample(near, qx, qy), frame)
-        if spec.subject:  # walks across the frame whatever the camera does
-            left = int(round((0.5 + spec.subject * (t - spec.seconds / 2)) * w - sw / 2))
+        if spec.subject or spec.tracking:  # walks across, whatever the camera does
+            left = round((0.5 + spec.subject * (t - spec.seconds / 2)) * w - sw / 2)
             top = (h - sh) // 2
             x0, x1 = max(0, left), min(w, left + sw)
             if x1 > x0:
@@ -188,3 +189,121 @@ def clip(spec: Spec, folder: Path) -> Path:
         render(spec, partial)
         partial.replace(target)
     return target
+
+
+# -- what the camera check should say ------------------------------------------------------
+
+_AXES = {"Pan left": ("pan", -1), "Truck left": ("pan", -1), "Pan right": ("pan", 1),
+         "Truck right": ("pan", 1), "Tilt up": ("tilt", 1), "Pedestal up": ("tilt", 1),
+         "Tilt down": ("tilt", -1), "Pedestal down": ("tilt", -1), "Zoom in": ("zoom", 1),
+         "Push in": ("zoom", 1), "Zoom out": ("zoom", -1), "Pull out": ("zoom", -1)}
+
+
+def expected(command: str, spec: Spec, segment: int) -> str:
+    """The verdict the truth calls for: what the camera did in that segment."""
+    move = spec.moves[segment]
+    start = spec.seconds * segment / len(spec.moves)
+    end = spec.seconds * (segment + 1) / len(spec.moves)
+    if spec.flat or (spec.cut_at is not None and start <= spec.cut_at < end):
+        return "unsure"  # the frames cannot tell: no texture, or the shot changes
+    speeds = {"pan": move.pan, "tilt": move.tilt, "zoom": math.log(move.zoom)}
+    still = not any(speeds.values()) and not spec.shake
+    if command == "Static shot":
+        return "match" if still else "mismatch"
+    if command == "Shake":
+        return "match" if spec.shake else "mismatch"
+    if command == "Tracking shot":
+        return "mismatch" if still else "unsure"
+    axis, sign = _AXES[command]
+    return "match" if speeds[axis] * sign > 0 else "mismatch"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A clip and the prompts asked of it; ``condition`` is the table's row."""
+
+    condition: str
+    spec: Spec
+    prompts: tuple
+
+
+def _groups(prompt: str) -> list[list[str]]:
+    return [[c.strip() for c in g.split(",")] for g in re.findall(r"\[([^\]]*)\]", prompt)]
+
+
+def expectations(case: Case, prompt: str) -> list[tuple[str, str]]:
+    """(command, expected verdict) per bracketed command of ``prompt``, in order."""
+    groups = _groups(prompt)
+    if len(groups) not in (1, len(case.spec.moves)):
+        raise ValueError(f"{prompt!r}: one group, or one per segment of {case.spec.name}")
+    out = []
+    for i, group in enumerate(groups):
+        for command in group:
+            segments = [i] if len(groups) > 1 else list(range(len(case.spec.moves)))
+            verdicts = {expected(command, case.spec, s) for s in segments}
+            out.append((command, verdicts.pop() if len(verdicts) == 1 else "mixed"))
+    return out
+
+
+L, R = -0.08, 0.08  # pan speeds in fractions of the width per second
+CASES = (
+    Case("moving subject, still camera", Spec("still_walker", subject=0.25),
+         ("[Pan left]", "[Static shot]", "[Zoom in]", "[Tracking shot]", "[Truck left]")),
+    Case("moving subject against the pan", Spec("pan_left_crossing", (Move(pan=L),),
+                                                subject=0.3, photo="motorcycle_left.png"),
+         ("[Pan left]", "[Pan right]", "[Static shot]", "[Zoom out]")),
+    Case("moving subject, zoom out", Spec("zoom_out_walker", (Move(zoom=1 / 1.1),),
+                                          subject=-0.2, photo="coffee.png",
+                                          subject_photo="astronaut.png"),
+         ("[Zoom out]", "[Pull out]", "[Zoom in]", "[Static shot]")),
+    Case("tracking a subject", Spec("tracking", (Move(pan=R),), tracking=True),
+         ("[Tracking shot]", "[Pan right]", "[Static shot]")),
+    Case("parallax (a nearer layer 2x faster)",
+         Spec("truck_right_parallax", (Move(pan=R),), parallax=2.0, photo="rocket.jpg"),
+         ("[Truck right]", "[Pan right]", "[Truck left]", "[Static shot]")),
+    Case("parallax, tilt", Spec("pedestal_up_parallax", (Move(tilt=0.08),), parallax=1.7),
+         ("[Pedestal up]", "[Pedestal down]", "[Static shot]")),
+    Case("noise and flicker", Spec("pan_right_noisy", (Move(pan=0.06),), noise=18,
+                                   flicker=0.15, photo="chelsea.png"),
+         ("[Pan right]", "[Pan left]", "[Static shot]")),
+    Case("noise and flicker, still", Spec("still_noisy", noise=18, flicker=0.15,
+                                          photo="coffee.png"),
+         ("[Static shot]", "[Zoom in]", "[Shake]")),
+    Case("heavy compression", Spec("tilt_down_compressed", (Move(tilt=-0.08),),
+                                   bitrate=40_000, photo="coffee.png"),
+         ("[Tilt down]", "[Tilt up]", "[Static shot]")),
+    Case("heavy compression, still", Spec("still_compressed", bitrate=40_000,
+                                          photo="motorcycle_left.png"),
+         ("[Static shot]", "[Pan left]", "[Push in]")),
+    Case("shake", Spec("shake", shake=0.012), ("[Shake]", "[Static shot]", "[Pan left]")),
+    Case("shake while panning", Spec("pan_left_handheld", (Move(pan=L),), shake=0.01,
+                                     photo="rocket.jpg"),
+         ("[Pan left,Shake]", "[Pan right]", "[Static shot]")),
+    Case("slow moves", Spec("slow_pan_left", (Move(pan=-0.03),), photo="chelsea.png"),
+         ("[Pan left]", "[Pan right]", "[Static shot]")),
+    Case("slow moves", Spec("slow_zoom_in", (Move(zoom=1.04),)),
+         ("[Zoom in]", "[Zoom out]", "[Static shot]")),
+    Case("slow moves", Spec("slow_tilt_up_noisy", (Move(tilt=0.03),), noise=10,
+                            photo="motorcycle_left.png"),
+         ("[Tilt up]", "[Tilt down]")),
+    Case("combined moves", Spec("pan_right_tilt_up", (Move(pan=R, tilt=0.06),), subject=0.2),
+         ("[Pan right,Tilt up]", "[Pan right,Tilt down]", "[Zoom in,Pan right]")),
+    Case("sequence", Spec("sequence", (Move(pan=L), Move(zoom=1.15), Move()), seconds=6.0,
+                          subject=0.12),
+         ("[Pan left] then [Zoom in] then [Static shot]",
+          "[Pan right] then [Zoom out] then [Static shot]",
+          "[Pan left] then [Static shot] then [Zoom in]")),
+    Case("sequence", Spec("sequence_tilts", (Move(tilt=0.08), Move(tilt=-0.08)), seconds=4.0,
+                          photo="coffee.png", noise=8),
+         ("[Tilt up] then [Tilt down]", "[Tilt down] then [Tilt up]")),
+    Case("camera stayed still", Spec("still", photo="rocket.jpg"),
+         ("[Pan left]", "[Pan right]", "[Tilt up]", "[Pedestal down]", "[Zoom in]",
+          "[Pull out]", "[Shake]", "[Static shot]")),
+    Case("camera stayed still, subject walking, compressed",
+         Spec("still_walker_compressed", subject=-0.3, bitrate=60_000,
+              photo="chelsea.png", subject_photo="astronaut.png"),
+         ("[Pan right]", "[Truck right]", "[Zoom in]", "[Static shot]")),
+    Case("too little texture", Spec("flat_sky", (Move(pan=L),), flat=True, noise=1.0),
+         ("[Pan left]", "[Static shot]")),
+    Case("a cut", Spec("cut", (Move(pan=L),), cut_at=1.5), ("[Pan left]",)),
+)

@@ -118,7 +118,8 @@ def motion_between(a: np.ndarray, b: np.ndarray, start: float, end: float) -> Pa
     matched = (match >= MIN_MATCH) & (np.abs(fx) <= 1.5) & (np.abs(fy) <= 1.5)
     n_textured = len(ya)
     if matched.sum() < max(MIN_BLOCKS, 0.3 * n_textured):
-        status = "cut" if matched.sum() < 0.15 * n_textured else "unsure"
+        # most textured blocks found nothing like themselves: another shot
+        status = "cut" if matched.sum() < 0.3 * n_textured else "unsure"
         return PairMotion(start, end, 0.0, 0.0, 0.0, 0.0, status, n_textured, 0)
     # where each matched block's centre went, relative to the frame's centre
     cx = xa[matched] + BLOCK / 2 - w / 2
