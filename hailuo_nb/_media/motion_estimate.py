@@ -92,31 +92,58 @@ def sample_frames(path: str | os.PathLike, per_second: float = SAMPLES_PER_SECON
     return Sampled(frames, times, max(duration, span) if duration <= 0 else duration)
 
 
-def motion_between(a: np.ndarray, b: np.ndarray, start: float, end: float) -> PairMotion:
-    """The camera's motion from frame ``a`` (at ``start``) to ``b`` (at ``end``)."""
-    h, w = a.shape
-    dt = max(end - start, 1e-6)
-    gx, gy = _whole_frame_shift(a, b)
-    ys = np.arange(0, h - BLOCK + 1, STEP)
-    xs = np.arange(0, w - BLOCK + 1, STEP)
+@dataclass(frozen=True)
+class Prepared:
+    """What a frame brings to every pair it is in, computed once: its grid of blocks
+    (normalised, their spectra, their contrast) and the whole frame's spectrum."""
+
+    image: np.ndarray
+    spectrum: np.ndarray  # of the frame at half size
+    ys: np.ndarray
+    xs: np.ndarray
+    blocks: np.ndarray
+    block_spectra: np.ndarray
+    contrast: np.ndarray
+
+
+def prepare(image: np.ndarray) -> Prepared:
+    h, w = image.shape
+    ys, xs = np.arange(0, h - BLOCK + 1, STEP), np.arange(0, w - BLOCK + 1, STEP)
     ya, xa = (v.ravel() for v in np.meshgrid(ys, xs, indexing="ij"))
-    # first guess: the whole frame's shift, then each block's own
+    # the whole frame at half size: its shift is only where the blocks start looking
+    half = image[: h // 2 * 2, : w // 2 * 2].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    window = np.outer(np.hanning(h // 2), np.hanning(w // 2)).astype(np.float32)
+    spectrum = np.fft.rfft2((half - half.mean()) * window)
+    raw = _blocks(image, ya, xa)
+    blocks = _normalised(raw)
+    return Prepared(image, spectrum, ya, xa, blocks, np.fft.rfft2(blocks * _WINDOW),
+                    raw.std(axis=(1, 2)))
+
+
+def motion_between(a: np.ndarray | Prepared, b: np.ndarray | Prepared, start: float,
+                   end: float) -> PairMotion:
+    """The camera's motion from frame ``a`` (at ``start``) to ``b`` (at ``end``)."""
+    pa = a if isinstance(a, Prepared) else prepare(a)
+    pb = b if isinstance(b, Prepared) else prepare(b)
+    h, w = pa.image.shape
+    dt = max(end - start, 1e-6)
+    textured = pa.contrast >= MIN_CONTRAST
+    n_textured = int(textured.sum())
+    if n_textured < MIN_BLOCKS:
+        return PairMotion(start, end, 0.0, 0.0, 0.0, 0.0, "flat", n_textured, 0)
+    # first guess: the whole frame's shift; then each block's own, in whole pixels
+    gx, gy = _peak(pb.spectrum * np.conj(pa.spectrum), (h // 2, w // 2))
+    gx, gy = 2 * gx, 2 * gy
+    ya, xa = pa.ys[textured], pa.xs[textured]
     yb = np.clip(ya + gy, 0, h - BLOCK)
     xb = np.clip(xa + gx, 0, w - BLOCK)
-    blocks_a = _blocks(a, ya, xa)
-    contrast = blocks_a.std(axis=(1, 2))
-    textured = contrast >= MIN_CONTRAST
-    if textured.sum() < MIN_BLOCKS:
-        return PairMotion(start, end, 0.0, 0.0, 0.0, 0.0, "flat", int(textured.sum()), 0)
-    ya, xa, yb, xb, blocks_a = ya[textured], xa[textured], yb[textured], xb[textured], \
-        blocks_a[textured]
-    py, px = _block_shifts(blocks_a, _blocks(b, yb, xb))
+    blocks_b = _normalised(_blocks(pb.image, yb, xb))
+    cross = np.fft.rfft2(blocks_b * _WINDOW) * np.conj(pa.block_spectra[textured])
+    px, py = _peak(cross, (BLOCK, BLOCK))
     yb2 = np.clip(yb + py, 0, h - BLOCK)
     xb2 = np.clip(xb + px, 0, w - BLOCK)
-    blocks_b = _blocks(b, yb2, xb2)
-    fy, fx, match = _refine(blocks_a, blocks_b)
+    fy, fx, match = _refine(pa.blocks[textured], _normalised(_blocks(pb.image, yb2, xb2)))
     matched = (match >= MIN_MATCH) & (np.abs(fx) <= 1.5) & (np.abs(fy) <= 1.5)
-    n_textured = len(ya)
     if matched.sum() < max(MIN_BLOCKS, 0.3 * n_textured):
         # most textured blocks found nothing like themselves: another shot
         status = "cut" if matched.sum() < 0.3 * n_textured else "unsure"
@@ -170,38 +197,24 @@ _WINDOW = np.outer(np.hanning(BLOCK), np.hanning(BLOCK)).astype(np.float32)
 
 
 def _blocks(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    r = np.arange(BLOCK)
-    return img[(ys[:, None] + r)[:, :, None], (xs[:, None] + r)[:, None, :]]
+    return np.lib.stride_tricks.sliding_window_view(img, (BLOCK, BLOCK))[ys, xs]
 
 
 def _normalised(blocks: np.ndarray) -> np.ndarray:
     """Zero mean, unit spread per block: a global change of brightness (flicker) vanishes."""
-    centred = blocks - blocks.mean(axis=(1, 2), keepdims=True)
-    return centred / (centred.std(axis=(1, 2), keepdims=True) + 1e-3)
+    centred = blocks - blocks.mean(axis=(-2, -1), keepdims=True)
+    return centred / (centred.std(axis=(-2, -1), keepdims=True) + 1e-3)
 
 
-def _whole_frame_shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
-    """The shift most of the frame shows, in whole pixels: where the blocks start looking."""
-    window = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
-    fa = np.fft.rfft2((a - a.mean()) * window)
-    fb = np.fft.rfft2((b - b.mean()) * window)
-    cross = fb * np.conj(fa)
-    corr = np.fft.irfft2(cross / (np.abs(cross) + 1e-9), s=a.shape)
-    y, x = np.unravel_index(int(np.argmax(corr)), corr.shape)
-    h, w = a.shape
-    return int(x if x <= w // 2 else x - w), int(y if y <= h // 2 else y - h)
-
-
-def _block_shifts(blocks_a: np.ndarray, blocks_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whole-pixel shift of each block by phase correlation (all blocks in one FFT)."""
-    fa = np.fft.rfft2(_normalised(blocks_a) * _WINDOW)
-    fb = np.fft.rfft2(_normalised(blocks_b) * _WINDOW)
-    cross = fb * np.conj(fa)
-    corr = np.fft.irfft2(cross / (np.abs(cross) + 1e-6), s=(BLOCK, BLOCK))
-    peak = corr.reshape(len(corr), -1).argmax(axis=1)
-    py, px = np.divmod(peak, BLOCK)
-    half = BLOCK // 2
-    return np.where(py > half, py - BLOCK, py), np.where(px > half, px - BLOCK, px)
+def _peak(cross: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) shift, in whole pixels, at the peak of the phase correlation whose cross
+    spectrum is ``cross`` (one image, or a stack of blocks at once)."""
+    corr = np.fft.irfft2(cross / (np.abs(cross) + 1e-6), s=shape)
+    flat = corr.reshape(*corr.shape[:-2], -1).argmax(axis=-1)
+    y, x = np.divmod(flat, shape[1])
+    y = np.where(y > shape[0] // 2, y - shape[0], y)
+    x = np.where(x > shape[1] // 2, x - shape[1], x)
+    return x, y
 
 
 def _refine(blocks_a: np.ndarray, blocks_b: np.ndarray):
