@@ -22,8 +22,6 @@ from hailuo_nb._presentation.records import camera_bundle, camera_table_bundle, 
 from hailuo_nb.request import GenerationRequest
 from hailuo_nb.task import Task
 
-pytest.importorskip("skimage", reason="the photographs ship in scikit-image's wheel")
-
 
 @dataclass(frozen=True)
 class Verdict:
