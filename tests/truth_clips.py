@@ -50,9 +50,11 @@ class Spec:
     flicker: float = 0.0  # brightness swings by this fraction
     shake: float = 0.0  # jitter, fraction of the width, per frame, not accumulating
     bitrate: int = 0  # bits/s; 0: near lossless (CRF 18)
+    preset: str = "ultrafast"  # x264's: "medium" adds B-frames, as delivered MP4s have
     cut_at: float | None = None  # seconds: the scene changes to another photograph
     flat: bool = False  # a scene with almost no texture (a blurred sky)
     tracking: bool = False  # the subject stays at the centre: the camera follows it
+    upscale: int = 1  # drawn at size / upscale, scaled up on encoding (big clips, quickly)
     seed: int = 7
 
 
@@ -93,7 +95,7 @@ def _sample(img: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
 
 def camera_path(spec: Spec) -> list[tuple[float, float, float, float]]:
     """(time, content offset x px, content offset y px, magnification) per frame."""
-    w, h = spec.size
+    w, h = spec.size[0] // spec.upscale, spec.size[1] // spec.upscale
     frames = round(spec.seconds * spec.fps)
     out, ox, oy, mag = [], 0.0, 0.0, 1.0
     for n in range(frames):
@@ -110,7 +112,8 @@ def camera_path(spec: Spec) -> list[tuple[float, float, float, float]]:
 def render(spec: Spec, path: Path) -> Path:
     """Write the clip of ``spec`` to ``path`` (H.264 in MP4) and return it."""
     rng = np.random.default_rng(spec.seed)
-    w, h = spec.size
+    out_w, out_h = spec.size
+    w, h = out_w // spec.upscale, out_h // spec.upscale
     scene = photo(spec.photo)
     after_cut = photo("coffee.png" if spec.photo != "coffee.png" else "rocket.jpg")
     if spec.flat:  # a sky: a smooth gradient, a few grey levels of relief
@@ -130,13 +133,13 @@ def render(spec: Spec, path: Path) -> Path:
     path = Path(path)
     container = av.open(str(path), "w")
     stream = container.add_stream("libx264", rate=spec.fps)
-    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    stream.width, stream.height, stream.pix_fmt = out_w, out_h, "yuv420p"
     stream.time_base = Fraction(1, spec.fps)
     if spec.bitrate:
         stream.bit_rate = spec.bitrate
-        stream.options = {"preset": "ultrafast"}
+        stream.options = {"preset": spec.preset}
     else:
-        stream.options = {"crf": "18", "preset": "ultrafast"}
+        stream.options = {"crf": "18", "preset": spec.preset}
     stream.codec_context.thread_count = 1
     vy, vx = np.mgrid[0:h, 0:w].astype(np.float32)
     cx, cy = vx - w / 2, vy - h / 2
@@ -172,6 +175,8 @@ def render(spec: Spec, path: Path) -> Path:
             frame = frame + rng.normal(0, spec.noise, frame.shape)
         video_frame = av.VideoFrame.from_ndarray(np.clip(frame, 0, 255).astype(np.uint8),
                                                  format="rgb24")
+        if spec.upscale != 1:
+            video_frame = video_frame.reformat(width=out_w, height=out_h)
         video_frame.pts = n
         for packet in stream.encode(video_frame):
             container.mux(packet)
