@@ -45,6 +45,7 @@ class Spec:
     size: tuple = (384, 216)
     subject: float = 0.0  # a cut-out walking across: its speed, fraction of width/s, + right
     subject_photo: str = "chelsea.png"
+    subject_size: float = 0.55  # its height, as a fraction of the frame's
     parallax: float = 0.0  # the lower third is a nearer layer moving this many times faster
     noise: float = 0.0  # sensor noise, grey levels (0-255) of spread
     flicker: float = 0.0  # brightness swings by this fraction
@@ -121,9 +122,9 @@ def render(spec: Spec, path: Path) -> Path:
         yy, xx = np.mgrid[0:ph, 0:pw].astype(np.float32)
         scene = np.stack([150 + 0.05 * xx + 0.02 * yy, 180 + 0.03 * yy, 220 - 0.02 * xx], -1)
     near = photo("coffee.png")
-    # the subject: an oval cut-out of another photograph, 45 % of the height tall
+    # the subject: an oval cut-out of another photograph
     sub = photo(spec.subject_photo)
-    sh = int(h * 0.55)
+    sh = int(h * spec.subject_size)
     sw = int(sh * 0.7)
     sy, sx = np.mgrid[0:sh, 0:sw]
     sub_img = _sample(sub, sx * sub.shape[1] / sw * 0.6 + sub.shape[1] * 0.2,
@@ -261,6 +262,15 @@ CASES = (
                                           subject=-0.2, photo="coffee.png",
                                           subject_photo="astronaut.png"),
          ("[Zoom out]", "[Pull out]", "[Zoom in]", "[Static shot]")),
+    Case("big moving subject", Spec("big_walker_still", subject=0.3, subject_size=0.9),
+         ("[Pan left]", "[Static shot]")),
+    Case("big moving subject", Spec("big_walker_zoom_pan", (Move(pan=0.05, zoom=1.08),),
+                                    subject=0.3, subject_size=0.8, noise=8),
+         ("[Zoom in,Pan right]", "[Zoom out]", "[Pan left]")),
+    Case("fast moves", Spec("fast_pan_left", (Move(pan=-0.4),), photo="coffee.png"),
+         ("[Pan left]", "[Static shot]")),
+    Case("fast moves", Spec("fast_zoom_out", (Move(zoom=1 / 1.35),), photo="rocket.jpg"),
+         ("[Zoom out]", "[Zoom in]")),
     Case("tracking a subject", Spec("tracking", (Move(pan=R),), tracking=True),
          ("[Tracking shot]", "[Pan right]", "[Static shot]")),
     Case("parallax (a nearer layer 2x faster)",

@@ -26,7 +26,7 @@ from .motion_estimate import (
     ANALYSIS_WIDTH,
     SAMPLES_PER_SECOND,
     PairMotion,
-    motion_between,
+    motion_series,
     prepare,
     sample_frames,
 )
@@ -242,9 +242,7 @@ def bracket_groups(prompt: str) -> list[tuple[str, ...]]:
 def measure(path: str | os.PathLike) -> tuple[float, list[PairMotion]]:
     """(duration, the camera's motion between each pair of sampled frames)."""
     sampled = sample_frames(path)
-    f, t = [prepare(frame) for frame in sampled.frames], sampled.times
-    return sampled.duration, [motion_between(f[i], f[i + 1], t[i], t[i + 1])
-                              for i in range(len(f) - 1)]
+    return sampled.duration, motion_series([prepare(f) for f in sampled.frames], sampled.times)
 
 
 def camera_report(path: str | os.PathLike, prompt: str) -> CameraReport:

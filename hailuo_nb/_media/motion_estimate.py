@@ -27,6 +27,7 @@ MIN_CONTRAST = 2.5  # grey levels (0-255): a block flatter than this has nothing
 MIN_MATCH = 0.35  # normalised correlation of a matched block with its place in the next frame
 INLIER_PX = 0.75  # px: a block agrees with the camera's motion within this
 MIN_BLOCKS = 6  # textured, matched blocks needed before a pair says anything
+SECOND_PEAK = 0.5  # a second whole-frame shift this strong is searched from too
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,24 @@ def prepare(image: np.ndarray) -> Prepared:
                     raw.std(axis=(1, 2)))
 
 
+def motion_series(frames: list[Prepared], times: list[float]) -> list[PairMotion]:
+    """The camera's motion between each pair of consecutive frames, each pair searched from
+    the last clear pair's motion as well (the camera's motion changes smoothly)."""
+    out, prior = [], None
+    for i in range(len(frames) - 1):
+        pair = motion_between(frames[i], frames[i + 1], times[i], times[i + 1], prior)
+        out.append(pair)
+        if pair.status == "ok":
+            h, w = frames[i].image.shape
+            dt = times[i + 1] - times[i]
+            prior = (round(pair.dx * w * dt), round(pair.dy * h * dt))
+    return out
+
+
 def motion_between(a: np.ndarray | Prepared, b: np.ndarray | Prepared, start: float,
-                   end: float) -> PairMotion:
-    """The camera's motion from frame ``a`` (at ``start``) to ``b`` (at ``end``)."""
+                   end: float, prior: tuple[int, int] | None = None) -> PairMotion:
+    """The camera's motion from frame ``a`` (at ``start``) to ``b`` (at ``end``);
+    ``prior``: the shift (px) the camera's motion so far predicts, searched from too."""
     pa = a if isinstance(a, Prepared) else prepare(a)
     pb = b if isinstance(b, Prepared) else prepare(b)
     h, w = pa.image.shape
@@ -142,18 +158,24 @@ def motion_between(a: np.ndarray | Prepared, b: np.ndarray | Prepared, start: fl
     n_textured = int(textured.sum())
     if n_textured < MIN_BLOCKS:
         return PairMotion(start, end, 0.0, 0.0, 0.0, 0.0, "flat", n_textured, 0)
-    # first guess: the whole frame's shift; then each block's own, in whole pixels
-    gx, gy = _peak(pb.spectrum * np.conj(pa.spectrum), (h // 2, w // 2))
-    gx, gy = 2 * gx, 2 * gy
     ya, xa = pa.ys[textured], pa.xs[textured]
-    yb = np.clip(ya + gy, 0, h - BLOCK)
-    xb = np.clip(xa + gx, 0, w - BLOCK)
-    blocks_b = _normalised(_blocks(pb.image, yb, xb))
-    cross = np.fft.rfft2(blocks_b * _WINDOW) * np.conj(pa.block_spectra[textured])
-    px, py = _peak(cross, (BLOCK, BLOCK))
-    yb2 = np.clip(yb + py, 0, h - BLOCK)
-    xb2 = np.clip(xb + px, 0, w - BLOCK)
-    fy, fx, match = _refine(pa.blocks[textured], _normalised(_blocks(pb.image, yb2, xb2)))
+    blocks_a, spectra_a = pa.blocks[textured], pa.block_spectra[textured]
+    # where to look: the whole frame's strongest shift, its second when that one is nearly
+    # as strong (a big subject moving its own way), and the prior; each block keeps the best
+    starts = [(2 * gx, 2 * gy) for gx, gy in
+              _frame_shifts(pb.spectrum * np.conj(pa.spectrum), (h // 2, w // 2))]
+    if prior is not None and all(abs(prior[0] - x) + abs(prior[1] - y) > 3 for x, y in starts):
+        starts.append(prior)  # a subject filling the centre can hide the camera's shift
+    best = None
+    for gx, gy in starts:
+        found = _match_blocks(pb.image, ya, xa, blocks_a, spectra_a, gx, gy)
+        if best is None:
+            best = found
+        else:
+            better = found[4] > best[4]
+            best = tuple(np.where(better, new, old) for new, old in zip(found, best,
+                                                                        strict=True))
+    yb2, xb2, fy, fx, match = best
     matched = (match >= MIN_MATCH) & (np.abs(fx) <= 1.5) & (np.abs(fy) <= 1.5)
     if matched.sum() < max(MIN_BLOCKS, 0.3 * n_textured):
         # most textured blocks found nothing like themselves: another shot
@@ -171,6 +193,39 @@ def motion_between(a: np.ndarray | Prepared, b: np.ndarray | Prepared, start: fl
     tx, ty, a_, r_ = params
     return PairMotion(start, end, tx / w / dt, ty / h / dt, float(np.log1p(a_)) / dt,
                       r_ / dt, "ok", n_textured, int(inliers.sum()))
+
+
+def _match_blocks(image, ya, xa, blocks_a, spectra_a, gx, gy):
+    """(y, x) where each block of the first frame landed in ``image`` in whole pixels,
+    (dy, dx) the fraction left, and how well it matches, starting the search at (gx, gy)."""
+    h, w = image.shape
+    yb = np.clip(ya + gy, 0, h - BLOCK)
+    xb = np.clip(xa + gx, 0, w - BLOCK)
+    blocks_b = _normalised(_blocks(image, yb, xb))
+    px, py = _peak(np.fft.rfft2(blocks_b * _WINDOW) * np.conj(spectra_a), (BLOCK, BLOCK))
+    yb2 = np.clip(yb + py, 0, h - BLOCK)
+    xb2 = np.clip(xb + px, 0, w - BLOCK)
+    fy, fx, match = _refine(blocks_a, _normalised(_blocks(image, yb2, xb2)))
+    return yb2, xb2, fy, fx, match
+
+
+def _frame_shifts(cross: np.ndarray, shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """The whole frame's shift at the strongest peak of its phase correlation, and the
+    second peak's too when it is at least half as strong."""
+    corr = np.fft.irfft2(cross / (np.abs(cross) + 1e-6), s=shape)
+    h, w = shape
+    shifts, first = [], None
+    for _ in range(2):
+        y, x = np.unravel_index(int(np.argmax(corr)), corr.shape)
+        height = corr[y, x]
+        if first is not None and height < SECOND_PEAK * first:
+            break
+        first = height if first is None else first
+        shifts.append((int(x if x <= w // 2 else x - w), int(y if y <= h // 2 else y - h)))
+        rows = np.arange(y - 2, y + 3) % h
+        cols = np.arange(x - 2, x + 3) % w
+        corr[np.ix_(rows, cols)] = -np.inf  # the peak's own shoulders are not a second
+    return shifts
 
 
 def fit_similarity(x, y, u, v, tries: int = 80, tol: float = INLIER_PX):
