@@ -100,8 +100,7 @@ def facts(task: Any, *, checksum: bool = False,
         rows.append(("preview", task.stills_error))
     report = getattr(task, "camera", None)
     if report is not None and report.rows:
-        rows.append(("camera", f"{sum(r.verdict == 'match' for r in report.rows)} of "
-                               f"{len(report.rows)} commands seen"))
+        rows.append(("camera", report.summary))
     if getattr(task, "reused_from", None):
         rows.append(("reused", f"made {when(task.reused_from)} by an earlier run of this cell; "
                                "nothing was sent again (--new / new=True for a new take)"))
@@ -114,14 +113,13 @@ def camera_html(report: Any) -> str:
     esc = html.escape
     total = max((r.end for r in report.rows), default=1.0) or 1.0
     cells = "".join(
-        f'<div title="{esc(f"[{r.command}] seen {r.seen} ({r.confidence:.2f})", quote=True)}" '
+        f'<div title="{esc(f"[{r.command}] seen {r.seen} ({r.confidence:.2f}) {r.reason}")}" '
         f'style="flex:{max(0.05, (r.end - r.start) / total):.3f};background:'
         f'{colours[r.verdict]};color:#fff;padding:1px 4px;overflow:hidden;'
         f'white-space:nowrap;font-size:11px">{esc(r.command)}: {esc(r.verdict)}</div>'
         for r in report.rows)
-    score = f"{report.score:.0%}" if report.rows else "—"
     return (f'<div class="hailuo-camera" style="margin-top:4px"><div style="font-size:12px">'
-            f"camera check: {score} of the commands seen ({esc(report.note)})</div>"
+            f"camera check: {esc(report.summary)} ({esc(report.note)})</div>"
             f'<div style="display:flex;gap:2px;max-width:520px">{cells}</div></div>')
 
 
@@ -137,14 +135,21 @@ def camera_table_bundle(table: Any) -> dict:
         f"<tr><td><code>{esc(label)}</code></td><td>[{esc(r.command)}]</td>"
         f"<td>{esc(r.expected)}</td><td>{esc(r.seen)}</td>"
         f'<td style="color:{colours[r.verdict]}">{esc(r.verdict)}</td>'
-        f"<td>{r.confidence:.2f}</td></tr>" for label, r in table.rows)
-    score = f"{table.score:.0%}" if table.rows else "—"
+        f"<td>{r.confidence:.2f}</td><td>{_measured(r)}</td><td>{esc(r.reason)}</td></tr>"
+        for label, r in table.rows)
     page = ('<table class="hailuo-camera-table" style="font-family:sans-serif;font-size:12px">'
             "<thead><tr><th>task</th><th>command</th><th>expected</th><th>seen</th>"
-            f"<th>verdict</th><th>confidence</th></tr></thead><tbody>{body}</tbody></table>"
-            f"<p style=\"font-family:sans-serif;font-size:12px\">score: {score} of the commands "
-            "seen</p>")
+            "<th>verdict</th><th>confidence</th><th>pan, tilt /s · zoom /s</th><th>why</th>"
+            f"</tr></thead><tbody>{body}</tbody></table>"
+            f"<p style=\"font-family:sans-serif;font-size:12px\">score: {esc(table.summary)}</p>")
     return {"text/plain": repr(table), "text/html": page}
+
+
+def _measured(r: Any) -> str:
+    """The camera's measured motion of a row (pan + right, tilt + up; zoom >1 in)."""
+    if getattr(r, "pan", None) is None:
+        return "—"
+    return f"{r.pan:+.1%}, {r.tilt:+.1%} · x{r.zoom:.3f}"
 
 
 def record_text(task: Any) -> str:
