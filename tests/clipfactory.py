@@ -78,8 +78,8 @@ def make_clip(path, seconds: float = 4.0, fps: int = 12, *, pan=(0.0, 0.0), subj
             elif _within(t, black) is not None:
                 image = np.zeros((height, width, 3), np.uint8)
             else:
-                x0 = int(round(40 - pan[0] * t)) % (scene.shape[1] - width)
-                y0 = int(round(40 - pan[1] * t)) % (scene.shape[0] - height)
+                x0 = round(40 - pan[0] * t) % (scene.shape[1] - width)
+                y0 = round(40 - pan[1] * t) % (scene.shape[0] - height)
                 image = scene[y0:y0 + height, x0:x0 + width].copy()
                 if subject:
                     side = width // 10

@@ -7,7 +7,7 @@ The anchors (public definitions, so numbers read the same as elsewhere):
   (``pix_th`` 0.10), a frame is black when 98 % of its pixels are (``pic_th`` 0.98);
 - frozen: FFmpeg ``freezedetect`` — two frames are the same when their mean absolute
   difference is below 0.001 of the range (``noise``); black frames are not frozen ones;
-- flicker: VBench's temporal flickering, (255 − mean |frame(t) − frame(t+1)|) / 255,
+- flicker: VBench's temporal flickering, (255 - mean |frame(t) - frame(t+1)|) / 255,
   taken where the scene holds still (VBench scores it on static scenes): 1 is steady;
 - motion: VBench's dynamic degree — a frame pair (about 8 per second) "moves" when the
   top 5 % of its motion magnitudes exceed 6 · (min side / 256) · max(1, 8 / fps) pixels.
