@@ -299,21 +299,20 @@ def _dynamic_degree(grey: list[np.ndarray], fps: float, black: np.ndarray,
                     frozen_pair: np.ndarray) -> tuple[float, list[int]]:
     """(share of sampled pairs that move, indices i of consecutive pairs that hold still)."""
     step = max(1, round(fps / PAIRS_PER_SECOND))
-    half = [_halve(g) for g in grey]  # blocks are matched at half size: fewer, faster FFTs
-    threshold = motion_threshold(min(half[0].shape), fps / step)
+    blocks = _BlockSpectra(grey)
+    threshold = motion_threshold(blocks.short_side, fps / step)
     moving = counted = 0
-    for i in range(0, len(grey) - step, step):
-        if black[i] or black[i + step]:
-            continue  # a black frame has no motion to measure; it is not counted as still
-        counted += 1
-        if not frozen_pair[i:i + step].all() and _top_motion(half[i], half[i + step]) > threshold:
-            moving += 1
     still = []
-    for i in range(len(grey) - 1):  # flicker's pairs: consecutive frames, nothing moving
-        if black[i] or black[i + 1]:
-            continue
-        if frozen_pair[i] or _top_motion(half[i], half[i + 1]) < STILL_PX:
+    for i in range(len(grey) - 1):
+        if i % step == 0 and i + step < len(grey) and not (black[i] or black[i + step]):
+            counted += 1  # a black frame has no motion to measure: such pairs are not counted
+            if not frozen_pair[i:i + step].all() and blocks.top_motion(i, i + step) > threshold:
+                moving += 1
+        # flicker's pairs: consecutive frames, nothing moving
+        if not (black[i] or black[i + 1]) and (
+                frozen_pair[i] or blocks.top_motion(i, i + 1) < STILL_PX):
             still.append(i)
+        blocks.forget_before(i)
     return (moving / counted if counted else 0.0), still
 
 
@@ -323,21 +322,51 @@ def _halve(grey: np.ndarray) -> np.ndarray:
     return (g[0::2, 0::2] + g[1::2, 0::2] + g[0::2, 1::2] + g[1::2, 1::2]) / 4
 
 
+_WINDOW = np.outer(np.hanning(BLOCK), np.hanning(BLOCK)).astype(np.float32)
+
+
+def _spectra(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the real FFT of each windowed block, whether the block has texture enough)."""
+    h, w = grey.shape
+    tops = range(0, h - BLOCK + 1, BLOCK // 4)
+    lefts = range(0, w - BLOCK + 1, BLOCK // 4)
+    patches = np.stack([grey[t:t + BLOCK, s:s + BLOCK] for t in tops for s in lefts])
+    textured = patches.std(axis=(1, 2)) >= MIN_TEXTURE
+    centred = (patches - patches.mean(axis=(1, 2), keepdims=True)) * _WINDOW
+    return np.fft.rfft2(centred).astype(np.complex64), textured
+
+
+class _BlockSpectra:
+    """Block spectra of the half-size frames, each computed once and dropped when passed."""
+
+    def __init__(self, grey: list[np.ndarray]) -> None:
+        self._grey = grey
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.short_side = min(_halve(grey[0]).shape)  # blocks are matched at half size
+
+    def _get(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if i not in self._cache:
+            self._cache[i] = _spectra(_halve(self._grey[i]))
+        return self._cache[i]
+
+    def forget_before(self, i: int) -> None:
+        for key in [k for k in self._cache if k <= i]:
+            del self._cache[key]
+
+    def top_motion(self, i: int, j: int) -> float:
+        return top_motion(_shifts_from(*self._get(i), *self._get(j)))
+
+
 def block_shifts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per matched block of ``a`` (half-overlapping BLOCK squares), the shift (dx, dy) in
+    """Per matched block of ``a`` (BLOCK squares every BLOCK / 4 px), the shift (dx, dy) in
     px of its content in ``b``; flat blocks and weak matches count as no motion."""
-    h, w = a.shape
-    tops = range(0, h - BLOCK + 1, BLOCK // 2)
-    lefts = range(0, w - BLOCK + 1, BLOCK // 2)
-    pa = np.stack([a[t:t + BLOCK, s:s + BLOCK] for t in tops for s in lefts])
-    pb = np.stack([b[t:t + BLOCK, s:s + BLOCK] for t in tops for s in lefts])
-    textured = (pa.std(axis=(1, 2)) >= MIN_TEXTURE) & (pb.std(axis=(1, 2)) >= MIN_TEXTURE)
-    window = np.outer(np.hanning(BLOCK), np.hanning(BLOCK))
-    fa = np.fft.fft2((pa - pa.mean(axis=(1, 2), keepdims=True)) * window)
-    fb = np.fft.fft2((pb - pb.mean(axis=(1, 2), keepdims=True)) * window)
+    return _shifts_from(*_spectra(a), *_spectra(b))
+
+
+def _shifts_from(fa: np.ndarray, ta: np.ndarray, fb: np.ndarray, tb: np.ndarray) -> np.ndarray:
     cross = fb * np.conj(fa)
     cross /= np.abs(cross) + 1e-9
-    corr = np.fft.ifft2(cross).real
+    corr = np.fft.irfft2(cross, s=(BLOCK, BLOCK))
     flat = corr.reshape(len(corr), -1)
     peak = flat.argmax(axis=1)
     strength = flat[np.arange(len(flat)), peak]
@@ -347,30 +376,34 @@ def block_shifts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     dx = np.where(dx > BLOCK / 2, dx - BLOCK, dx)
     dy = np.where(dy > BLOCK / 2, dy - BLOCK, dy)
     shifts = np.stack([dx, dy], axis=1)
-    shifts[~textured | (strength < MIN_PEAK)] = 0.0
+    shifts[~(ta & tb) | (strength < MIN_PEAK)] = 0.0
     return shifts
 
 
 def _subpixel(corr: np.ndarray, py: np.ndarray, px: np.ndarray, axis: int) -> np.ndarray:
-    """The parabola through the peak and its two neighbours along ``axis``: its vertex."""
+    """The fraction of a pixel past the peak along ``axis``, from the larger neighbour: a
+    phase-correlation peak is a sampled sinc, for which c1 / (c1 + c0) is the offset
+    (Foroosh, Zerubia and Berthod 2002); a parabola through three samples is biased."""
     n = np.arange(len(corr))
     if axis == 2:
-        left = corr[n, py, (px - 1) % BLOCK]
-        right = corr[n, py, (px + 1) % BLOCK]
+        before = corr[n, py, (px - 1) % BLOCK]
+        after = corr[n, py, (px + 1) % BLOCK]
     else:
-        left = corr[n, (py - 1) % BLOCK, px]
-        right = corr[n, (py + 1) % BLOCK, px]
+        before = corr[n, (py - 1) % BLOCK, px]
+        after = corr[n, (py + 1) % BLOCK, px]
     centre = corr[n, py, px]
-    denominator = left - 2 * centre + right
-    offset = np.where(np.abs(denominator) > 1e-9, 0.5 * (left - right) / denominator, 0.0)
-    return np.clip(offset, -0.5, 0.5)
+    side = np.maximum(before, after)
+    offset = np.where(side > 0, side / (side + centre + 1e-9), 0.0)
+    return np.clip(np.where(after >= before, offset, -offset), -0.5, 0.5)
 
 
-def _top_motion(a: np.ndarray, b: np.ndarray) -> float:
-    """The mean magnitude of the top 5 % of block motions (as VBench's top-5 % flow)."""
-    magnitude = np.hypot(*block_shifts(a, b).T)
+def top_motion(shifts: np.ndarray) -> float:
+    """The top 5 % of block motions (as VBench's top-5 % flow): their median rather than
+    their mean, since a few hundred blocks are not a dense flow, and one block matched to
+    the wrong peak would otherwise decide a pair."""
+    magnitude = np.hypot(shifts[:, 0], shifts[:, 1])
     count = max(1, int(np.ceil(len(magnitude) * TOP_SHARE)))
-    return float(np.sort(magnitude)[-count:].mean())
+    return float(np.median(np.sort(magnitude)[-count:]))
 
 
 def _flicker(grey: list[np.ndarray], still_pairs: list[int]) -> float | None:

@@ -14,7 +14,7 @@ import csv
 import html
 import os
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,15 +225,14 @@ class Comparison:
 
     # -- plots ---------------------------------------------------------------------------
 
-    def follow_rate(self) -> dict[str, tuple[int, int]]:
-        """Per camera command: (takes that followed it, takes judged), "unsure" not judged."""
-        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    def follow_rate(self) -> dict[str, dict[str, int]]:
+        """Per camera command, its takes counted by verdict: {"match", "unsure",
+        "mismatch"} (every take counts: a command ignored reads "unsure" or "mismatch")."""
+        counts: dict[str, dict[str, int]] = {}
         for _, r in self._camera_rows():
-            if r.verdict == "unsure":
-                continue
-            counts[r.command][1] += 1
-            counts[r.command][0] += r.verdict == "match"
-        return {command: (ok, n) for command, (ok, n) in counts.items()}
+            tally = counts.setdefault(r.command, {"match": 0, "unsure": 0, "mismatch": 0})
+            tally[r.verdict if r.verdict in tally else "unsure"] += 1
+        return counts
 
     def confusion(self) -> tuple[list[str], list[str], list[list[int]]]:
         """(expected motions, seen motions, counts[expected][seen]) over every command."""

@@ -29,23 +29,33 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def follow_rate_png(rates: dict[str, tuple[int, int]]) -> bytes:
-    """Bars: per camera command, the share of judged takes that followed it, with n."""
+COLOURS = {"match": "#4c9a5b", "unsure": "#b0b0b0", "mismatch": "#c8504b"}
+
+
+def follow_rate_png(rates: dict[str, dict[str, int]]) -> bytes:
+    """Stacked bars: per camera command, the share of its takes seen to follow it (then
+    unsure, then not followed), with "followed/takes" written beside each bar."""
     commands = sorted(rates)
     figure = _figure(6.4, 0.3 * max(len(commands), 3) + 1.0)
     axes = figure.add_subplot()
-    shares = [rates[c][0] / rates[c][1] if rates[c][1] else 0.0 for c in commands]
-    axes.barh(range(len(commands)), shares, color="#4c72b0")
+    left = [0.0] * len(commands)
+    for verdict, colour in COLOURS.items():
+        shares = [rates[c][verdict] / max(1, sum(rates[c].values())) for c in commands]
+        axes.barh(range(len(commands)), shares, left=left, color=colour, label=verdict)
+        left = [a + b for a, b in zip(left, shares, strict=True)]
     axes.set_yticks(range(len(commands)), commands)
     axes.invert_yaxis()
-    axes.set_xlim(0, 1.15)
-    axes.set_xlabel("followed (share of judged takes)")
+    axes.set_xlim(0, 1.18)
+    axes.set_xlabel("share of takes")
     for i, command in enumerate(commands):
-        ok, n = rates[command]
-        axes.text(min(shares[i], 1.0) + 0.02, i, f"{ok}/{n}", va="center", fontsize=8)
-    axes.set_title("Camera commands followed", fontsize=10)
-    if not commands:
-        axes.text(0.5, 0.5, "no judged camera command", ha="center", transform=axes.transAxes)
+        tally = rates[command]
+        axes.text(1.02, i, f"{tally['match']}/{sum(tally.values())}", va="center", fontsize=8)
+    axes.set_title("Camera commands followed (followed/takes)", fontsize=10)
+    if commands:
+        axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3,
+                    frameon=False)
+    else:
+        axes.text(0.5, 0.5, "no camera command", ha="center", transform=axes.transAxes)
     return _png(figure)
 
 

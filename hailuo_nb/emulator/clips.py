@@ -45,8 +45,8 @@ Controls, to show the checks of a clip failing (set per task, see config.py):
   ``Static shot``);
 - ``black=s``: frames before ``s`` seconds are pure black (the camera moves on beneath);
 - ``frozen=s``: the frame at the clip's middle, ``floor(frames / 2)``, is shown again for the
-  next ``round(s * 12)`` frames (``s`` seconds of identical frames with it); then the clip
-  goes on where it would have been.
+  next ``round(s * 12) - 1`` frames (``s`` seconds of identical frames with it); then the
+  clip goes on where it would have been.
 
 Clips are cached on disk by (commands, duration, quality, black, frozen):
 ``$HAILUO_EMULATOR_CACHE``, else ``<tempdir>/hailuo_nb_emulator_clips/v1/``, written to a
@@ -283,7 +283,7 @@ def render_clip(commands: list[list[str]], duration: int, quality: str, path, *,
     cx, cy, mag = tw / 2, th / 2, 1.0
     black_frames = round(float(black) * FPS)
     hold_from = frames // 2
-    hold_until = hold_from + round(float(frozen) * FPS)  # frames in (from, until] repeat it
+    hold_until = hold_from + round(float(frozen) * FPS) - 1  # (from, until] repeat it
     held = None
     path = Path(path)
     container = av.open(os.fspath(path), "w", format="mp4")
