@@ -140,7 +140,7 @@ def run() -> dict:
             scaled = _one_life(shell, log, emu, SCALED_TASK, "scaled")
             bc.set_polling(2.0, 15.0, 1.0)
             real = _one_life(shell, log, emu, REAL_TASK, "real")
-            get_poller().forget_all()
+            get_poller().stop_following_all()
             shell.clear_instance()
     finally:
         ipywidgets.comm.create_comm = saved

@@ -132,7 +132,7 @@ def run() -> dict:
         d_base = delays(emu_b, baseline_ids, seen)
         gets_s = emu_s.stats["by_route"].get("GET /v1/tasks", 0)
         gets_b = emu_b.stats["by_route"].get("GET /v1/tasks", 0)
-        get_poller().forget_all()
+        get_poller().stop_following_all()
 
     n_s, n_b = len(subject_ids), len(baseline_ids)
     med_s, med_b = bc.median(d_sub), bc.median(d_base)

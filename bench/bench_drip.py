@@ -43,7 +43,7 @@ def _one_run(drip: bool) -> tuple[list[float], list[float]]:
                 if task.local_path:
                     saved.setdefault(task.id, time.time() - t0)
             time.sleep(0.02)
-        hailuo_nb._engine.scheduler.forget_all()
+        hailuo_nb._engine.scheduler.stop_following_all()
         client.close()
     return sorted(seen.values()), sorted(saved.values())
 

@@ -1,7 +1,7 @@
 """Item 6 — the weight of the saved quick-start notebook.
 
-``hailuo_nb._presentation.demo.run_demo`` (nbclient, a real kernel, the emulator in the same process)
-executes ``notebooks/quickstart.ipynb`` and saves it; its size on disk is the subject.
+``hailuo_nb._presentation.demo.run_demo`` (nbclient, a real kernel, the emulator in the same
+process) executes ``notebooks/quickstart.ipynb`` and saves it; its size on disk is the subject.
 Baseline: the same notebook as committed (outputs cleared). Target: <= 200 KB saved.
 The breakdown says where the bytes are: the saved widget state
 (``metadata.widgets``, written by nbclient's ``store_widget_state``), each cell's
@@ -74,7 +74,8 @@ def run() -> dict:
     try:
         from hailuo_nb._presentation.demo import find_notebook
     except ImportError as exc:
-        return bc.section("6. Notebook weight", [], [f"hailuo_nb._presentation.demo is missing: {exc}"])
+        return bc.section("6. Notebook weight", [],
+                          [f"hailuo_nb._presentation.demo is missing: {exc}"])
     source = find_notebook(None)
     base = source.stat().st_size
     nb, size, videos, took = _execute(None)

@@ -92,7 +92,7 @@ def views_phase() -> dict:
         done = all(t.is_done for t in tasks)
         for v in views:
             v.close()
-        hailuo_nb.api.get_poller().forget_all()
+        hailuo_nb._engine.scheduler.get_poller().stop_following_all()
     return {"before": before, "peak": peak, "done": done, "messages": len(log),
             "view_models": view_models, "gallery_models": gallery_models}
 
@@ -198,7 +198,7 @@ def run(profile: bool = False) -> dict:
         peak_rss = bc.maxrss_kb()
         gets = emu.stats["by_route"].get("GET /v1/tasks", 0)
         total_polls = poller.polls
-        poller.forget_all()
+        poller.stop_following_all()
 
     views = json.loads(bc.run_python(
         f"import sys, json; sys.path.insert(0, {str(bc.BENCH_DIR)!r}); "

@@ -93,7 +93,7 @@ def run(rounds: int = ROUNDS, profile: bool = False) -> dict:
                               collect=True)
         emu.configure(slow_rate=0.0)
         prof_text = _profile(shell) if profile else ""
-        get_poller().forget_all()
+        get_poller().stop_following_all()
         shell.clear_instance()
 
     med = {name: bc.median(v) for name, v in times.items()}

@@ -15,7 +15,8 @@ from ._version import __version__
 _EXPORTS = {
     "generate": "api", "generate_many": "api", "forget": "api", "history": "api",
     "live_tasks": "api",
-    "queue_generation": "api", "resume": "api", "wait_all": "api", "report": "_presentation.report_page",
+    "queue_generation": "api", "resume": "api", "wait_all": "api",
+    "report": "_presentation.report_page",
     "stitch": "_media.stitching", "camera_report": "_media.camera_motion",
     "camera_table": "_media.camera_motion", "quality_report": "_media.quality",
     "compare": "_presentation.compare", "export": "_presentation.export",
@@ -41,6 +42,7 @@ def __getattr__(name):
         raise AttributeError(f"module 'hailuo_nb' has no attribute {name!r}")
     import importlib
 
+    _connect()
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
@@ -97,28 +99,53 @@ __all__ = [
 ]
 
 
-def _attach_task_display() -> None:
-    """Inside IPython, a Task displays as a live view or a record; in marimo, as its live
-    view (the model never draws)."""
+_connected = False
+
+
+def _connect() -> None:
+    """Wire the layers above the model into it, once, here and nowhere else.
+
+    The model (``Task``) never imports what draws it or what makes new generations; this
+    hands it both, explicitly, at first use of a public name or at ``%load_ext``: how a
+    task shows (an IPython formatter in a running shell, ``_display_`` for marimo) and how
+    ``continue_with`` makes its next shot. Importing a module never does it as a side effect.
+    """
+    global _connected
+    if _connected:
+        return
+    _connected = True
     import sys
 
+    from .task import Task
+
+    Task.generator = staticmethod(_generate_next)
+    Task._display_ = _marimo_view
     ipython_module = sys.modules.get("IPython")  # not imported here: no IPython, no shell
     shell = ipython_module.get_ipython() if ipython_module is not None else None
     if shell is not None:
         from ._presentation.display import register_task_display
 
         register_task_display(shell)
-    if "marimo" in sys.modules:  # marimo runs notebooks with itself imported
-        from ._presentation import display  # noqa: F401 - attaches Task._display_
 
 
-_attach_task_display()
+def _generate_next(*args, **kwargs):
+    from .api import generate
+
+    return generate(*args, **kwargs)
+
+
+def _marimo_view(task):
+    """What marimo shows for a Task (marimo asks ``_display_``; IPython never does)."""
+    from ._presentation.display import marimo_view
+
+    return marimo_view(task)
 
 
 def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython
     """``%load_ext hailuo_nb``: register the magics (and resume unfinished tasks)."""
     from .magics import load_ipython_extension as _load
 
+    _connect()
     _load(ipython)
 
 

@@ -43,12 +43,12 @@ def _refuse_over_budget(store: Store, *budgets: Budget | None) -> None:
                 raise ValidationError(why, field="budget")
 
 
+# The public names (hailuo_nb re-exports most) and what the presentation layer asks of the API;
+# engine internals are imported from their own modules, not through here.
 __all__ = [
-    "check_now", "clean_uploads", "default_client", "dry_run_body", "forget", "generate",
-    "generate_many",
-    "get_poller", "history",
-    "live_tasks", "queue_generation", "read_stills", "recent_tasks", "resume", "session_budget",
-    "stop_following", "wait_all",
+    "check_now", "clean_uploads", "fill_stills", "forget", "generate", "generate_many",
+    "history", "live_tasks", "queue_generation", "recent_tasks", "resume", "stop_following",
+    "wait_all",
 ]
 
 
@@ -378,7 +378,7 @@ def stop_following(base_url: str, code: str, message: str) -> int:
     others = [t for t in live_tasks() if not t.is_terminal]
     poller = get_poller()
     if not others and poller.live_count() == len(ours):
-        poller.forget_all()  # only those tasks were followed: stop polling a dead port
+        poller.stop_following_all()  # only those tasks were followed: stop polling a dead port
     return len(ours)
 
 
@@ -402,7 +402,7 @@ def forget(task_id: str | None = None, *, unfinished: bool = False,
         task = journal.live_task(row["task_id"])
         if task is not None:
             get_poller().unwatch(task)
-            journal.forget(row["task_id"])
+            journal.unregister(row["task_id"])
         store.write_task(row["local_id"], forgotten=1)
     return [row["task_id"] for row in rows]
 
@@ -424,7 +424,7 @@ def clean_uploads(*, client: Client | None = None, store: Store | None = None) -
     return deleted
 
 
-def read_stills(tasks: Iterable[Task]) -> None:
+def fill_stills(tasks: Iterable[Task]) -> None:
     """Read the poster and strip of saved videos that have none yet (tasks from the
     history, for a report); a video that cannot be decoded gets the reason instead."""
     for task in tasks:
@@ -444,5 +444,3 @@ def history(limit: int | None = None, *, as_dataframe: bool = False, store: Stor
         return pd.DataFrame(rows)
     return rows
 
-
-Task.generator = staticmethod(generate)  # Task.continue_with makes its next shot with it

@@ -240,8 +240,8 @@ class Task(HasTraits):
             self._client = default_client()
         return self._client
 
-    # How to make a new generation, set by the public API when it is imported (hailuo_nb.api
-    # sets it to ``generate``): the model stays below it and never imports it.
+    # How to make a new generation, handed to the model by the package face (hailuo_nb's
+    # ``_connect``, at first use): the model stays below the API and never imports it.
     generator: ClassVar[Callable[..., Any] | None] = None
 
     def continue_with(self, prompt: str = "", **options: Any) -> Task:
@@ -253,7 +253,8 @@ class Task(HasTraits):
                 f"Task {self.id or '(not sent)'} has no video on disk to continue from — wait "
                 "for it (task.wait()) first.")
         if Task.generator is None:
-            raise ValidationError("continue_with needs hailuo_nb's API: `import hailuo_nb`.")
+            raise ValidationError(
+                "continue_with needs hailuo_nb's API: make tasks with hailuo_nb.generate.")
         from ._media import frames  # PyAV loads with the first clip continued, not with the model
 
         try:

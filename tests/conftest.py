@@ -36,9 +36,9 @@ def _fast_polling():
         from hailuo_nb._client import client
         from hailuo_nb._engine import journal
         from hailuo_nb._engine import scheduler as poller
-        poller.forget_all()
-        journal.forget()
-        client.forget_default_clients()
+        poller.stop_following_all()
+        journal.unregister()
+        client.drop_default_clients()
     for name, value in saved.items():
         setattr(settings, name, value)
 

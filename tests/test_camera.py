@@ -402,6 +402,7 @@ command_bits = st.lists(
 anything = st.one_of(st.text(max_size=300), bracketish, command_bits)
 
 
+@pytest.mark.slow
 @given(anything)
 @settings(max_examples=400)
 def test_lint_never_raises_and_messages_are_one_line(text):

@@ -39,6 +39,7 @@ def test_a_dripping_poll_holds_back_only_its_own_task(chaos):
     assert slow.status != "completed" or slow.local_path  # its own pace, never a crash
 
 
+@pytest.mark.slow
 def test_a_dripping_download_holds_back_only_its_own_video(chaos):
     slow, *others = _make(chaos, ["drip-video [Pan left]"] + [f"fine {i}" for i in range(5)])
     started = time.time()
@@ -55,6 +56,7 @@ def test_a_dripping_download_holds_back_only_its_own_video(chaos):
     ("empty-video", "empty body"),
     ("short-video", "cut short"),
 ])
+@pytest.mark.slow
 def test_a_result_link_that_lies_is_never_saved_as_a_video(chaos, word, reason):
     [task] = _make(chaos, [f"{word} [Zoom in]"])
     with pytest.raises(hailuo_nb.DownloadError) as info:
@@ -74,6 +76,7 @@ def test_a_cut_download_goes_on_with_range(chaos):
 
 @pytest.mark.parametrize("word", ["null-body", "list-body", "empty-body", "huge-body",
                                   "skew-clock"])
+@pytest.mark.slow
 def test_odd_task_bodies_get_a_bounded_outcome(chaos, word):
     [task] = _make(chaos, [f"{word} [Static shot]"])
     time.sleep(2.0)
@@ -86,6 +89,7 @@ def test_odd_task_bodies_get_a_bounded_outcome(chaos, word):
         assert task.note  # says why it is waiting
 
 
+@pytest.mark.slow
 def test_a_revoked_key_loses_no_video(chaos):
     tasks = _make(chaos, [f"revoked {i} [Pan right]" for i in range(20)])
     chaos.reject_until = time.time() + 5.0

@@ -142,6 +142,7 @@ def test_create_answers_the_documented_pending_task(emulator, api_key):
     assert kept["prompt"] == body()["prompt"]
 
 
+@pytest.mark.slow
 def test_a_long_task_is_pending_then_processing_with_rising_progress_then_completed(
     emulator_factory, api_key
 ):
@@ -1389,6 +1390,7 @@ def test_a_garbage_request_line_gets_an_answer(emulator):
 # ---------------------------------------------------------------------------- load
 
 
+@pytest.mark.slow
 def test_holds_a_thousand_tasks(emulator_factory, api_key):
     emu = emulator_factory(task_seconds=0.5)
 
@@ -1423,6 +1425,7 @@ def test_holds_a_thousand_tasks(emulator_factory, api_key):
     assert all(v["status"] == "completed" for v in views)
 
 
+@pytest.mark.slow
 def test_two_hundred_concurrent_keep_alive_connections(emulator, api_key):
     task_id = submit(emulator, api_key).json()["id"]
     n = 200

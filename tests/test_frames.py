@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import random
-import time
 import wave
 
 import pytest
@@ -134,6 +133,7 @@ def total(stills: Stills) -> int:
 @pytest.mark.parametrize(
     ("name", "size"), [("768p", (1366, 768)), ("1080p", (1920, 1080)), ("180p", (320, 180))]
 )
+@pytest.mark.slow
 def test_stills_are_small_jpegs_keeping_the_aspect_ratio(clips, name, size):
     stills = read_stills(clips[name])
     assert (stills.width, stills.height) == size
@@ -202,14 +202,6 @@ def test_a_one_frame_clip_gives_that_frame_everywhere(clips):
     assert len(stills.strip) == 5
     assert len(set(stills.strip)) == 1
     assert decode_jpeg(stills.poster).width == 320
-
-
-def test_six_seconds_of_768p_read_quickly(clips):
-    read_stills(clips["768p"])  # warm the page cache and the libraries
-    start = time.perf_counter()
-    read_stills(clips["768p"])
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, f"read_stills took {elapsed:.2f} s (about 0.2 s expected)"
 
 
 # ---------------------------------------------------------------------------- last frame

@@ -37,9 +37,9 @@ def layer_of(module: str) -> int:
     best = None
     for rank, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[0]:
-                    best = (len(prefix), rank)
+            holds = module == prefix or module.startswith(prefix + ".")
+            if holds and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), rank)
     if best is None:
         raise AssertionError(f"{module} is in no layer: put it in a layer's folder")
     return best[1]
@@ -211,3 +211,26 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
                         break
                 result.append(component)
     return result
+
+
+def test_the_tests_never_import_the_benchmarks():
+    """Measurement lives in bench/; bench may use the tests' helpers, never the other way."""
+    tests_dir = PACKAGE_DIR.parent / "tests"
+    bench_modules = {p.stem for p in (PACKAGE_DIR.parent / "bench").glob("*.py")}
+    found = []
+    for path in sorted(tests_dir.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [(node.module or "").split(".")[0]]
+            elif (isinstance(node, ast.Call)
+                  and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                      "spec_from_file_location", "insert", "import_module")
+                  and "bench" in (ast.get_source_segment(source, node) or "")):
+                names = ["bench (loaded by path)"]
+            found += [f"{path.name}: {name}" for name in names
+                      if name in bench_modules or name.startswith("bench")]
+    assert not found, found

@@ -56,6 +56,7 @@ def test_generate_wait_downloads_with_a_sidecar(client, emulator, tmp_path):
     assert row["local_path"] == task.local_path
 
 
+@pytest.mark.slow
 def test_generate_returns_at_once_and_the_poller_follows(client, emulator):
     emulator.configure(task_seconds=1.0)
     task = hailuo_nb.generate("slow clouds", client=client)
@@ -129,6 +130,7 @@ def test_two_hundred_tasks_one_poller_thread(client, emulator, _fast_polling):
     assert len({t.id for t in tasks}) == 200
 
 
+@pytest.mark.slow
 def test_batch_respects_max_in_flight_and_absorbs_a_429_storm(emulator_factory, api_key):
     emu = emulator_factory(rpm=10_000, task_seconds=0.3)
     client = Client(api_key=api_key, base_url=emu.base_url)
@@ -169,6 +171,7 @@ def test_uncertain_submission_is_reported_not_repeated(client, emulator):
     assert emulator.stats["by_route"][POST] == 2
 
 
+@pytest.mark.slow
 def test_transient_poll_errors_do_not_end_a_task(client, emulator):
     emulator.configure(task_seconds=0.5)
     task = hailuo_nb.generate("bumpy", client=client)
@@ -234,7 +237,7 @@ def test_expired_link_is_reported_on_the_task(emulator_factory, api_key, monkeyp
     task = hailuo_nb.generate("gone soon", download=False)
     task.wait(timeout=30)
     time.sleep(0.2)
-    hailuo_nb._engine.journal.forget()
+    hailuo_nb._engine.journal.unregister()
     Store().write_task(task.local_id, download_dir=str(Path.cwd() / "hailuo_videos"))
     [again] = hailuo_nb.resume()
     with pytest.raises(hailuo_nb.DownloadError, match="expired"):
@@ -254,6 +257,7 @@ KERNEL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_kernel_restart_then_resume_loses_nothing(emulator_factory, api_key, tmp_path):
     emu = emulator_factory(task_seconds=3.0)
     env = {
@@ -315,6 +319,7 @@ def test_generate_with_a_request_object(client, emulator):
     assert emulator.task(task.id)["body"]["quality"] == "1080p"
 
 
+@pytest.mark.slow
 def test_a_batch_against_an_unreachable_host_ends_not_sent(api_key, monkeypatch):
     import socket
 

@@ -69,6 +69,7 @@ def drawn(view) -> dict | None:
 # -- one view = one model; a task's life = a few messages --------------------------------------
 
 
+@pytest.mark.slow
 def test_a_task_view_is_one_model_and_its_whole_life_a_few_messages(comm_log, client, emulator,
                                                                    monkeypatch):
     monkeypatch.delenv("JPY_PARENT_PID", raising=False)  # no Jupyter server serves this
@@ -104,6 +105,7 @@ def test_a_task_view_is_one_model_and_its_whole_life_a_few_messages(comm_log, cl
     assert "data:video" not in sent and "ftyp" not in sent and comm_log.buffer_bytes() == 0
 
 
+@pytest.mark.slow
 def test_a_burst_of_changes_is_coalesced_and_the_last_state_always_drawn(comm_log):
     task = Task(request=GenerationRequest(prompt="burst"), id="task-unified-1-burst",
                 status="processing", created=time.time(), estimated_time=60.0)
@@ -136,6 +138,7 @@ def test_a_burst_of_changes_is_coalesced_and_the_last_state_always_drawn(comm_lo
     assert FrontEnd(comm_log, view).state["state"]["progress"] == 100
 
 
+@pytest.mark.slow
 def test_the_clock_costs_no_messages(comm_log):
     """Elapsed time and ETA tick in the page from timestamps: nothing is sent for them."""
     task = Task(request=GenerationRequest(prompt="clock"), id="task-unified-1-clock",
@@ -378,8 +381,8 @@ def test_gallery_summary_and_fallback_follow_the_tasks(comm_log, client, emulato
 
 def test_gallery_from_history_shows_finished_videos_without_polling(comm_log, client, emulator):
     done = hailuo_nb.generate("kept for later", client=client, wait=True)
-    hailuo_nb._engine.scheduler.forget_all()
-    hailuo_nb._engine.journal.forget()  # as after a kernel restart
+    hailuo_nb._engine.scheduler.stop_following_all()
+    hailuo_nb._engine.journal.unregister()  # as after a kernel restart
     gets_before = emulator.stats["by_route"].get("GET /v1/tasks", 0)
     gallery = Gallery.from_history(limit=5)
     [card] = gallery.cards

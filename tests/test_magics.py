@@ -149,6 +149,7 @@ def test_configured_values_win_at_load_time():
         _close_shell(sh)
 
 
+@pytest.mark.slow
 def test_the_poller_follows_config(shell, emu):
     shell.run("%config HailuoMagics.poll_interval = 30")
     shell.run("%config HailuoMagics.first_poll_delay = 30")
@@ -447,8 +448,8 @@ def _forget_session():
     """What a kernel restart does to this process's memory (the history stays)."""
     from hailuo_nb._engine import journal
     from hailuo_nb._engine import scheduler as poller
-    poller.forget_all()
-    journal.forget()
+    poller.stop_following_all()
+    journal.unregister()
 
 
 def test_status_of_a_task_known_only_to_the_history_or_the_server(shell, emu):
@@ -467,6 +468,7 @@ def test_status_of_a_task_known_only_to_the_history_or_the_server(shell, emu):
     assert other in run.outputs[0]["data"]["text/plain"]
 
 
+@pytest.mark.slow
 def test_resume_nothing_then_unfinished_tasks(shell, emulator_factory, env_for):
     slow = env_for(emulator_factory(task_seconds=2.0))
     run = shell.run("%hailuo resume")
@@ -497,6 +499,7 @@ def test_resume_one_id(shell, emulator_factory, env_for):
     assert len(run.outputs) == 1
 
 
+@pytest.mark.slow
 def test_load_resumes_unfinished_tasks_with_one_line(emulator_factory, env_for, monkeypatch):
     env_for(emulator_factory(task_seconds=2.0))
     from hailuo_nb import api, generate
@@ -550,7 +553,8 @@ def test_load_with_an_empty_history_is_silent():
 # ----------------------------------------------------------------------------- history
 
 
-def test_history_table(shell, emu):
+def test_history_table(shell, emu, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: every column fits
     shell.run("%hailuo --wait -o a A <b>bold</b> & sneaky <script>alert(1)</script> [Pan left]")
     shell.run("%hailuo --wait -q 768p -d 10 -o b A second clip [Push in]")
     run = shell.run("%hailuo history")
@@ -696,6 +700,7 @@ def test_emulator_stop_ends_its_unfinished_tasks(shell):
     assert task.status == "failed" and task.error["code"] == "emulator_stopped"
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_waiting_not_the_task(shell, emulator_factory, env_for):
     env_for(emulator_factory(task_seconds=30))
     timer = threading.Timer(1.0, _thread.interrupt_main)
@@ -708,8 +713,8 @@ def test_ctrl_c_stops_the_waiting_not_the_task(shell, emulator_factory, env_for)
     assert "Stopped waiting" in run.stderr
     task = shell.user_ns["t"]
     assert not task.is_terminal
-    from hailuo_nb import api
-    assert api.get_poller().live_count() >= 1  # still followed
+    from hailuo_nb._engine import scheduler
+    assert scheduler.get_poller().live_count() >= 1  # still followed
 
 
 def test_forget_unfinished_from_the_magic(shell, emulator_factory, env_for):

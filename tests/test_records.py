@@ -144,7 +144,7 @@ def test_a_report_is_one_page_with_its_videos_beside_it(client, emulator, tmp_pa
 def test_a_report_after_a_restart_comes_from_the_history(client, emulator, tmp_path):
     from hailuo_nb._engine import journal
     made = hailuo_nb.generate("a red kite [Tilt up]", client=client, wait=True)
-    journal.forget()  # as after a kernel restart: only the history knows it
+    journal.unregister()  # as after a kernel restart: only the history knows it
     page = hailuo_nb.report(path=tmp_path / "r.html", limit=5)
     parsed = _Page(page.read_text(encoding="utf-8"))
     assert made.id in " ".join(parsed.text)

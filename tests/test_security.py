@@ -216,6 +216,7 @@ def echo_server():
 # ----------------------------------------------------------------- the key: Python API
 
 
+@pytest.mark.slow
 def test_a_full_python_api_run_leaks_the_key_nowhere(
     emulator_factory, env_for, api_key, tmp_path, capsys, caplog
 ):
@@ -274,8 +275,8 @@ def test_a_full_python_api_run_leaks_the_key_nowhere(
     rows = hailuo_nb.history()
     leaks.add("history", rows)
     leaks.add("resume()", [repr(t) for t in hailuo_nb.resume()])
-    hailuo_nb._engine.journal.forget()  # as after a kernel restart
-    hailuo_nb._engine.scheduler.forget_all()
+    hailuo_nb._engine.journal.unregister()  # as after a kernel restart
+    hailuo_nb._engine.scheduler.stop_following_all()
     resumed = hailuo_nb.resume() + hailuo_nb.resume(done.id)
     tasks += resumed
     from hailuo_nb.magics import HistoryTable
@@ -368,6 +369,7 @@ def test_the_key_is_never_sent_to_result_links(api_key, tmp_path):
 # ----------------------------------------------------------------- the key: widgets
 
 
+@pytest.mark.slow
 def test_widget_state_and_comm_traffic_never_hold_the_key(
     monkeypatch, emulator_factory, env_for, api_key, tmp_path
 ):
@@ -754,7 +756,7 @@ def test_resume_of_hostile_ids_is_refused_or_ends_and_writes_nothing_outside(
         with contextlib.suppress(TaskFailedError):
             task.wait(60)
         assert task.status == "failed", (task.id, task.status, task.note)
-    poller = hailuo_nb.api.get_poller()
+    poller = hailuo_nb._engine.scheduler.get_poller()
     eventually(lambda: poller.live_count() == 0, "nothing is followed any more")
     stray = [p for p in tmp_path.rglob("*") if p.is_file() and home() not in p.parents]
     assert stray == []

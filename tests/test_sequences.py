@@ -36,6 +36,7 @@ def studio(emulator_factory, api_key):
         yield emu
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(FFPROBE is None, reason="needs ffprobe (Debian's ffmpeg)")
 def test_three_shots_chained_and_stitched(studio, tmp_path):
     first = hailuo_nb.generate("A harbour at dawn [Pan left]", client=studio.client, wait=True)
@@ -58,6 +59,7 @@ def test_three_shots_chained_and_stitched(studio, tmp_path):
     assert [p["task_id"] for p in listed["parts"]] == [first.id, second.id, third.id]
 
 
+@pytest.mark.slow
 def test_stitch_refuses_clips_that_differ_unless_asked(studio, tmp_path):
     small = hailuo_nb.generate("a kite [Static shot]", client=studio.client, wait=True)
     big = hailuo_nb.generate("a kite [Static shot]", quality="1080p", client=studio.client,
@@ -80,6 +82,7 @@ SINGLES = ["Truck left", "Truck right", "Pan left", "Pan right", "Push in", "Pul
            "Shake", "Tracking shot", "Static shot"]
 
 
+@pytest.mark.slow
 def test_the_camera_check_names_the_motion_of_each_command(studio):
     tasks = {c: hailuo_nb.generate(f"a test scene [{c}]", client=studio.client)
              for c in SINGLES}

@@ -1,36 +1,19 @@
-"""The soak of ``bench/soak.py``, shortened: ~60 tasks, fast timings, every fault on.
+"""The soak of ``tests/soak_run.py``, shortened: ~60 tasks, fast timings, every fault on.
 
-One copy of the logic: the benchmark's ``run_soak`` is imported from its file and run
-here against this test's isolated HAILUO_HOME and working directory.
+``bench/soak.py`` runs the same ``run_soak`` with 300 tasks; here it runs against this test's
+isolated HAILUO_HOME and working directory.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from pathlib import Path
 
 import pytest
+import soak_run as soak
 
 import hailuo_nb
 from hailuo_nb import Client
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_soak():
-    name = "hailuo_bench_soak"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "soak.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-soak = _load_soak()
 
 
 def short_config(**overrides) -> soak.SoakConfig:
@@ -76,6 +59,7 @@ def _eventually(predicate, what: str, guard: float = 60.0) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_resume_during_a_download_keeps_one_task_and_one_download(client, emulator):
     """`%hailuo resume` / Gallery.from_history() while a video is being saved."""
     emulator.inject(MEDIA, "slow:1.0")

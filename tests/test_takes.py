@@ -43,6 +43,7 @@ def test_forget_refuses_bad_and_unknown_ids_before_writing(emulator):
     assert hailuo_nb.history() == []
 
 
+@pytest.mark.slow
 def test_a_task_of_a_dead_local_emulator_ends_explained(emulator_factory, api_key,
                                                         monkeypatch):
     monkeypatch.setattr(poller, "LOCAL_SERVER_GONE_AFTER", 1.0)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = r"""
 ip = get_ipython()
 print("SHELL", type(ip).__name__)
@@ -21,6 +23,7 @@ print(ip.run_line_magic("hailuo", "history"))
 """
 
 
+@pytest.mark.slow
 def test_terminal_ipython_says_each_thing_once(emulator, api_key, tmp_path):
     env = {**os.environ, "EVOLINK_API_KEY": api_key, "HAILUO_BASE_URL": emulator.base_url,
            "HAILUO_HOME": str(tmp_path / "home"), "COLUMNS": "80",

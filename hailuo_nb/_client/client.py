@@ -430,7 +430,7 @@ def default_client(base_url: str | None = None) -> Client:
         return client
 
 
-def forget_default_clients() -> None:
+def drop_default_clients() -> None:
     """Drop the cached clients (after a logout, and between tests)."""
     with _clients_lock:
         _clients.clear()

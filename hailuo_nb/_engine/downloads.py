@@ -80,7 +80,7 @@ def save_result(task: Task, client: Client) -> Path | None:
     except (HailuoError, OSError, ValueError) as exc:
         _download_failed(task, str(exc))
         return None
-    stills, why = read_stills(path)  # here, on the engine's thread: never in a user's cell
+    stills, why = stills_or_reason(path)  # here, on the engine's thread: never in a user's cell
     with task.settling():  # on record before waiters see "done"
         task.download_error = ""
         task.local_path = str(path)
@@ -92,7 +92,7 @@ def save_result(task: Task, client: Client) -> Path | None:
     return path
 
 
-def read_stills(path: str | os.PathLike) -> tuple[object | None, str]:
+def stills_or_reason(path: str | os.PathLike) -> tuple[object | None, str]:
     """(Stills, '') of a saved video, or (None, why) when it cannot be decoded."""
     from .._media import frames  # PyAV loads with the first video, not with the package
 
@@ -105,7 +105,7 @@ def read_stills(path: str | os.PathLike) -> tuple[object | None, str]:
 def add_stills(task: Task) -> None:
     """Read the stills of a video saved earlier (a task from the history)."""
     if task.stills is None and task.local_path and os.path.exists(task.local_path):
-        stills, why = read_stills(task.local_path)
+        stills, why = stills_or_reason(task.local_path)
         with task.settling():
             task.stills, task.stills_error = stills, why
 

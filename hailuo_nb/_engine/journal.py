@@ -108,7 +108,7 @@ def live_tasks() -> list[Task]:
         return list(_live.values())
 
 
-def forget(task_id: str | None = None) -> None:
+def unregister(task_id: str | None = None) -> None:
     """Drop one id (or every id) from the registry (a kernel restart, in tests)."""
     with _lock:
         if task_id is None:

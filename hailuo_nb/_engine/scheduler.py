@@ -109,7 +109,7 @@ class Poller:
         self._paused_until = 0.0
         self._seq = itertools.count()
         # Small jobs run on this thread at a time (views' coalesced redraws): they need
-        # no thread of their own, and neither pauses nor forget_all hold them.
+        # no thread of their own, and neither pauses nor stop_following_all hold them.
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._thread: threading.Thread | None = None
         self._random = random.Random()
@@ -166,7 +166,7 @@ class Poller:
             self._paused_until = max(self._paused_until, time.time() + seconds)
             self._cond.notify_all()
 
-    def forget_all(self) -> None:
+    def stop_following_all(self) -> None:
         """Stop following every task (tests, and `%hailuo emulator stop`)."""
         with self._cond:
             self._heap.clear()
@@ -455,12 +455,12 @@ def get_poller() -> Poller:
         return _poller
 
 
-def forget_all() -> None:
+def stop_following_all() -> None:
     """Stop following every task, if anything was followed (a dead emulator, tests)."""
     with _poller_lock:
         poller = _poller
     if poller is not None:
-        poller.forget_all()
+        poller.stop_following_all()
 
 
 def fetch_if_needed(task: Task, client: Client) -> bool:

@@ -4,7 +4,7 @@ A task is shown live (a TaskView) while it runs, in an output with a display id;
 moment it settles, that same output is updated to the task's static record and the view's
 widgets are closed, so a saved notebook holds records, not widget state. A task that is
 already settled is shown as its record at once. ``register_task_display`` makes IPython
-do this for any Task that is displayed (the package calls it on import inside IPython,
+do this for any Task that is displayed (the package face calls it at first use inside IPython,
 ``%load_ext`` again).
 """
 
@@ -18,7 +18,6 @@ from typing import Any
 from IPython.display import display
 
 from .._pure.describe import failure_line, status_line, task_text
-from ..task import Task
 from .handover import hand_over_when_settled
 from .records import Record, camera_bundle, camera_table_bundle, record_bundle, shown_path
 from .render import task_html
@@ -70,8 +69,9 @@ def register_task_display(ipython: Any) -> None:
         formatter.for_type_by_name("hailuo_nb.task", "Task", show_task)
     bundles = getattr(getattr(ipython, "display_formatter", None), "mimebundle_formatter", None)
     if bundles is not None:  # a camera check shows as its timeline
-        bundles.for_type_by_name("hailuo_nb._media.camera_motion", "CameraReport", camera_bundle)
-        bundles.for_type_by_name("hailuo_nb._media.camera_motion", "CameraTable", camera_table_bundle)
+        motion = "hailuo_nb._media.camera_motion"
+        bundles.for_type_by_name(motion, "CameraReport", camera_bundle)
+        bundles.for_type_by_name(motion, "CameraTable", camera_table_bundle)
 
 
 def marimo_view(task: Any) -> Any:
@@ -82,8 +82,6 @@ def marimo_view(task: Any) -> Any:
 
     return TaskView(task)
 
-
-Task._display_ = marimo_view  # the model never draws: the way it shows is attached here
 
 
 def in_terminal() -> bool:

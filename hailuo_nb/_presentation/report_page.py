@@ -40,7 +40,7 @@ def report(tasks: Iterable[Any] | None = None, path: str | os.PathLike = DEFAULT
                               "(make one with %%hailuo or hailuo_nb.generate).")
     target.parent.mkdir(parents=True, exist_ok=True)
     folder = target.with_name(f"{target.stem}_files")
-    api.read_stills(chosen)
+    api.fill_stills(chosen)
     cards = [_card(task, folder, target.parent) for task in chosen]
     target.write_text(_page(title, chosen, cards), encoding="utf-8")
     return target

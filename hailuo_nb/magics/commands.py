@@ -13,6 +13,7 @@ from IPython.display import display
 
 from .. import api
 from .._client import credentials
+from .._client.client import default_client
 from .._client.credentials import HOW_TO_SET, MissingAPIKeyError
 from .._history.store import default_store
 from .._presentation.display import show_task
@@ -86,7 +87,7 @@ def cmd_status(shell: Any, rest: str) -> None:
         task = next((t for t in api.live_tasks() if t.id == task_id), None)
         if task is None:
             if default_store().by_task_id(task_id) is None:
-                api.default_client().get_task(task_id)  # unknown here: ask the server
+                default_client().get_task(task_id)  # unknown here: ask the server
             task = api.resume(task_id)[0]
         api.check_now(task)
     except MissingAPIKeyError:

@@ -31,7 +31,7 @@ from .._presentation.display import (
     show_task,
 )
 from ..errors import HailuoError, ValidationError
-from ..request import GenerationRequest
+from ..request import GenerationRequest, dry_run_body
 from ..settings import SETTING_NAMES, Settings, check_setting, settings
 from . import commands, sequence_commands
 from .args import (
@@ -221,7 +221,7 @@ class HailuoMagics(Magics):
 
 def _show_dry_run(request: GenerationRequest) -> None:
     """The body that would be sent and what was checked; nothing is sent or recorded."""
-    body = api.dry_run_body(request)
+    body = dry_run_body(request)
     checks = [f"model {request.model}: {request.mode} allowed",
               f"{request.quality} and {request.duration} s go together",
               f"prompt: {len(request.prompt)} of 2000 characters"]

@@ -9,6 +9,7 @@ from IPython.core.error import UsageError
 from IPython.display import HTML, display
 
 from .. import api
+from .._client.client import default_client
 from .._client.credentials import MissingAPIKeyError
 from .._media.camera_motion import CameraReport
 from .._media.frames import FrameError
@@ -73,8 +74,8 @@ def cmd_files(shell: Any, rest: str) -> None:
             print(f"Deleted {len(gone)} upload(s) whose tasks are done." if gone else
                   "Nothing to delete: this project's uploads are still in use, or none.")
             return
-        quota = api.default_client().files_quota()
-        listing = api.default_client().list_files(page=1, page_size=100)
+        quota = default_client().files_quota()
+        listing = default_client().list_files(page=1, page_size=100)
     except (HailuoError, MissingAPIKeyError) as exc:
         raise usage_error(exc) from None
     files = listing.get("files") or []

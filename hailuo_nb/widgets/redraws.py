@@ -63,7 +63,7 @@ class Redraws:
             with self._lock:
                 self._scheduled = False
 
-    def forget(self, view: Drawable) -> None:
+    def drop(self, view: Drawable) -> None:
         with self._lock:
             self._dirty.pop(id(view), None)
 

@@ -90,7 +90,7 @@ class LiveView(anywidget.AnyWidget):
 
     def redraw(self) -> None:
         """Draw now, outside the message budget (tests, and what must show at once)."""
-        redraws.forget(self)
+        redraws.drop(self)
         self.draw()
 
     def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
@@ -105,7 +105,7 @@ class LiveView(anywidget.AnyWidget):
         # Also runs from Widget.__del__, possibly at interpreter exit: never raise.
         self._closed = True
         with contextlib.suppress(Exception):
-            redraws.forget(self)
+            redraws.drop(self)
         super().close()
 
 
