@@ -192,7 +192,7 @@ def test_the_default_redraws_add_no_thread(comm_log, client, emulator):
     # The package's threads are all named hailuo-…; the emulator's request threads are not.
     names = {t.name for t in threading.enumerate()} - before
     ours = {n for n in names if n.startswith("hailuo")}
-    engine = ("hailuo-poller", "hailuo-poll_", "hailuo-downloader_")  # the engine's own
+    engine = ("hailuo-poller", "hailuo-poll_", "hailuo-downloader_", "hailuo-analysis")
     assert all(n.startswith(engine) for n in ours), ours  # (earlier tests may have started them)
     assert all(v.state["status"] == "completed" for v in views) and gallery.draws >= 1
 

@@ -101,6 +101,11 @@ def facts(task: Any, *, checksum: bool = False,
     report = getattr(task, "camera", None)
     if report is not None and report.rows:
         rows.append(("camera", report.summary))
+    quality = getattr(task, "clip_quality", None)
+    if quality is not None:
+        rows.append(("quality", quality.summary))
+    elif getattr(task, "analysis_state", "") in ("waiting", "running"):
+        rows.append(("quality", "being measured (a low-priority thread; shown when ready)"))
     if getattr(task, "reused_from", None):
         rows.append(("reused", f"made {when(task.reused_from)} by an earlier run of this cell; "
                                "nothing was sent again (--new / new=True for a new take)"))
