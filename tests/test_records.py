@@ -113,7 +113,8 @@ def test_a_gallery_of_settled_tasks_is_a_labelled_grid(client, emulator):
     tasks = hailuo_nb.generate_many(["a cat [Pan left]", "an nsfw dog [Pan right]"],
                                     client=client, wait=True, timeout=60)
     bundle = grid_bundle(tasks, "sweep")
-    assert bundle["text/plain"].startswith("sweep: 2 (1 completed, 1 failed) · all done")
+    assert bundle["text/plain"].startswith(
+        "sweep: 2 tasks: 1 done · 0 running · 1 failed · all done")
     page = _Page(bundle["text/html"])
     assert len(page.all("video")) == 1 and "hailuo-records" in bundle["text/html"]
 
@@ -137,7 +138,7 @@ def test_a_report_is_one_page_with_its_videos_beside_it(client, emulator, tmp_pa
     words = " ".join(page.text)
     assert hashlib.sha256(copy.read_bytes()).hexdigest() in words
     assert "a heron lands [Push in]" in words and failed.error["code"] in words
-    assert "2 task(s): 1 completed, 1 failed" in words
+    assert "2 tasks: 1 done · 0 running · 1 failed · all done" in words
     assert str(tmp_path) not in raw and "data:video" not in raw
 
 

@@ -1,6 +1,10 @@
-"""ONE daemon thread polls every live task of the process (downloads have their own).
+"""Following every live task of the process: one scheduling thread and POLL_WORKERS (4)
+polling workers (downloads have their own workers, see ``downloads``).
 
-The poller only sets traits and writes the store: it never prints or displays
+The scheduling thread (``hailuo-poller``) keeps each task's next poll time, sends queued
+submissions and runs small timed jobs (the views' coalesced redraws); the polls
+themselves run on ``hailuo-poll_N`` workers, so one slow answer holds one worker, not
+the others. The poller only sets traits and writes the store: it never prints or displays
 (output from a thread lands in whatever cell runs at that moment). It also sends
 queued submissions (batches, and requests that met a 429), one at a time, so that a
 rate limit pauses everything at once and nothing is sent twice.

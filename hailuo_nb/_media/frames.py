@@ -7,7 +7,6 @@ the byte budget: a notebook must not grow by megabytes because a video was previ
 
 from __future__ import annotations
 
-import base64
 import functools
 import os
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from fractions import Fraction
 
 import av
 
+from .._pure.paths import data_uri
 from ..errors import FrameError
 
 __all__ = ["FrameError", "Stills", "data_uri", "last_frame_jpeg", "read_stills"]
@@ -41,8 +41,6 @@ class Stills:
     frame_count: int | None
 
 
-def data_uri(jpeg: bytes) -> str:
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
 def _fail(path, why: str) -> FrameError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -113,3 +114,6 @@ def write_json_atomically(path: str | os.PathLike, data: dict) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+def data_uri(data: bytes, mime: str = "image/jpeg") -> str:
+    """Bytes as a ``data:`` URI (the small images inlined in a saved notebook)."""
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")

@@ -11,6 +11,7 @@ from IPython.core.error import UsageError
 
 from .. import api
 from .._client import credentials
+from .._pure.takes import IN_KERNEL_EMULATOR_ENV
 from ..emulator import Emulator
 from ..settings import settings
 from .args import HelpShown, MagicArgumentParser, split_words
@@ -47,6 +48,8 @@ class EmulatorSession:
         # `hailuo_nb.Client()` reads the environment: point it at the emulator too.
         os.environ["HAILUO_BASE_URL"] = emu.base_url
         os.environ["HAILUO_FILES_URL"] = emu.files_url
+        # Takes name it "the in-kernel emulator", not by its port (new in every kernel).
+        os.environ[IN_KERNEL_EMULATOR_ENV] = emu.base_url
         self.set_key = not credentials.has_key()
         if self.set_key:
             credentials.set_session_key(SESSION_KEY)
@@ -68,6 +71,8 @@ class EmulatorSession:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+        if os.environ.get(IN_KERNEL_EMULATOR_ENV) == url:
+            os.environ.pop(IN_KERNEL_EMULATOR_ENV, None)
         if self.set_key:
             credentials.set_session_key(None)
             self.set_key = False

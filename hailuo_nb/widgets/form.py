@@ -17,9 +17,9 @@ import ipywidgets as W
 from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from .._presentation import render
+from .._presentation.facts import GREY, STATUS_COLOURS, VERDICT_COLOURS, clip
+from .._presentation.records import record_html, record_text
 from .._pure.camera_lint import CAMERA_GROUPS, add_camera_command, lint_prompt
-from .._pure.describe import task_text
 from .._pure.lineup import DEFAULT_MODEL, FAST_MODEL, MODELS
 from ..api import queue_generation
 from ..errors import HailuoError, ValidationError
@@ -28,9 +28,8 @@ from .choices import Choice
 from .form_rules import model_grey, size_greys, size_text, upload_label
 from .task_view import THUMBNAIL_MAX_BYTES, TaskView
 
-RED = "#cf222e"
-AMBER = "#9a6700"
-GREY = "#6e7781"
+RED = STATUS_COLOURS["failed"]
+AMBER = VERDICT_COLOURS["unsure"]
 HINT = "Describe the video above (or add an image), then press Generate."
 EMPTY_PROMPT = "Write a prompt first — describe the video, or add an image for image-to-video."
 URL_PLACEHOLDER = "https://… or a local file path (optional: image-to-video)"
@@ -381,10 +380,10 @@ class GenerationForm(W.VBox):
         except ValidationError as exc:
             return _small(f"✖ {_esc(exc)}", RED)
         if req.image_kind == "url":
-            return _small(f"✔ image URL <code>{_esc(render.shorten(text, 70))}</code> "
+            return _small(f"✔ image URL <code>{_esc(clip(text, 70))}</code> "
                           "(the provider fetches it)")
         info = req.image_info.describe() if req.image_info else ""
-        return _small(f"✔ local file <code>{_esc(render.shorten(text, 50))}</code>: "
+        return _small(f"✔ local file <code>{_esc(clip(text, 50))}</code>: "
                       f"{_esc(info)} (uploaded when you submit)")
 
     def _update_controls(self, _change: Any = None) -> None:
@@ -470,8 +469,8 @@ class GenerationForm(W.VBox):
         html_rows = ["<p><b>Hailuo generation form</b>: it needs a live Jupyter kernel with "
                      "ipywidgets; in a terminal use <code>hailuo_nb.generate(...)</code>.</p>"]
         for task in self.tasks:
-            lines.append(task_text(task))
-            html_rows.append(render.task_html(task))
+            lines.append(record_text(task))
+            html_rows.append(record_html(task))
         data["text/plain"] = "\n\n".join(lines)
         data["text/html"] = "\n".join(html_rows)
         return data
