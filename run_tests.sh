@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh Debian machine (chromium, ffmpeg, nodejs,
-# the `test` extra), then runs it all:
-# unit tests, kernel tests (nbclient) and browser tests (JupyterLab + headless Chromium).
-# Usage: bash run_tests.sh [extra pytest args]
+# the `test` extra), lints, then runs the tiers on every core:
+#   bash run_tests.sh           everything: the fast tier, then the slow, kernel and browser tiers
+#   bash run_tests.sh --fast    the fast tier only: no browser, no kernel, no real-time waits
+# Any other argument goes to pytest (both tiers), e.g. `bash run_tests.sh --fast -k camera`.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+fast_only=0
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--fast" ]; then fast_only=1; else args+=("$arg"); fi
+done
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
@@ -18,4 +25,16 @@ fi
 
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
 # Never `playwright install`: it downloads browsers; the tests use Debian's /usr/bin/chromium.
-exec python3 -m pytest "$@"
+
+python3 -m ruff check hailuo_nb tests bench
+
+workers=$(python3 -c "import os; print(max(2, len(os.sched_getaffinity(0))))")
+tier() {  # one tier: its marker expression, then pytest's own arguments
+  local marks=$1; shift
+  local rc=0
+  python3 -m pytest -m "$marks" -n "$workers" --dist loadfile --durations=15 "$@" || rc=$?
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || exit "$rc"  # 5: a -k filter left this tier empty
+}
+tier "not browser and not kernel and not slow" ${args[@]+"${args[@]}"}
+[ "$fast_only" -eq 1 ] && exit 0
+tier "browser or kernel or slow" ${args[@]+"${args[@]}"}

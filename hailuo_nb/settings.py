@@ -69,6 +69,10 @@ class Settings(HasTraits):
     auto_download = Bool(
         True, help="Download each finished video (result links die after 24 h)."
     ).tag(config=True)
+    auto_analyse = Bool(
+        True, help="Measure each saved video (camera check, clip quality) on one "
+        "low-priority thread after its download."
+    ).tag(config=True)
     download_dir = Unicode(
         DEFAULT_DOWNLOAD_DIR, help="Folder for downloaded videos, relative to the working dir."
     ).tag(config=True)

@@ -140,6 +140,7 @@ def test_post_is_not_repeated_after_a_500(client, emulator):
     assert emulator.stats["by_route"][POST] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["429", "503"])
 def test_post_is_retried_when_nothing_was_created(client, emulator, fault):
     client.backoff_base = 0.01
@@ -152,6 +153,7 @@ def test_post_is_retried_when_nothing_was_created(client, emulator, fault):
     assert emulator.tasks_created == 1
 
 
+@pytest.mark.slow
 def test_connection_refused_is_a_transport_error_that_created_nothing(api_key):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

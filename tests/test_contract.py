@@ -255,6 +255,7 @@ def wait_until(emu, task_id, status, limit=60.0):
     raise AssertionError(f"{task_id} never became {status}")
 
 
+@pytest.mark.slow
 def test_get_200_in_every_state_matches_the_schema(emulator_factory, task_api):
     emu = emulator_factory(task_seconds=2.0)
     task_id = post(emu, minimal()).json()["id"]
@@ -399,6 +400,7 @@ bodies = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 def test_whatever_the_schema_refuses_the_emulator_refuses(video_api):
     with Emulator(task_seconds=600, seed=0) as emu:
         session = requests.Session()

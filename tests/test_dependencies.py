@@ -58,6 +58,7 @@ def test_every_import_of_the_package_is_a_declared_dependency():
     assert not missing, f"imported by hailuo_nb but not declared in pyproject.toml: {missing}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", ["tests", "bench"])
 def test_every_import_of_the_tests_and_benches_is_declared(folder):
     core, extras = _declared()

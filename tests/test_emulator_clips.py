@@ -85,6 +85,7 @@ def probe(path: Path) -> dict:
 # ---------------------------------------------------------------------------- the cells
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("quality", "duration"), [("768p", 6), ("768p", 10), ("1080p", 6)])
 def test_the_served_clip_has_the_asked_duration_and_frame_size(render_emu, api_key, tmp_path,
                                                                quality, duration):
@@ -107,6 +108,7 @@ def test_the_served_clip_has_the_asked_duration_and_frame_size(render_emu, api_k
     assert part.status_code == 206 and part.content == bodies[0][100:200]
 
 
+@pytest.mark.slow
 def test_the_same_commands_reuse_one_cached_render(render_emu, api_key, tmp_path, clip_cache):
     first_id, first_url = finished(render_emu, api_key, "A red fox [Tilt down], then [Shake]")
     first = download(first_url, tmp_path / "one.mp4")
@@ -225,6 +227,7 @@ def best_shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
         ("A lighthouse [Static shot]", (0.0, 0.0)),
     ],
 )
+@pytest.mark.slow
 def test_the_content_moves_as_the_command_promises(render_emu, api_key, tmp_path, prompt,
                                                    expected):
     _, url = finished(render_emu, api_key, prompt)

@@ -117,6 +117,7 @@ def test_estimated_time_rounds_up_and_video_duration_defaults_to_6(emulator_fact
     assert view["task_info"] == {"can_cancel": False, "estimated_time": 8, "video_duration": 6}
 
 
+@pytest.mark.slow
 def test_a_failing_task_goes_through_processing_first(emulator_factory, http):
     emu = emulator_factory(task_seconds=3.0, fail_rate=1.0)
     task_id = submit(http, emu).json()["id"]

@@ -16,6 +16,7 @@ def still(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_one_upload_per_image_content(client, emulator, still, tmp_path):
     copy = tmp_path / "same_pixels.png"
     copy.write_bytes(still.read_bytes())

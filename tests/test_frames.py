@@ -133,6 +133,7 @@ def total(stills: Stills) -> int:
 @pytest.mark.parametrize(
     ("name", "size"), [("768p", (1366, 768)), ("1080p", (1920, 1080)), ("180p", (320, 180))]
 )
+@pytest.mark.slow
 def test_stills_are_small_jpegs_keeping_the_aspect_ratio(clips, name, size):
     stills = read_stills(clips[name])
     assert (stills.width, stills.height) == size

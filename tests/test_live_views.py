@@ -69,6 +69,7 @@ def drawn(view) -> dict | None:
 # -- one view = one model; a task's life = a few messages --------------------------------------
 
 
+@pytest.mark.slow
 def test_a_task_view_is_one_model_and_its_whole_life_a_few_messages(comm_log, client, emulator,
                                                                    monkeypatch):
     monkeypatch.delenv("JPY_PARENT_PID", raising=False)  # no Jupyter server serves this
@@ -104,6 +105,7 @@ def test_a_task_view_is_one_model_and_its_whole_life_a_few_messages(comm_log, cl
     assert "data:video" not in sent and "ftyp" not in sent and comm_log.buffer_bytes() == 0
 
 
+@pytest.mark.slow
 def test_a_burst_of_changes_is_coalesced_and_the_last_state_always_drawn(comm_log):
     task = Task(request=GenerationRequest(prompt="burst"), id="task-unified-1-burst",
                 status="processing", created=time.time(), estimated_time=60.0)
@@ -136,6 +138,7 @@ def test_a_burst_of_changes_is_coalesced_and_the_last_state_always_drawn(comm_lo
     assert FrontEnd(comm_log, view).state["state"]["progress"] == 100
 
 
+@pytest.mark.slow
 def test_the_clock_costs_no_messages(comm_log):
     """Elapsed time and ETA tick in the page from timestamps: nothing is sent for them."""
     task = Task(request=GenerationRequest(prompt="clock"), id="task-unified-1-clock",
@@ -189,7 +192,7 @@ def test_the_default_redraws_add_no_thread(comm_log, client, emulator):
     # The package's threads are all named hailuo-…; the emulator's request threads are not.
     names = {t.name for t in threading.enumerate()} - before
     ours = {n for n in names if n.startswith("hailuo")}
-    engine = ("hailuo-poller", "hailuo-poll_", "hailuo-downloader_")  # the engine's own
+    engine = ("hailuo-poller", "hailuo-poll_", "hailuo-downloader_", "hailuo-analysis")
     assert all(n.startswith(engine) for n in ours), ours  # (earlier tests may have started them)
     assert all(v.state["status"] == "completed" for v in views) and gallery.draws >= 1
 

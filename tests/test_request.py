@@ -511,6 +511,7 @@ prompts = st.text(
     image=st.sampled_from([None, URL, "http://127.0.0.1:8000/x.jpg"]),
     flags=st.tuples(st.booleans(), st.booleans()),
 )
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 def test_every_accepted_request_gives_a_valid_body(prompt, quality, duration, image, flags):
     try:

@@ -216,6 +216,7 @@ def echo_server():
 # ----------------------------------------------------------------- the key: Python API
 
 
+@pytest.mark.slow
 def test_a_full_python_api_run_leaks_the_key_nowhere(
     emulator_factory, env_for, api_key, tmp_path, capsys, caplog
 ):
@@ -368,6 +369,7 @@ def test_the_key_is_never_sent_to_result_links(api_key, tmp_path):
 # ----------------------------------------------------------------- the key: widgets
 
 
+@pytest.mark.slow
 def test_widget_state_and_comm_traffic_never_hold_the_key(
     monkeypatch, emulator_factory, env_for, api_key, tmp_path
 ):

@@ -59,6 +59,7 @@ def _eventually(predicate, what: str, guard: float = 60.0) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_resume_during_a_download_keeps_one_task_and_one_download(client, emulator):
     """`%hailuo resume` / Gallery.from_history() while a video is being saved."""
     emulator.inject(MEDIA, "slow:1.0")

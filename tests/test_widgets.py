@@ -237,6 +237,7 @@ def test_the_form_escapes_what_it_echoes(comm_log):
     assert "<script>" not in comm_log.text().replace(form.prompt.value, "")
 
 
+@pytest.mark.slow
 def test_submit_returns_before_the_server_answers(comm_log, client, emulator):
     emulator.inject("POST /v1/videos/generations", "slow:2", times=1)
     form = GenerationForm(client=client)

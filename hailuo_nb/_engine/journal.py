@@ -84,7 +84,9 @@ def task_from_row(row: dict, *, client=None, store: Store | None = None) -> Task
         task.error = {"code": row["error_code"], "message": row.get("error_message") or "",
                       "retryable": row["error_code"] in RETRYABLE_TASK_CODES}
     if row.get("created_at"):
-        task.submitted_at = row["created_at"]
+        task.submitted_at = row["created_at"]  # recorded on our clock before it was sent
+    else:  # a task known only by its id: when it started is the server's word
+        task.start_known = False
     created = _server_created(row.get("local_path"))
     if created is not None:  # the service's own start, as the first record had it
         task.created = created

@@ -112,6 +112,11 @@ def announce_in_terminal(task: Any) -> None:
     size = f" ({req.quality}, {req.duration} s)" if req is not None else ""
     print(f"Hailuo task {task.id or '(queued)'} submitted{size}: it goes on in the background; "
           "a line says when it ends (`%hailuo status ID` any time).")
+    say_when_it_ends(task)
+
+
+def say_when_it_ends(task: Any) -> None:
+    """In a terminal (nothing there updates): one line when ``task`` settles."""
     said = []
 
     def ended(_change: Any = None) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .._client.endpoints import is_local
+from .._engine.policy import ENDED_HERE
 from .._pure.describe import (
     LINK_LIFETIME,
     download_note,
@@ -151,6 +152,7 @@ class CameraRow:
     seen: str
     confidence: float
     share: float  # of the clip's length, for the timeline
+    reason: str = ""  # why this verdict (always said for "unsure")
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ class TaskFacts:
     poster: str = ""  # data URI
     strip: tuple = ()  # ((data URI, seconds), ...)
     camera: tuple = ()  # CameraRow, ...
-    camera_score: str = ""
+    camera_score: str = ""  # the report's summary: score over the judged commands
     camera_note: str = ""
     image: InputImage | None = None
     parent: str = ""
@@ -254,7 +256,7 @@ def task_facts(task: Any, *, checksum: bool = False, shown: tuple[str, str] | No
         poster=poster,
         strip=strip,
         camera=_camera_rows(report),
-        camera_score=(f"{report.score:.0%}" if report is not None and report.rows else ""),
+        camera_score=(str(report.summary) if report is not None and report.rows else ""),
         camera_note=str(getattr(report, "note", "") or ""),
         image=input_image(req),
         parent=getattr(task, "parent_id", "") or "",
@@ -298,7 +300,8 @@ def _camera_rows(report: Any) -> tuple:
         return ()
     total = max((r.end for r in report.rows), default=1.0) or 1.0
     return tuple(CameraRow(r.command, r.verdict, str(r.seen), float(r.confidence),
-                           max(0.05, (r.end - r.start) / total)) for r in report.rows)
+                           max(0.05, (r.end - r.start) / total), str(getattr(r, "reason", "")))
+                 for r in report.rows)
 
 
 def input_image(req: Any) -> InputImage | None:
@@ -401,9 +404,10 @@ def _rows(task: Any, started: float | None, server: str, checksum: bool,
     elif not task.is_settled:
         rows.append(("when saved", f"{task.status} at {when(time.time())}"))
     if getattr(task, "credits", None) is not None:
+        provider_failed = task.status == "failed" and not (server and is_local(server)) and (
+            (task.error or {}).get("code") not in ENDED_HERE)  # a refund is the provider's
         rows.append(("credits", f"{task.credits:g} reserved" + (
-            " before it failed (see your account for a refund)"
-            if task.status == "failed" else "")))
+            " before it failed (see your account for a refund)" if provider_failed else "")))
     if task.status == "failed":
         err = task.error or {}
         rows.append(("provider says", f"{err.get('code') or '?'}: {err.get('message') or '—'}"))
@@ -426,8 +430,12 @@ def _rows(task: Any, started: float | None, server: str, checksum: bool,
         rows.append(("preview", task.stills_error))
     report = getattr(task, "camera", None)
     if report is not None and report.rows:
-        rows.append(("camera", f"{sum(r.verdict == 'match' for r in report.rows)} of "
-                               f"{len(report.rows)} commands seen"))
+        rows.append(("camera", report.summary))
+    quality = getattr(task, "clip_quality", None)
+    if quality is not None:
+        rows.append(("quality", quality.summary))
+    elif getattr(task, "analysis_state", "") in ("waiting", "running"):
+        rows.append(("quality", "being measured (a low-priority thread; shown when ready)"))
     if getattr(task, "reused_from", None):
         rows.append(("reused", f"made {when(task.reused_from)} by an earlier run of this cell; "
                                "nothing was sent again (--new / new=True for a new take)"))

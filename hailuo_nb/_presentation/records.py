@@ -44,20 +44,18 @@ def camera_html(report: Any) -> str:
     """A camera check as a small timeline: one cell per command, coloured by its verdict."""
     from .facts import _camera_rows  # the same rows the task's facts carry
 
-    rows = _camera_rows(report)
-    score = f"{report.score:.0%}" if report.rows else "—"
-    return _camera_timeline(rows, score, str(report.note))
+    return _camera_timeline(_camera_rows(report), str(report.summary), str(report.note))
 
 
-def _camera_timeline(rows: tuple, score: str, note: str) -> str:
+def _camera_timeline(rows: tuple, summary: str, note: str) -> str:
     esc = html.escape
     cells = "".join(
-        f'<div title="{esc(f"[{r.command}] seen {r.seen} ({r.confidence:.2f})", quote=True)}" '
+        f'<div title="{esc(f"[{r.command}] seen {r.seen} ({r.confidence:.2f}) {r.reason}")}" '
         f'style="flex:{r.share:.3f};background:{VERDICT_COLOURS[r.verdict]};color:#fff;'
         'padding:1px 4px;overflow:hidden;white-space:nowrap;font-size:11px">'
         f"{esc(r.command)}: {esc(r.verdict)}</div>" for r in rows)
     return (f'<div class="hailuo-camera" style="margin-top:4px"><div style="font-size:12px">'
-            f"camera check: {esc(score or '—')} of the commands seen ({esc(note)})</div>"
+            f"camera check: {esc(summary or '—')} ({esc(note)})</div>"
             f'<div style="display:flex;gap:2px;max-width:520px">{cells}</div></div>')
 
 
@@ -73,14 +71,21 @@ def camera_table_bundle(table: Any) -> dict:
         f"<tr><td><code>{esc(label)}</code></td><td>[{esc(r.command)}]</td>"
         f"<td>{esc(r.expected)}</td><td>{esc(r.seen)}</td>"
         f'<td style="color:{colours[r.verdict]}">{esc(r.verdict)}</td>'
-        f"<td>{r.confidence:.2f}</td></tr>" for label, r in table.rows)
-    score = f"{table.score:.0%}" if table.rows else "—"
+        f"<td>{r.confidence:.2f}</td><td>{_measured(r)}</td><td>{esc(r.reason)}</td></tr>"
+        for label, r in table.rows)
     page = ('<table class="hailuo-camera-table" style="font-family:sans-serif;font-size:12px">'
             "<thead><tr><th>task</th><th>command</th><th>expected</th><th>seen</th>"
-            f"<th>verdict</th><th>confidence</th></tr></thead><tbody>{body}</tbody></table>"
-            f"<p style=\"font-family:sans-serif;font-size:12px\">score: {score} of the commands "
-            "seen</p>")
+            "<th>verdict</th><th>confidence</th><th>pan, tilt /s · zoom /s</th><th>why</th>"
+            f"</tr></thead><tbody>{body}</tbody></table>"
+            f"<p style=\"font-family:sans-serif;font-size:12px\">score: {esc(table.summary)}</p>")
     return {"text/plain": repr(table), "text/html": page}
+
+
+def _measured(r: Any) -> str:
+    """The camera's measured motion of a row (pan + right, tilt + up; zoom >1 in)."""
+    if getattr(r, "pan", None) is None:
+        return "—"
+    return f"{r.pan:+.1%}, {r.tilt:+.1%} · x{r.zoom:.3f}"
 
 
 def record_text(task: Any) -> str:

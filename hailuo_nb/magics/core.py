@@ -28,6 +28,7 @@ from .._presentation.display import (
     follow_in_terminal,
     in_terminal,
     register_task_display,
+    say_when_it_ends,
     show_task,
 )
 from ..errors import HailuoError, ValidationError
@@ -257,10 +258,13 @@ def _wait(task: Any, *, terminal: bool = False) -> None:
             follow_in_terminal(task)
         task.wait()
     except KeyboardInterrupt:
-        where = ("it goes on in the background" if terminal
-                 else "its output keeps updating")
-        print(f"Stopped waiting; task {task.id or '(queued)'} goes on — {where} "
-              f"(`%hailuo status {task.id}`).", file=sys.stderr)
+        if terminal:  # nothing in a terminal updates: a line comes when it ends
+            print(f"Stopped waiting; task {task.id or '(queued)'} goes on in the background "
+                  "and a line says when it ends.", file=sys.stderr)
+            say_when_it_ends(task)
+        else:
+            print(f"Stopped waiting; task {task.id or '(queued)'} goes on and its output "
+                  "above keeps updating.", file=sys.stderr)
         return
     except HailuoError as exc:  # TaskFailedError, DownloadError: the record shows it too
         raise usage_error(exc) from None

@@ -163,6 +163,12 @@ class Gallery(LiveView):
                 task.unobserve(observer, names=list(WATCHED))
         super().close()
 
+    def compare(self, **options: Any) -> Any:
+        """The gallery's takes side by side (hailuo_nb.compare): one row per take."""
+        from .._presentation.compare import compare
+
+        return compare(self.tasks, **options)
+
     def _ipython_display_(self) -> None:
         """Live while tasks run; a static labelled grid of records once all have settled."""
         if all(task.is_settled for task in self.tasks) or headless():
