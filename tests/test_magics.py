@@ -810,3 +810,23 @@ def test_an_uploaded_still_keeps_its_name_and_its_record_shows_it(shell, emu, tm
     assert hashlib.sha256(data).hexdigest() in bundle["text/plain"]
     assert 'alt="input image"' in bundle["text/html"] and "data:image/png;base64," in bundle[
         "text/html"]
+
+
+def test_history_table_is_sized_for_ids_and_prompts():
+    """In a 120-column terminal: whole ids and 40+ characters of each prompt (the file
+    column leaves first); in HTML, ids and dates never wrap and the prompt has room."""
+    prompt = "A paper lantern drifts over a night market, lanterns all around it [Pan left]"
+    rows = [{"task_id": f"task-unified-1796526545-{i:08d}", "status": "completed",
+             "created_at": 1796526545.0, "request": {"prompt": prompt, "quality": "768p",
+                                                    "duration": 6},
+             "local_path": f"hailuo_videos/task-unified-1796526545-{i:08d}.mp4",
+             "credits": 20.0} for i in range(3)]
+    text = HistoryTable(rows).text(120)
+    lines = text.splitlines()
+    assert all(len(line) <= 120 for line in lines), text
+    for row in rows:
+        [line] = [x for x in lines if row["task_id"] in x]
+        assert prompt[:40] in line, line
+    page = HistoryTable(rows).html()
+    assert page.count('<td style="white-space:nowrap"><code>task-unified-') == 3
+    assert "min-width:18em" in page and prompt in page
