@@ -830,3 +830,13 @@ def test_history_table_is_sized_for_ids_and_prompts():
     page = HistoryTable(rows).html()
     assert page.count('<td style="white-space:nowrap"><code>task-unified-') == 3
     assert "min-width:18em" in page and prompt in page
+
+
+def test_emulator_status_says_what_it_received(shell):
+    assert shell.run("%hailuo emulator start --task-seconds 0.2").error is None
+    assert "received no generation request" in shell.run("%hailuo emulator status").stdout
+    run = shell.run("%hailuo --wait -q 768p -d 6 -o seen A heron lands [Push in]")
+    assert run.error is None, run.stderr
+    status = shell.run("%hailuo emulator status").stdout
+    assert "(1 task(s) created)" in status and shell.user_ns["seen"].id in status
+    assert "768P" in status.upper() and "6 s" in status and "A heron lands [Push in]" in status
