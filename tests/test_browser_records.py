@@ -23,7 +23,7 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NAMES = ("quickstart.ipynb", "batch_sweep.ipynb", "image_to_video.ipynb")
-VIEWPORT = {"width": 1220, "height": 1000}
+VIEWPORT = {"width": 1600, "height": 1000}  # an output area of about 1150 px
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,10 @@ def headless_lab(tmp_path_factory, pw):
 
 
 def open_saved(page, lab, name: str) -> None:
-    bh.open_notebook(page, lab, name)
+    """``name`` alone in the workspace (``reset``: no tab of an earlier test comes back)."""
+    page.goto(lab.page_url(name) + "&reset", wait_until="domcontentloaded", timeout=180_000)
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=180_000)
+    bh.wait_kernel_idle(page)
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .hailuo-record")
     page.wait_for_timeout(1500)  # every output rendered (images decode)
 

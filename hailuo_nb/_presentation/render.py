@@ -136,18 +136,22 @@ class HistoryTable:
                 value = cells[column]
                 if column == "prompt":  # room to read it: it wraps, the rest do not
                     out.append(f'<td title="{esc(cells["full prompt"], quote=True)}" '
-                               f'style="min-width:18em;max-width:36em">{esc(value)}</td>')
+                               f'style="min-width:18em;max-width:36em;text-align:left">{esc(value)}</td>')
                 elif column == "file" and value and not os.path.isabs(value):
                     href = esc(quote(value.replace(os.sep, "/")), quote=True)
-                    out.append(f'<td style="white-space:nowrap"><a href="{href}" '
-                               f'target="_blank">{esc(value)}</a></td>')
+                    # A path may break after a '/' (the id inside it is in its own column).
+                    out.append(f'<td style="min-width:12em;text-align:left"><a href="{href}" '
+                               f'target="_blank">{esc(value).replace("/", "/<wbr>")}</a></td>')
                 elif column in ("task id", "file"):
-                    out.append(f'<td style="white-space:nowrap"><code>{esc(value)}</code></td>')
+                    out.append(f'<td style="white-space:nowrap;text-align:left">'
+                               f'<code style="white-space:nowrap">{esc(value)}</code></td>')
                 else:
-                    out.append(f'<td style="white-space:nowrap">{esc(value)}</td>')
+                    out.append(f'<td style="white-space:nowrap;text-align:left">{esc(value)}</td>')
             body.append("<tr>" + "".join(out) + "</tr>")
         return (
-            '<table class="hailuo-history" style="font-family:sans-serif;font-size:13px">'
+            # JupyterLab lays tables out fixed (equal columns): this one sizes to its content.
+            '<table class="hailuo-history" style="font-family:sans-serif;font-size:13px;'
+            'table-layout:auto;margin-left:0;text-align:left">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             f"<p style=\"font-family:sans-serif;font-size:12px\">{esc(self.total_line())}</p>"
         )
