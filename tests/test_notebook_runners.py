@@ -23,6 +23,7 @@ nbclient = pytest.importorskip("nbclient")
 from test_notebooks import (  # noqa: E402 - after the importorskips
     CELL_TIMEOUT,
     NOTEBOOKS,
+    TAKES_CELLS,
     kernel_env,
     output_text,
     write_cells,
@@ -31,16 +32,9 @@ from test_notebooks import (  # noqa: E402 - after the importorskips
 pytestmark = pytest.mark.kernel
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-RUNNER_CELLS = [
-    "%load_ext hailuo_nb\nimport hailuo_nb",
-    "%%hailuo -o a --wait\nA fox runs through snow [Pan left]",
-    "%%hailuo -o b\nA cat on a windowsill [Pan right]",
-    'c = hailuo_nb.generate("A dog catches a frisbee [Zoom in]", wait=True)\nc',
-    'kites = hailuo_nb.generate_many(["A red kite [Tilt up]", "A red kite [Tilt up]"])',
-    "%%hailuo -o n --new\nA lantern in fog [Static shot]",
-    "hailuo_nb.wait_all([a, b, c, *kites, n])\n"
-    "print('IDS', sorted(t.id for t in [a, b, c, *kites, n]))",
-]
+RUNNER_CELLS = [*TAKES_CELLS[:-1],  # the last cell prints the ids on a line of its own
+                "hailuo_nb.wait_all([a, b, c, *kites, n])\n"
+                "print('IDS', sorted(t.id for t in [a, b, c, *kites, n]))"]
 STILL_RUNNING = r"\b(pending|processing|queued|submitting)\b ·"  # a status line, frozen
 IN_KERNEL_FIRST = "%load_ext hailuo_nb\nimport hailuo_nb\n%hailuo emulator start --task-seconds 0.5"
 IN_KERNEL_LAST = "%hailuo emulator status"
