@@ -222,8 +222,8 @@ class Task(HasTraits):
             )
         if self.download_state == "failed":
             raise DownloadError(
-                f"Task {self.id} completed but its video could not be saved: "
-                f"{self.download_error} — the link is {self.url}"
+                f"Task {self.id} completed but its video could not be saved "
+                f"(link: {self.url}): {self.download_error}"
             )
         return self
 
