@@ -97,6 +97,8 @@ class Motion:
             return f"a cut at {', '.join(f'{t:.1f}' for t in self.cuts)} s: the shot changes"
         if self.pairs >= max(MIN_PAIRS, 0.4 * self.total):
             return ""
+        if self.total < MIN_PAIRS:
+            return "too few frames in this part of the clip to see a motion"
         if self.flat * 2 >= self.total:
             return "too little texture to see the camera's motion"
         return "the frames do not agree on one motion"
@@ -152,7 +154,7 @@ class CameraReport:
     rows: list
     segments: list  # (start, end, Motion) per bracket group
     note: str = ("pan and truck look the same on a flat scene, as do tilt and pedestal, and "
-                 "zoom and push; a tracking shot is not judged")
+                 "zoom and push; a tracking shot is judged only when the camera stayed still")
 
     @property
     def score(self) -> float | None:
@@ -273,8 +275,9 @@ def camera_report(path: str | os.PathLike, prompt: str) -> CameraReport:
     for i in range(slots):
         start, end = duration * i / slots, duration * (i + 1) / slots
         # pairs wholly inside the segment: one that straddles a boundary mixes two moves
-        inside = [p for p in pairs if start - 1e-6 <= p.start and p.end <= end + 1e-6]
-        motion = summarise(inside or pairs)
+        inside = [p for p in pairs if start - 1e-6 <= p.start and p.end <= end + 1e-6] or \
+            [p for p in pairs if p.start < end and p.end > start]  # a part shorter than a pair
+        motion = summarise(inside)
         segments.append((start, end, motion))
         for command in groups[i] if groups else ():
             rows.append(judge(command, motion, start, end))
@@ -377,8 +380,10 @@ def judge(command: str, motion: Motion, start: float, end: float) -> Row:
     value = getattr(motion, axis) * sign / _SCALE[axis]  # in thresholds, + the asked way
     agreement = motion.agreement.get(axis, 0.0)
     if value >= 1:
+        alike = {"x": "a pan and a truck", "y": "a tilt and a pedestal",
+                 "z": "a zoom and a push"}[axis]
         return row("match", evidence * min(1.0, 0.4 + value / 5) * (0.5 + agreement / 2),
-                   _describe(motion))
+                   f"{_describe(motion)} ({alike} look alike in the frames)")
     if value <= -1:
         return row("mismatch", evidence * min(1.0, 0.4 + -value / 5),
                    f"it moved the other way: {_describe(motion)}")
