@@ -7,7 +7,8 @@ the sidecar written and the stills read); the clock starts at submission. Subjec
 analysis lane on (``settings.auto_analyse``, the default: camera check and clip quality on
 one thread at nice 19 after each download); baseline: the lane off; and "inline", the
 path before this change (the checks on the download worker before the video counts as
-saved; re-enacted here by running them inside the stills step). Rounds interleaved, medians. Context: how long after the last saved video the lane has measured them all.
+saved; re-enacted here by running them inside the stills step). Rounds interleaved,
+medians. Context: how long after the last saved video the lane has measured them all.
 Target: the first saved video no later with the lane on than off (within 10 %, the noise).
 """
 
