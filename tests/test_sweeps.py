@@ -259,3 +259,19 @@ def test_export_reads_back_as_a_dataset_folder(sweep, studio, tmp_path):
     table = pq.read_table(out.parquet)
     assert table.num_rows == len(rows) and table.column("file_name").to_pylist() == \
         [r["file_name"] for r in rows]
+
+
+def test_the_command_line_sets_the_controls():
+    import argparse
+
+    from hailuo_nb.emulator import EmulatorConfig
+    from hailuo_nb.emulator.command import add_emulator_arguments, emulator_config
+
+    parser = argparse.ArgumentParser()
+    add_emulator_arguments(parser)
+    args = parser.parse_args(["--ignore-camera-word", "stubborn", "--ignore-camera", "opposite",
+                              "--black-seconds", "1", "--frozen-seconds", "0.5"])
+    config = EmulatorConfig()
+    config.update(**emulator_config(args))
+    assert config.ignore_camera_words == ("stubborn",) and config.ignore_camera == "opposite"
+    assert (config.black_seconds, config.frozen_seconds) == (1.0, 0.5)
