@@ -317,12 +317,29 @@ def input_image(req: Any) -> InputImage | None:
         name = shown_path(req.image_path)
     else:
         name = "image bytes"
-    thumbnail = ""
     kind = IMAGE_TYPES.get(str(getattr(info, "format", "")).lower())
-    if data and kind is not None and len(data) <= THUMBNAIL_MAX_BYTES:
-        thumbnail = data_uri(data, kind)
+    thumbnail = image_preview(data, kind) if data and kind is not None else ""
     return InputImage(name=name, sha256=hashlib.sha256(data).hexdigest() if data else "",
                       thumbnail=thumbnail, words=words)
+
+
+_previews: dict[str, str] = {}  # sha256 of an image → its preview's data URI
+
+
+def image_preview(data: bytes, mime: str) -> str:
+    """A data URI to show an input image by: itself when small, else a JPEG thumbnail made
+    from it (once per image), else '' (it cannot be decoded here)."""
+    if len(data) <= THUMBNAIL_MAX_BYTES:
+        return data_uri(data, mime)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in _previews:
+        try:
+            from .._media.frames import image_thumbnail_jpeg  # PyAV loads only for this
+
+            _previews[digest] = data_uri(image_thumbnail_jpeg(data))
+        except Exception:  # no preview; the name and sha256 still say which image
+            _previews[digest] = ""
+    return _previews[digest]
 
 
 _image_cache: dict[tuple, bytes] = {}

@@ -33,8 +33,9 @@ class HistoryTable:
     """Rows of the task history, as a text table and an HTML table (every cell escaped)."""
 
     COLUMNS = ("created", "task id", "status", "prompt", "quality", "credits", "file")
+    PROMPT_KEEPS = 40  # characters of a prompt kept before other columns give way
 
-    def __init__(self, rows: Iterable[Mapping[str, Any]], *, prompt_width: int = 48):
+    def __init__(self, rows: Iterable[Mapping[str, Any]], *, prompt_width: int = 100):
         self.rows = [dict(row) for row in rows]
         self.prompt_width = prompt_width
 
@@ -86,8 +87,9 @@ class HistoryTable:
         return line
 
     def text(self, width: int | None = None) -> str:
-        """A plain table that fits ``width`` columns (the terminal's): the prompt gives way
-        first, then the file, credits and quality columns leave, then dates get shorter."""
+        """A plain table that fits ``width`` columns (the terminal's). Ids are never cut;
+        the prompt keeps at least PROMPT_KEEPS characters while the file, credits and
+        quality columns leave and the dates get shorter, and only then gives way further."""
         if not self.rows:
             return "No tasks in the history yet."
         width = width or _text_width()
@@ -97,15 +99,21 @@ class HistoryTable:
         def size() -> int:
             return sum(max(len(r[c]) for r in table) for c in columns) + 2 * (len(columns) - 1)
 
-        floor = max(12, max(len(r["prompt"]) for r in table) - (size() - width))
-        for r in table[1:]:
-            r["prompt"] = clip(r["prompt"], floor) if r["prompt"] else ""
+        def fit_prompt(floor: int) -> None:
+            longest = max(len(r["prompt"]) for r in table)
+            limit = max(floor, longest - (size() - width))
+            for r in table[1:]:
+                r["prompt"] = clip(r["full prompt"], limit) if r["prompt"] else ""
+
+        fit_prompt(self.PROMPT_KEEPS)
         for column in ("file", "credits", "quality"):
             if size() > width:
                 columns.remove(column)
+                fit_prompt(self.PROMPT_KEEPS)
         if size() > width:  # "2026-12-01 18:40" → "12-01 18:40"
             for r in table[1:]:
                 r["created"] = r["created"][5:]
+        fit_prompt(12)
         widths = {c: max(len(r[c]) for r in table) for c in columns}
         lines = []
         for i, r in enumerate(table):
@@ -118,23 +126,25 @@ class HistoryTable:
         esc = html.escape
         if not self.rows:
             return "<p>No tasks in the history yet.</p>"
-        head = "".join(f"<th style='text-align:left'>{esc(c)}</th>" for c in self.COLUMNS)
+        head = "".join(f"<th style='text-align:left;white-space:nowrap'>{esc(c)}</th>"
+                       for c in self.COLUMNS)
         body = []
         for row in self.rows:
             cells = self._cells(row)
             out = []
             for column in self.COLUMNS:
                 value = cells[column]
-                if column == "prompt":
-                    out.append(f'<td title="{esc(cells["full prompt"], quote=True)}">'
-                               f"{esc(value)}</td>")
+                if column == "prompt":  # room to read it: it wraps, the rest do not
+                    out.append(f'<td title="{esc(cells["full prompt"], quote=True)}" '
+                               f'style="min-width:18em;max-width:36em">{esc(value)}</td>')
                 elif column == "file" and value and not os.path.isabs(value):
                     href = esc(quote(value.replace(os.sep, "/")), quote=True)
-                    out.append(f'<td><a href="{href}" target="_blank">{esc(value)}</a></td>')
+                    out.append(f'<td style="white-space:nowrap"><a href="{href}" '
+                               f'target="_blank">{esc(value)}</a></td>')
                 elif column in ("task id", "file"):
-                    out.append(f"<td><code>{esc(value)}</code></td>")
+                    out.append(f'<td style="white-space:nowrap"><code>{esc(value)}</code></td>')
                 else:
-                    out.append(f"<td>{esc(value)}</td>")
+                    out.append(f'<td style="white-space:nowrap">{esc(value)}</td>')
             body.append("<tr>" + "".join(out) + "</tr>")
         return (
             '<table class="hailuo-history" style="font-family:sans-serif;font-size:13px">'

@@ -11,6 +11,7 @@ from IPython.core.error import UsageError
 
 from .. import api
 from .._client import credentials
+from .._presentation.facts import clip
 from .._pure.takes import IN_KERNEL_EMULATOR_ENV
 from ..emulator import Emulator
 from ..settings import settings
@@ -111,8 +112,30 @@ def emulator_command(rest: str) -> None:
             emu = SESSION.emulator
             print(f"The emulator is running at {emu.base_url} "
                   f"({emu.tasks_created} task(s) created).")
+            print(received_lines(emu))
         else:
             print("The emulator is not running (`%hailuo emulator start`).")
+
+
+RECEIVED_SHOWN = 10
+
+
+def received_lines(emu: Any) -> str:
+    """What the emulator received, newest last: each task's id, its request's model,
+    resolution and duration, whether it had an image, and the prompt."""
+    ids = emu.task_ids[-RECEIVED_SHOWN:]
+    if not ids:
+        return "It has received no generation request yet."
+    lines = [f"The last {len(ids)} request(s) it received:"]
+    for task_id in ids:
+        task = emu.task(task_id)
+        body = task.get("body") or {}
+        image = " · image" if body.get("image_urls") or body.get("first_frame_image") else ""
+        lines.append(f"  {task_id}  {task.get('status', '?'):<10} {body.get('model', '?')} · "
+                     f"{body.get('quality') or body.get('resolution') or '?'} · "
+                     f"{body.get('duration', '?')} s{image} · "
+                     f"{clip(str(body.get('prompt') or ''), 60)}")
+    return "\n".join(lines)
 
 
 def _start(task_seconds: float | None) -> None:
