@@ -201,3 +201,17 @@ def test_three_unsure_commands_read_not_judged(reports, truth_folder):
     assert [r.verdict for r in report.rows] == ["unsure"] * 3
     assert report.score is None and report.summary.startswith("not judged (3 commands")
     assert all(not math.isnan(r.start) for r in report.rows)
+
+
+def test_a_file_rewritten_in_place_is_measured_again(truth_folder, tmp_path):
+    cases = {c.spec.name: c.spec for c in tc.CASES}
+    target = tmp_path / "take.mp4"
+    target.write_bytes(tc.clip(cases["still"], truth_folder).read_bytes())
+    assert one_row(camera_report(target, "[Pan left]")).verdict == "mismatch"
+    target.write_bytes(tc.clip(cases["slow_pan_left"], truth_folder).read_bytes())
+    assert one_row(camera_report(target, "[Pan left]")).verdict == "match"
+
+
+def one_row(report: CameraReport) -> Row:
+    (row,) = report.rows
+    return row

@@ -240,3 +240,16 @@ def test_a_folder_that_cannot_be_written_is_said_once_and_leaves_nothing(chaos, 
     text = str(info.value)
     assert "Cannot write" in text and "download_dir" in text and "\n" not in text
     assert list(tiny_disk.iterdir()) == []
+
+
+def test_a_full_disk_costs_only_the_video_that_did_not_fit(chaos, tiny_disk):
+    big = hailuo_nb.generate("big-video [Pan left]", client=chaos.client, download_dir=tiny_disk)
+    with pytest.raises(hailuo_nb.DownloadError) as info:
+        big.wait(30)
+    text = str(info.value)
+    assert "No space left" in text and "3.0 MB" in text and "\n" not in text
+    assert text.count(" — ") == 1, text  # one next step
+    assert big.status == "completed" and big.local_path is None
+    later = hailuo_nb.generate("fine [Pan left]", client=chaos.client, download_dir=tiny_disk)
+    later.wait(30)
+    assert Path(later.local_path).read_bytes() == SAMPLE

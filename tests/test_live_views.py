@@ -374,7 +374,7 @@ def test_gallery_summary_and_fallback_follow_the_tasks(comm_log, client, emulato
     bundle = data_of(gallery._repr_mimebundle_())
     assert WIDGET_MIME in bundle
     assert "2 done · 0 running · 1 failed · all done" in bundle["text/plain"]
-    assert bundle["text/html"].count('class="hailuo-record"') == 3
+    assert bundle["text/html"].count('class="hailuo-card hailuo-record"') == 3
     failed = next(c for c in FrontEnd(comm_log, gallery).cards() if c["status"] == "failed")
     assert failed["errors"] and "content" in failed["errors"][0].lower()
 

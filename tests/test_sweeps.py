@@ -18,6 +18,7 @@ from waiting import eventually
 import hailuo_nb
 from hailuo_nb._engine import analysis
 from hailuo_nb._media.camera_motion import camera_report, camera_table
+from hailuo_nb._presentation.handover import redraw_when_analysed
 from hailuo_nb._presentation.records import record_text
 from hailuo_nb.emulator import configure_at, is_emulator
 
@@ -123,6 +124,16 @@ class _Blocker:
         return None
 
 
+class _Output:
+    """Stands for a display handle: what update() was given, in order."""
+
+    def __init__(self) -> None:
+        self.drawn: list = []
+
+    def update(self, obj, raw: bool = False) -> None:
+        self.drawn.append(obj)
+
+
 def test_downloads_never_wait_for_the_analysis(studio):
     blocker = _Blocker()
     analysis.get_analyst().enqueue(blocker)
@@ -133,9 +144,14 @@ def test_downloads_never_wait_for_the_analysis(studio):
         assert task.stills is not None
         assert task.analysis_state == "waiting" and task.clip_quality is None
         assert "being measured" in record_text(task)  # the record says it is coming
+        output = _Output()  # the record's place in the notebook, drawn again when measured
+        redraw_when_analysed([task], output, lambda: record_text(task))
+        assert output.drawn == []
     finally:
         blocker.release.set()
     analysed([task])
+    eventually(lambda: output.drawn, "the record drawn again")
+    assert "being measured" not in output.drawn[-1] and "quality:" in output.drawn[-1]
     assert task.camera is not None and task.clip_quality is not None
     assert task.quality() is task.clip_quality  # not measured twice
     assert task.clip_quality.summary in record_text(task)
@@ -243,3 +259,19 @@ def test_export_reads_back_as_a_dataset_folder(sweep, studio, tmp_path):
     table = pq.read_table(out.parquet)
     assert table.num_rows == len(rows) and table.column("file_name").to_pylist() == \
         [r["file_name"] for r in rows]
+
+
+def test_the_command_line_sets_the_controls():
+    import argparse
+
+    from hailuo_nb.emulator import EmulatorConfig
+    from hailuo_nb.emulator.command import add_emulator_arguments, emulator_config
+
+    parser = argparse.ArgumentParser()
+    add_emulator_arguments(parser)
+    args = parser.parse_args(["--ignore-camera-word", "stubborn", "--ignore-camera", "opposite",
+                              "--black-seconds", "1", "--frozen-seconds", "0.5"])
+    config = EmulatorConfig()
+    config.update(**emulator_config(args))
+    assert config.ignore_camera_words == ("stubborn",) and config.ignore_camera == "opposite"
+    assert (config.black_seconds, config.frozen_seconds) == (1.0, 0.5)

@@ -283,7 +283,7 @@ class Client(FilesAPI):
             if attempt > self.max_retries:
                 raise error
             if delay >= ends - time.monotonic():
-                raise self._past_deadline(error, ends, gave_up=True)
+                raise self._past_deadline(error, ends, gave_up=True, tries=attempt)
             time.sleep(max(0.0, delay))
 
     def _send(self, session: requests.Session, method: str, url: str, ends: float, *,
@@ -330,7 +330,8 @@ class Client(FilesAPI):
         return advised if advised is not None else self._backoff(attempt - 1)
 
     def _past_deadline(self, error: HailuoError, ends: float, *,
-                       knob: str = "deadline", gave_up: bool = False) -> HailuoError:
+                       knob: str = "deadline", gave_up: bool = False,
+                       tries: int = 0) -> HailuoError:
         """``error`` as it is, or — when the total deadline ended the call — one line with
         the reason, what the deadline was and how to change it."""
         budget = getattr(self, knob)
@@ -344,7 +345,9 @@ class Client(FilesAPI):
                 error.gave_up = (f"it asks to retry after {advised:g} s, past the {budget:g} s "
                                  f"deadline: retry later, or {how}")
             else:
-                error.gave_up = f"still failing at the {budget:g} s deadline: retry later, or {how}"
+                after = f"after {tries} tries " if tries > 1 else ""
+                error.gave_up = (f"still failing {after}within the {budget:g} s deadline: retry "
+                                 f"later, or {how}")
             error.args = (error._line(),)
             return error
         if isinstance(error, TransportError) and not error.may_have_been_created:
@@ -479,7 +482,7 @@ class Client(FilesAPI):
             delay = self._retry_delay(attempt, error)
             if delay >= ends - time.monotonic():
                 raise self._past_deadline(error, ends, knob="download_deadline",
-                                          gave_up=True)
+                                          gave_up=True, tries=attempt)
             time.sleep(max(0.0, delay))
 
     def _get_media(self, url: str, headers: dict[str, str], ends: float) -> requests.Response:

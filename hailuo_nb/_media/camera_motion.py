@@ -15,6 +15,7 @@ pedestal, and a zoom and a push: each pair is judged as one motion.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -32,10 +33,11 @@ from .motion_estimate import (
 )
 
 __all__ = ["ANALYSIS_WIDTH", "SAMPLES_PER_SECOND", "CameraReport", "CameraTable", "Motion",
-           "Row", "bracket_groups", "camera_report", "camera_table", "measure"]
+           "Row", "bracket_groups", "camera_report", "camera_table", "clear_cache", "measure"]
 
 MOVE = 0.015  # fraction of the frame per second: at least this is a move
 ZOOM = 0.015  # growth of the magnification per second (log): at least this is a zoom
+ROLL = 1.0  # degrees per second: at least this is a roll (no command asks for one)
 SHAKE = 0.004  # spread of the path about its smooth course (fraction of the frame): shaking
 STILL = 0.5  # below this share of MOVE / ZOOM / SHAKE, the camera did not do it
 MIN_PAIRS = 3  # pairs of frames with a clear motion needed to judge a segment
@@ -95,6 +97,8 @@ class Motion:
             return f"a cut at {', '.join(f'{t:.1f}' for t in self.cuts)} s: the shot changes"
         if self.pairs >= max(MIN_PAIRS, 0.4 * self.total):
             return ""
+        if self.total < MIN_PAIRS:
+            return "too few frames in this part of the clip to see a motion"
         if self.flat * 2 >= self.total:
             return "too little texture to see the camera's motion"
         return "the frames do not agree on one motion"
@@ -150,7 +154,7 @@ class CameraReport:
     rows: list
     segments: list  # (start, end, Motion) per bracket group
     note: str = ("pan and truck look the same on a flat scene, as do tilt and pedestal, and "
-                 "zoom and push; a tracking shot is not judged")
+                 "zoom and push; a tracking shot is judged only when the camera stayed still")
 
     @property
     def score(self) -> float | None:
@@ -239,10 +243,27 @@ def bracket_groups(prompt: str) -> list[tuple[str, ...]]:
     return [tuple(group.commands) for group in lint.groups if group.commands]
 
 
-def measure(path: str | os.PathLike) -> tuple[float, list[PairMotion]]:
-    """(duration, the camera's motion between each pair of sampled frames)."""
+def measure(path: str | os.PathLike) -> tuple[float, tuple[PairMotion, ...]]:
+    """(duration, the camera's motion between each pair of sampled frames). The same file
+    (path, size, modification time) is measured once: a sweep asks it of many prompts."""
+    path = os.path.abspath(os.fspath(path))
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _measure(path, -1, -1)  # reading it will say what is wrong
+    return _measure(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _measure(path: str, size: int, mtime_ns: int) -> tuple[float, tuple[PairMotion, ...]]:
     sampled = sample_frames(path)
-    return sampled.duration, motion_series([prepare(f) for f in sampled.frames], sampled.times)
+    pairs = motion_series([prepare(f) for f in sampled.frames], sampled.times)
+    return sampled.duration, tuple(pairs)
+
+
+def clear_cache() -> None:
+    """Forget measured files (a benchmark times the measuring itself)."""
+    _measure.cache_clear()
 
 
 def camera_report(path: str | os.PathLike, prompt: str) -> CameraReport:
@@ -254,8 +275,9 @@ def camera_report(path: str | os.PathLike, prompt: str) -> CameraReport:
     for i in range(slots):
         start, end = duration * i / slots, duration * (i + 1) / slots
         # pairs wholly inside the segment: one that straddles a boundary mixes two moves
-        inside = [p for p in pairs if start - 1e-6 <= p.start and p.end <= end + 1e-6]
-        motion = summarise(inside or pairs)
+        inside = [p for p in pairs if start - 1e-6 <= p.start and p.end <= end + 1e-6] or \
+            [p for p in pairs if p.start < end and p.end > start]  # a part shorter than a pair
+        motion = summarise(inside)
         segments.append((start, end, motion))
         for command in groups[i] if groups else ():
             rows.append(judge(command, motion, start, end))
@@ -308,6 +330,8 @@ def _describe(motion: Motion) -> str:
     if motion.strength("z") >= STILL:
         parts.append(f"{SEEN_NAMES[('z', 1 if motion.z > 0 else -1)]} "
                      f"x{math.exp(motion.z):.3f}/s")
+    if abs(motion.roll) >= STILL * ROLL:
+        parts.append(f"roll {motion.roll:+.1f} degrees/s")
     if motion.shake >= STILL * SHAKE:
         parts.append(f"shake {motion.shake:.1%} of the frame")
     return ", ".join(parts) or "no motion"
@@ -330,7 +354,7 @@ def judge(command: str, motion: Motion, start: float, end: float) -> Row:
     if why_not:
         return row("unsure", 0.0, why_not)
     evidence = motion.evidence
-    moved = max(motion.strength(a) for a in "xyz")
+    moved = max(*(motion.strength(a) for a in "xyz"), abs(motion.roll) / ROLL)
     still = moved < STILL and motion.shake < STILL * SHAKE
     if axis == "tracking":
         if still:
@@ -356,8 +380,10 @@ def judge(command: str, motion: Motion, start: float, end: float) -> Row:
     value = getattr(motion, axis) * sign / _SCALE[axis]  # in thresholds, + the asked way
     agreement = motion.agreement.get(axis, 0.0)
     if value >= 1:
+        alike = {"x": "a pan and a truck", "y": "a tilt and a pedestal",
+                 "z": "a zoom and a push"}[axis]
         return row("match", evidence * min(1.0, 0.4 + value / 5) * (0.5 + agreement / 2),
-                   _describe(motion))
+                   f"{_describe(motion)} ({alike} look alike in the frames)")
     if value <= -1:
         return row("mismatch", evidence * min(1.0, 0.4 + -value / 5),
                    f"it moved the other way: {_describe(motion)}")

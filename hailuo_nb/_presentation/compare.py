@@ -275,9 +275,11 @@ def compare(tasks: Iterable[Any], *, measure: bool = True) -> Comparison:
     """One row per take of ``tasks``, labelled by the parameters that vary across them:
     status, credits, camera verdicts with the measured motion, score, clip quality, file.
 
-    Clips the analysis lane has not measured yet are measured now (``measure=False``: left
-    empty)."""
+    Waits for the analysis lane where it has a clip queued; clips it never had are
+    measured now (``measure=False``: left empty)."""
     tasks = list(tasks)
+    for task in tasks:  # the lane's results, when it has them queued: nothing measured twice
+        task.wait_analysed()
     params = [parameters_of(t) for t in tasks]
     labels = labels_for(params)
     rows = [row_of(t, label, p, measure=measure)

@@ -18,7 +18,7 @@ from typing import Any
 from IPython.display import display
 
 from .._pure.describe import failure_line, status_line
-from .handover import hand_over_when_settled
+from .handover import hand_over_when_settled, redraw_when_analysed
 from .headless import headless, show_static
 from .records import Record, camera_bundle, camera_table_bundle, record_bundle, shown_path
 
@@ -26,7 +26,9 @@ from .records import Record, camera_bundle, camera_table_bundle, record_bundle, 
 def show_task(task: Any) -> Any:
     """Display ``task`` (live view, then its record); returns the live view or None."""
     if task.is_settled:
-        display(Record(task))
+        handle = display(Record(task), display_id=True)
+        if getattr(task, "analysis_state", "") in ("waiting", "running") and handle is not None:
+            redraw_when_analysed([task], handle, lambda: Record(task))  # its quality line
         return None
     if in_terminal():  # no outputs to update in place: one line now, one when it ends
         announce_in_terminal(task)

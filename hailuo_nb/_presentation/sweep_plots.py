@@ -8,7 +8,7 @@ import io
 
 from ..errors import ValidationError
 
-DPI = 100
+DPI = 72  # small files: a notebook keeps them inline
 
 
 def _figure(width: float, height: float):
@@ -35,8 +35,8 @@ COLOURS = {"match": "#4c9a5b", "unsure": "#b0b0b0", "mismatch": "#c8504b"}
 def follow_rate_png(rates: dict[str, dict[str, int]]) -> bytes:
     """Stacked bars: per camera command, the share of its takes seen to follow it (then
     unsure, then not followed), with "followed/takes" written beside each bar."""
-    commands = sorted(rates)
-    figure = _figure(6.4, 0.3 * max(len(commands), 3) + 1.0)
+    commands = list(rates)  # in the order the sweep asked for them
+    figure = _figure(7.0, 0.28 * max(len(commands), 3) + 1.0)
     axes = figure.add_subplot()
     left = [0.0] * len(commands)
     for verdict, colour in COLOURS.items():
@@ -52,8 +52,7 @@ def follow_rate_png(rates: dict[str, dict[str, int]]) -> bytes:
         axes.text(1.02, i, f"{tally['match']}/{sum(tally.values())}", va="center", fontsize=8)
     axes.set_title("Camera commands followed (followed/takes)", fontsize=10)
     if commands:
-        axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3,
-                    frameon=False)
+        axes.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     else:
         axes.text(0.5, 0.5, "no camera command", ha="center", transform=axes.transAxes)
     return _png(figure)
