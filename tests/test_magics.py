@@ -446,8 +446,9 @@ def test_help_everywhere_sends_nothing(shell, emu):
 def test_form_displays_the_generation_form(shell):
     run = shell.run("%hailuo form")
     assert run.error is None, run.stderr
-    assert len(run.outputs) == 1
-    assert WIDGET_VIEW in run.outputs[0]["data"]
+    form, log = run.outputs  # the form, then the plain output that outlives it
+    assert WIDGET_VIEW in form["data"]
+    assert WIDGET_VIEW not in log["data"] and "nothing sent yet" in log["data"]["text/plain"]
 
 
 # ----------------------------------------------------------------------------- status, resume

@@ -139,9 +139,9 @@ class HistoryTable:
                                f'style="min-width:18em;max-width:36em;text-align:left">{esc(value)}</td>')
                 elif column == "file" and value and not os.path.isabs(value):
                     href = esc(quote(value.replace(os.sep, "/")), quote=True)
-                    # A path may break after a '/' (the id inside it is in its own column).
-                    out.append(f'<td style="min-width:12em;text-align:left"><a href="{href}" '
-                               f'target="_blank">{esc(value).replace("/", "/<wbr>")}</a></td>')
+                    # A path may wrap (the id inside it is in its own column, whole).
+                    out.append(f'<td style="min-width:12em;text-align:left;overflow-wrap:'
+                               f'anywhere"><a href="{href}" target="_blank">{esc(value)}</a></td>')
                 elif column in ("task id", "file"):
                     out.append(f'<td style="white-space:nowrap;text-align:left">'
                                f'<code style="white-space:nowrap">{esc(value)}</code></td>')
