@@ -192,3 +192,47 @@ def test_a_headless_run_names_what_it_left_running(emulator_factory, api_key, tm
     assert "hailuo-record" in text and "the end" in text
     assert not re.search(STILL_RUNNING, text), text[-2000:]
     assert text.count("Hailuo task completed") >= 2
+
+
+MARIMO_APP = '''import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import hailuo_nb
+    return (hailuo_nb,)
+
+
+@app.cell
+def _(hailuo_nb):
+    fox = hailuo_nb.generate("A fox in snow [Pan left]", wait=True)
+    print("TAKE", fox.id, bool(fox.reused_from))
+    return (fox,)
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+def test_a_marimo_app_pays_once_per_take(emulator_factory, api_key, tmp_path):
+    """Every page load of ``marimo run`` runs the app again: the same file reuses its take
+    (here two runs of ``marimo export html``, which runs every cell the same way)."""
+    pytest.importorskip("marimo")
+    emu = emulator_factory(task_seconds=0.3, api_keys=(api_key,))
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "app.py").write_text(MARIMO_APP)
+    env = kernel_env(tmp_path / "home", emu, api_key)
+    pages = []
+    for i in range(2):
+        subprocess.run([sys.executable, "-m", "marimo", "-y", "export", "html", "app.py",
+                        "-o", f"out{i}.html"], cwd=work, env=env, check=True,
+                       capture_output=True, timeout=600)
+        pages.append((work / f"out{i}.html").read_text(encoding="utf-8"))
+    assert emu.tasks_created == 1, "the second run of the app paid again"
+    first, second = (re.search(r"TAKE (task-unified-[\w-]+) (True|False)", p).groups()
+                     for p in pages)
+    assert first[0] == second[0] and (first[1], second[1]) == ("False", "True")
