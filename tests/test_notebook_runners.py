@@ -236,3 +236,25 @@ def test_a_marimo_app_pays_once_per_take(emulator_factory, api_key, tmp_path):
     first, second = (re.search(r"TAKE (task-unified-[\w-]+) (True|False)", p).groups()
                      for p in pages)
     assert first[0] == second[0] and (first[1], second[1]) == ("False", "True")
+
+
+def test_a_view_saved_while_its_task_runs_reads_without_a_kernel(emulator_factory, api_key,
+                                                                  tmp_path):
+    """Saved from JupyterLab (no widget state, as its default settings save) while a task
+    runs: the live view's output carries what was known then beside the widget, and the
+    HTML export shows that — status, parameters, when, how to pick it up — not a widget."""
+    emu = emulator_factory(task_seconds=120.0, api_keys=(api_key,))
+    work = tmp_path / "work"
+    path = write_cells(work / "running.ipynb", [
+        "%load_ext hailuo_nb", "%%hailuo -o slow\nA slow dawn over a harbour [Pan left]"])
+    nb = run_as_lab(path, kernel_env(tmp_path / "home", emu, api_key), tmp_path / "specs")
+    nb.metadata.pop("widgets", None)  # JupyterLab's default: widget state is not saved
+    nbformat.write(nb, path)
+    [output] = nb.cells[1].outputs
+    assert WIDGET_VIEW in output["data"] and "hailuo-record" in output["data"]["text/html"]
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(path)],
+                   cwd=work, check=True, capture_output=True, timeout=300)
+    page = (work / "running.html").read_text(encoding="utf-8")
+    assert "Still running when this was drawn" in page and "A slow dawn over a harbour" in page
+    assert re.search(r"(pending|processing) ·", page) and "task-unified-" in page
+    assert "Error displaying widget" not in page
