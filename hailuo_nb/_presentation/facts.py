@@ -404,7 +404,7 @@ def _rows(task: Any, started: float | None, server: str, checksum: bool,
     if task.finished is not None and started:
         rows.append(("took", format_seconds(task.finished - started)))
     elif not task.is_settled:
-        rows.append(("when saved", f"{task.status} at {when(time.time())}"))
+        rows.append(("as of", f"{task.status} at {when(time.time())}"))
     if getattr(task, "credits", None) is not None:
         provider_failed = task.status == "failed" and not (server and is_local(server)) and (
             (task.error or {}).get("code") not in ENDED_HERE)  # a refund is the provider's
