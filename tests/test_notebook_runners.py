@@ -258,3 +258,22 @@ def test_a_view_saved_while_its_task_runs_reads_without_a_kernel(emulator_factor
     assert "Still running when this was drawn" in page and "A slow dawn over a harbour" in page
     assert re.search(r"(pending|processing) ·", page) and "task-unified-" in page
     assert "Error displaying widget" not in page
+
+
+def test_a_reused_record_is_the_same_record(emulator_factory, api_key, tmp_path):
+    """Run again, a cell's record keeps its camera check and its times."""
+    emu = emulator_factory(task_seconds=2.0, api_keys=(api_key,), render=True)
+    path = write_cells(tmp_path / "work" / "again.ipynb", [
+        "%load_ext hailuo_nb", "%%hailuo -o a --wait\nA red kite over a beach [Pan left]"])
+    env = kernel_env(tmp_path / "home", emu, api_key)
+
+    def rows(nb) -> dict[str, str]:
+        text = output_text(nb)
+        return dict(re.findall(r"^  (took|camera|quality|made|task id):\s+(.+)$", text, re.M))
+
+    first = rows(run_nbconvert(path, env, "first.ipynb"))
+    second = rows(run_nbconvert(path, env, "second.ipynb"))
+    assert emu.tasks_created == 1
+    assert {"took", "camera", "quality", "made", "task id"} <= set(first), first
+    assert "being measured" not in first["quality"]
+    assert second == first

@@ -16,7 +16,7 @@ from .._pure.paths import inside, safe_stem, sha256_of, write_json_atomically
 from .._version import __version__
 from ..errors import HailuoError, NotFoundError
 from ..settings import settings
-from .analysis import check_camera, get_analyst
+from .analysis import get_analyst
 from .journal import record_task
 from .policy import needs_download
 from .workers import Workers
@@ -110,12 +110,14 @@ def add_stills(task: Task) -> None:
     history): a reused record is the same record as the first."""
     if task.stills is None and task.local_path and os.path.exists(task.local_path):
         stills, why = stills_or_reason(task.local_path)
-        camera = task.camera
-        if camera is None and stills is not None:
-            camera = check_camera(task.local_path, task.prompt)
+        measure = (stills is not None and settings.auto_analyse and task.camera is None
+                   and not task.analysis_state)
         with task.settling():
             task.stills, task.stills_error = stills, why
-            task.camera = camera
+            if measure:  # measured again, as the first time (its quality from the sidecar)
+                task.analysis_state = "waiting"
+        if measure:
+            get_analyst().enqueue(task)
 
 
 DOWNLOAD_WORKERS = 3  # videos saved at once: a dripping link holds one worker, not all
