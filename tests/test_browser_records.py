@@ -4,7 +4,7 @@ what a colleague sees of a run nobody watched (marker: browser).
 Three notebooks of notebooks/ are executed with nbconvert against an emulator that renders
 real clips, into the server's root; JupyterLab then opens each one. No output is a widget
 (so nothing can say "Error displaying widget"), every generation is its record, an
-image-to-video record shows the image it started from, a gallery's strips fit its cards,
+image-to-video record shows the image it started from, strips of frames fit in one row,
 and the history table keeps ids whole. Screenshots go to tests/_screens/ and, with
 ``HAILUO_UPDATE_DOCS=1``, to docs/ (record_image.png, grid_headless.png, history.png).
 """
@@ -97,16 +97,20 @@ def test_an_image_to_video_record_shows_its_image(headless_lab):
     bh.shoot(record, "record_image.png", docs=os.environ.get("HAILUO_UPDATE_DOCS") == "1")
 
 
-def test_gallery_strips_fit_their_cards(headless_lab):
+def test_strips_fit_in_one_row_and_a_sweep_reads_as_cards(headless_lab):
     lab, page, _key = headless_lab
-    open_saved(page, lab, "batch_sweep.ipynb")
-    grid = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .hailuo-records").first
-    strips = grid.locator(".hailuo-strip")
-    assert strips.count() >= 2
+    open_saved(page, lab, "quickstart.ipynb")
+    strips = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .hailuo-strip")
+    assert strips.count() >= 3
     for i in range(strips.count()):
         tops = strips.nth(i).evaluate(
             "s => [...s.querySelectorAll('img')].map(img => Math.round(img.offsetTop))")
         assert len(tops) == 5 and len(set(tops)) == 1, tops  # one row: 5, not 4 + 1
+    open_saved(page, lab, "batch_sweep.ipynb")
+    grid = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .hailuo-records").first
+    overflowing = grid.evaluate(
+        "g => [...g.children].filter(c => c.scrollWidth > c.clientWidth + 1).length")
+    assert grid.locator(":scope > *").count() == 4 and overflowing == 0
     bh.shoot(grid, "grid_headless.png", docs=os.environ.get("HAILUO_UPDATE_DOCS") == "1")
 
 
