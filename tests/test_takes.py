@@ -63,3 +63,23 @@ def test_a_task_of_a_dead_local_emulator_ends_explained(emulator_factory, api_ke
     assert message.count("—") == 1, message
     row = next(r for r in hailuo_nb.history() if r["task_id"] == task.id)
     assert row["status"] == "failed" and row["error_code"] == "server_gone"
+
+
+def test_a_cell_is_found_by_its_code_in_the_notebook_file(tmp_path):
+    """What a run that sends no cell id (nbclient) finds: the id the file stores for the
+    cell with this code (none when two cells have it), and whether it is the last one."""
+    import nbformat
+
+    from hailuo_nb._pure.takes import cell_id_in_files, is_last_cell
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in
+                ["import hailuo_nb", "%%hailuo\nA fox [Pan left]", "x = 1", "x = 1",
+                 "print('end')  ", ""]]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    assert cell_id_in_files("%%hailuo\nA fox [Pan left]\n", [str(path)]) == nb.cells[1].id
+    assert cell_id_in_files("x = 1", [str(path)]) == ""  # two cells: not one cell's id
+    assert cell_id_in_files("never there", [str(path)]) == ""
+    assert is_last_cell("print('end')", [str(path)])  # the empty cell after it never runs
+    assert not is_last_cell("import hailuo_nb", [str(path)])

@@ -137,8 +137,9 @@ def _cells_of(path: str) -> dict[str, list[str]]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        last = _normal("".join(source) if isinstance(source, list) else str(source))
-        cells.setdefault(last, []).append(str(cell.get("id") or ""))
+        code = _normal("".join(source) if isinstance(source, list) else str(source))
+        cells.setdefault(code, []).append(str(cell.get("id") or ""))
+        last = code or last  # runners skip empty cells: the last one that runs
     _notebooks[path] = (stamp, cells, last)
     return cells
 
