@@ -25,6 +25,7 @@ from .._pure.takes import candidate_notebooks, is_last_cell
 from .facts import status_summary
 
 LAST_CELL_WAIT = 30 * 60  # seconds the last cell waits for unfinished tasks, at most
+MEASURE_WAIT = 120  # seconds a cell waits for the measuring of videos already saved
 LIVE_VIEWS_ENV = "HAILUO_LIVE_VIEWS"  # "0": never live views, "1": always (else: detected)
 
 _lock = threading.Lock()
@@ -78,7 +79,22 @@ def _after_cell(result: Any = None) -> None:
         shell = sys.modules["IPython"].get_ipython()
         if _unsettled() and is_last_cell(code, candidate_notebooks(shell)):
             _wait_for_the_rest()
+        _wait_for_measures()
     _update_settled()
+
+
+def _wait_for_measures() -> None:
+    """Settled tasks whose videos are still being measured (camera check, quality: a few
+    seconds a clip) are waited for here, so their records are final even when the run's
+    last cell cannot be told (a notebook run from another folder)."""
+    deadline = time.monotonic() + MEASURE_WAIT
+    for task in _unsettled():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        if task.is_settled:
+            with contextlib.suppress(Exception):
+                task.wait_analysed(timeout=left)
 
 
 def _final(task: Any) -> bool:
