@@ -75,7 +75,7 @@ def test_the_bar_reaches_100_or_the_static_grid_takes_over(measured):
         f"bar stopped at {measured['bar_max']} % and the static grid shows "
         f"{measured['grid_records']} records")
     if measured["grid_head"] is not None:
-        assert measured["grid_head"].startswith(f"Hailuo tasks: {N_TASKS} ("), \
+        assert measured["grid_head"].startswith(f"Hailuo tasks: {N_TASKS} tasks: "), \
             measured["grid_head"]
 
 

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from waiting import eventually
 
 import hailuo_nb
 from hailuo_nb._media.camera_motion import camera_report
@@ -91,7 +92,8 @@ def test_the_camera_check_names_the_motion_of_each_command(studio):
     wrong = [c for c, v in verdicts.items() if v == "mismatch"]
     assert len(right) >= 13, verdicts
     assert not wrong, verdicts  # what it cannot tell it says "unsure"
-    # the same as data in the record, and a whole-batch score
+    # the same as data in the record (the analysis lane's, after the download), and a score
+    eventually(lambda: tasks["Pan left"].analysis_state == "done", "the lane measured it", 120)
     report = tasks["Pan left"].camera
     assert report is not None and report.score == 1.0
 

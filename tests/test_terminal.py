@@ -36,7 +36,7 @@ def test_terminal_ipython_says_each_thing_once(emulator, api_key, tmp_path):
     out, err = done.stdout.decode(), done.stderr.decode()  # bytes: keep the \r as sent
     assert done.returncode == 0, err[-2000:]
     assert "SHELL TerminalInteractiveShell" in out
-    assert out.count("Hailuo completed: A fox crosses") == 1, out  # the record, once
+    assert out.count("Hailuo task completed: A fox crosses") == 1, out  # the record, once
     assert "STATUS completed" in out
     assert "\r" in err and "Hailuo task" in err  # the progress line rewrote itself
     assert "submitted (768p, 6 s): it goes on in the background" in out

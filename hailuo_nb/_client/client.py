@@ -404,7 +404,7 @@ class Client(FilesAPI):
                 field="request",
             )
         if image_url is None and request.image_kind in ("path", "bytes"):
-            image_url = self.upload_image(request.image_bytes())
+            image_url = self.upload_image(request.image_bytes(), request.image_path)
         body = request.to_json(image_url=image_url)
         response, answer = self._call(
             "POST",

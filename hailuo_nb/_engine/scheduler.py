@@ -1,6 +1,10 @@
-"""ONE daemon thread polls every live task of the process (downloads have their own).
+"""Following every live task of the process: one scheduling thread and POLL_WORKERS (4)
+polling workers (downloads have their own workers, see ``downloads``).
 
-The poller only sets traits and writes the store: it never prints or displays
+The scheduling thread (``hailuo-poller``) keeps each task's next poll time, sends queued
+submissions and runs small timed jobs (the views' coalesced redraws); the polls
+themselves run on ``hailuo-poll_N`` workers, so one slow answer holds one worker, not
+the others. The poller only sets traits and writes the store: it never prints or displays
 (output from a thread lands in whatever cell runs at that moment). It also sends
 queued submissions (batches, and requests that met a 429), one at a time, so that a
 rate limit pauses everything at once and nothing is sent twice.
@@ -47,7 +51,7 @@ from .policy import (
     session_budget,
 )
 from .uploads import image_url_for
-from .workers import Workers
+from .workers import OnePerProcess, Workers
 
 if TYPE_CHECKING:
     from .._client.client import Client
@@ -444,23 +448,17 @@ class Poller:
 
 
 
-_poller: Poller | None = None
-_poller_lock = threading.Lock()
+_the_poller: OnePerProcess[Poller] = OnePerProcess(lambda: Poller())
 
 
 def get_poller() -> Poller:
     """The one poller of this process (started on first use)."""
-    global _poller
-    with _poller_lock:
-        if _poller is None:
-            _poller = Poller()
-        return _poller
+    return _the_poller.get()
 
 
 def stop_following_all() -> None:
     """Stop following every task, if anything was followed (a dead emulator, tests)."""
-    with _poller_lock:
-        poller = _poller
+    poller = _the_poller.if_made()
     if poller is not None:
         poller.stop_following_all()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -93,3 +95,25 @@ def sha256_of(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1024 * 1024), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_json_atomically(path: str | os.PathLike, data: dict) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename, so a reader
+    never sees half a file (sidecars are read while the analysis lane updates them)."""
+    import json
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".part-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+        give_user_mode(tmp)  # mkstemp made it 0600; the video beside it has the user's mode
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+def data_uri(data: bytes, mime: str = "image/jpeg") -> str:
+    """Bytes as a ``data:`` URI (the small images inlined in a saved notebook)."""
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")

@@ -103,6 +103,10 @@ class EmuTask:
     fail_at: float = 1.0  # fraction of duration at which it fails
     polls: int = 0  # GET /v1/tasks/{id} answered for it
     downloads: int = 0  # GET/HEAD of its result link answered (any status but 404)
+    # How its clip comes out, fixed at creation (later config changes leave it alone):
+    ignored_camera: str | None = None  # None (obeyed), "static" or "opposite"
+    black_seconds: float = 0.0
+    frozen_seconds: float = 0.0
 
     @property
     def completes_at(self) -> float:
@@ -317,6 +321,10 @@ class EmulatorState:
                 task.outcome, task.fail_at = "content_policy_violation", 0.3
             elif self.roll(cfg.fail_rate):
                 task.outcome, task.fail_at = "service_error", 0.6
+            told = any(word.lower() in prompt for word in cfg.ignore_camera_words if word)
+            if told or self.roll(cfg.ignore_camera_rate):
+                task.ignored_camera = cfg.ignore_camera
+            task.black_seconds, task.frozen_seconds = cfg.black_seconds, cfg.frozen_seconds
             self.tasks[task_id] = task
             self.stats.tasks_created += 1
             return task
@@ -373,6 +381,9 @@ class EmulatorState:
                          if task.outcome != "completed" else None),
             "polls": task.polls,
             "downloads": task.downloads,
+            "ignored_camera": task.ignored_camera,
+            "black_seconds": task.black_seconds,
+            "frozen_seconds": task.frozen_seconds,
         }
 
     # -- uploads ---------------------------------------------------------------------------

@@ -81,6 +81,7 @@ class HailuoMagics(Magics):
     first_poll_delay = _mirrored("first_poll_delay")
     download_dir = _mirrored("download_dir")
     auto_download = _mirrored("auto_download")
+    auto_analyse = _mirrored("auto_analyse")
     auto_resume = _mirrored("auto_resume")
     base_url = _mirrored("base_url")
     files_url = _mirrored("files_url")
