@@ -180,6 +180,18 @@ def test_a_dripping_video_gets_one_deadline_over_all_its_attempts(apart, strict,
     assert not (tmp_path / "v.mp4").exists()
 
 
+@pytest.mark.slow
+def test_one_call_is_one_loop_of_attempts_whatever_goes_wrong(apart, api_key):
+    """Drips and 503s in turn: each attempt counts once, against max_retries (no loop for
+    bodies around a loop for statuses)."""
+    task_id = apart.done_task("drip-or-503")
+    with hailuo_nb.Client(api_key=api_key, base_url=apart.base_url, call_deadline=0.5,
+                          deadline=60, max_retries=3, backoff_base=0.01) as client:
+        with pytest.raises(hailuo_nb.HailuoError):
+            client.get_task(task_id)
+    assert apart.count("GET") == 4  # 1 + max_retries
+
+
 # -- a disk that cannot take the video -------------------------------------------------------
 
 @pytest.fixture
