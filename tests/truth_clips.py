@@ -104,8 +104,10 @@ def camera_path(spec: Spec) -> list[tuple[float, float, float, float]]:
         out.append((t, ox, oy, mag))
         move = spec.moves[min(len(spec.moves) - 1, n * len(spec.moves) // frames)]
         dt = 1 / spec.fps
-        ox += -move.pan * w * dt  # panning right moves the content left
-        oy += move.tilt * h * dt  # tilting up moves the content down
+        # offsets are in the scene's units: divided by the magnification, the content
+        # moves through the FRAME at the stated speed however far the camera zoomed
+        ox += -move.pan * w * dt / mag  # panning right moves the content left
+        oy += move.tilt * h * dt / mag  # tilting up moves the content down
         mag *= move.zoom ** dt
     return out
 
