@@ -19,6 +19,7 @@ from .errors import ValidationError
 
 SETTING_NAMES = (
     "poll_interval", "max_poll_interval", "first_poll_delay", "download_dir", "auto_download",
+    "auto_analyse",
     "auto_resume", "base_url", "files_url", "default_quality", "default_duration",
     "max_in_flight", "default_model", "max_credits",
 )
@@ -68,6 +69,10 @@ class Settings(HasTraits):
     ).tag(config=True)
     auto_download = Bool(
         True, help="Download each finished video (result links die after 24 h)."
+    ).tag(config=True)
+    auto_analyse = Bool(
+        True, help="Measure each saved video (camera check, clip quality) on one "
+        "low-priority thread after its download."
     ).tag(config=True)
     download_dir = Unicode(
         DEFAULT_DOWNLOAD_DIR, help="Folder for downloaded videos, relative to the working dir."

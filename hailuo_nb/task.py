@@ -60,6 +60,10 @@ class Task(HasTraits):
     stills_error = Unicode("", help="Why no stills could be read from the saved video.")
     camera = AnyTrait(None, allow_none=True,
                       help="camera_check.CameraReport of the saved video (bracketed prompts).")
+    clip_quality = AnyTrait(None, allow_none=True,
+                            help="quality.QualityReport of the saved video (see quality()).")
+    analysis_state = Unicode("", help="'', 'waiting', 'running', 'done', 'failed': the "
+                             "analysis lane's camera check and quality of the saved video.")
     credits = Float(None, allow_none=True,
                     help="Credits the service reserved for it (usage.credits_reserved).")
     parent_id = Unicode("", help="The task whose last frame this one continues ('' if none).")
@@ -81,6 +85,7 @@ class Task(HasTraits):
     ):
         self._changed = threading.Condition()  # before traits are set: observers use it
         self.submitted_at = time.time()
+        self.start_known = True  # submitted_at is when it was sent, on our clock
         super().__init__(request=request, **traits)
         self._client = client
         self._store = store
@@ -124,7 +129,7 @@ class Task(HasTraits):
         return self.results[0] if self.results else None
 
     @observe("status", "local_path", "download_state", "progress", "error", "stills",
-             "stills_error")
+             "stills_error", "analysis_state")
     def _wake_waiters(self, change: dict) -> None:
         with self._changed:
             self._changed.notify_all()
@@ -141,7 +146,7 @@ class Task(HasTraits):
             if snapshot.id and not self.id:
                 self.id = snapshot.id
             if snapshot.created and self.created is None:
-                self.created = float(snapshot.created)
+                self.created = self._start_on_our_clock(float(snapshot.created), now)
             if snapshot.estimated_time is not None:
                 self.estimated_time = float(snapshot.estimated_time)
             if snapshot.credits is not None:  # never guessed: only what the service says
@@ -174,6 +179,13 @@ class Task(HasTraits):
             self.finished = None
             self.note = ""
             self.status = status
+
+    def _start_on_our_clock(self, server_created: float, now: float) -> float:
+        """When the task was made, on this machine's clock: a service clock hours behind
+        (or ahead of) ours must not show up as hours elapsed. A task sent from here started
+        when we sent it; one known only by its id started when the server says, but never
+        after now."""
+        return self.submitted_at if self.start_known else min(server_created, now)
 
     def _elapsed(self, now: float) -> float:
         start = self.created if self.created is not None else self.submitted_at
@@ -210,8 +222,8 @@ class Task(HasTraits):
             )
         if self.download_state == "failed":
             raise DownloadError(
-                f"Task {self.id} completed but its video could not be saved: "
-                f"{self.download_error} — the link is {self.url}"
+                f"Task {self.id} completed but its video could not be saved "
+                f"(link: {self.url}): {self.download_error}"
             )
         return self
 
@@ -269,6 +281,36 @@ class Task(HasTraits):
         from ._media.camera_motion import camera_report  # numpy and PyAV load only for a check
 
         return camera_report(self.local_path, self.prompt)
+
+    def wait_analysed(self, timeout: float | None = None) -> Task:
+        """Block until the analysis lane has measured this task's saved video, when it is
+        queued there (camera check and clip quality); returns at once otherwise."""
+        deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+        with self._changed:
+            while self.analysis_state in ("waiting", "running"):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TaskTimeoutError(
+                        f"Task {self.id}'s video is still being measured after {timeout:g} s "
+                        "(a low-priority thread); its download is done.", task_id=self.id)
+                self._changed.wait(0.25 if remaining is None else min(0.25, remaining))
+        return self
+
+    def quality(self) -> Any:
+        """Black and frozen stretches, flicker, motion and sharpness of this finished clip
+        (hailuo_nb._media.quality): the analysis lane's result, else measured now (kept in
+        the video's sidecar, so a file is measured once)."""
+        if not (self.local_path and os.path.exists(self.local_path)):
+            raise ValidationError(f"Task {self.id or '(not sent)'} has no video on disk yet — "
+                                  "wait for it (task.wait()) first.")
+        self.wait_analysed()  # queued there already: measured once, not twice
+        report = self.clip_quality
+        if report is not None and getattr(report, "path", None) == self.local_path:
+            return report
+        from ._media.quality import quality_report  # numpy and PyAV load only when measured
+
+        self.clip_quality = quality_report(self.local_path)
+        return self.clip_quality
 
     @property
     def client(self) -> Client | None:

@@ -1,20 +1,22 @@
-"""Saving finished videos to disk with a JSON sidecar (provenance for papers), on a
-download thread of its own so that big files never stall the polling."""
+"""Saving finished videos to disk with a JSON sidecar (provenance for papers), on
+DOWNLOAD_WORKERS (3) download workers of their own (``hailuo-downloader_N``), so that
+big files never stall the polling and one slow link holds one worker, not all. The camera
+check and clip quality are not measured here: the analysis lane (analysis.py) does that."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._pure.paths import inside, safe_stem, sha256_of
+from .._pure.paths import inside, safe_stem, sha256_of, write_json_atomically
 from .._version import __version__
 from ..errors import HailuoError, NotFoundError
+from ..settings import settings
+from .analysis import check_camera, get_analyst
 from .journal import record_task
 from .policy import needs_download
 from .workers import Workers
@@ -54,13 +56,6 @@ def sidecar_for(task: Task, path: Path) -> dict:
     }
 
 
-def _write_json_atomically(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".part-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def _download_failed(task: Task, reason: str) -> None:
     with task.settling():
         task.download_error = reason
@@ -79,7 +74,7 @@ def save_result(task: Task, client: Client) -> Path | None:
     try:
         path = target_path(task)
         client.download(url, path)
-        _write_json_atomically(path.with_suffix(".json"), sidecar_for(task, path))
+        write_json_atomically(path.with_suffix(".json"), sidecar_for(task, path))
     except NotFoundError:
         _download_failed(task, "the result link has expired (links live 24 h): it cannot be saved")
         return None
@@ -87,14 +82,14 @@ def save_result(task: Task, client: Client) -> Path | None:
         _download_failed(task, str(exc))
         return None
     stills, why = stills_or_reason(path)  # here, on the engine's thread: never in a user's cell
-    camera = check_camera(path, task.prompt) if stills is not None else None
     with task.settling():  # on record before waiters see "done"
         task.download_error = ""
         task.local_path = str(path)
         task.stills, task.stills_error = stills, why
-        task.camera = camera
         record_task(task)
         task.download_state = "done"
+    if stills is not None and settings.auto_analyse:  # measured later, never in its way
+        get_analyst().enqueue(task)
     return path
 
 
@@ -108,27 +103,17 @@ def stills_or_reason(path: str | os.PathLike) -> tuple[object | None, str]:
         return None, f"no preview: {exc}"
 
 
-def check_camera(path: str | os.PathLike, prompt: str) -> object | None:
-    """The camera check of a saved video whose prompt has bracketed commands (else None)."""
-    if "[" not in (prompt or ""):
-        return None
-    from .._media import (
-        camera_motion as camera_check,  # numpy and PyAV load with the first bracketed prompt
-    )
-
-    try:
-        return camera_check.camera_report(path, prompt)
-    except Exception:  # a check that cannot run must not cost the video
-        log.exception("hailuo_nb: the camera check of %s failed", path)
-        return None
-
-
 def add_stills(task: Task) -> None:
-    """Read the stills of a video saved earlier (a task from the history)."""
+    """Read the stills (and check the camera) of a video saved earlier (a task from the
+    history): a reused record is the same record as the first."""
     if task.stills is None and task.local_path and os.path.exists(task.local_path):
         stills, why = stills_or_reason(task.local_path)
+        camera = task.camera
+        if camera is None and stills is not None:
+            camera = check_camera(task.local_path, task.prompt)
         with task.settling():
             task.stills, task.stills_error = stills, why
+            task.camera = camera
 
 
 DOWNLOAD_WORKERS = 3  # videos saved at once: a dripping link holds one worker, not all

@@ -43,7 +43,9 @@ __all__ = [
     "start_lab",
 ]
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # hailuo_nb/
+SOURCE_ROOT = PACKAGE_DIR.parent  # the clone: notebooks/ sits beside the package
+NOTEBOOKS_DIR = SOURCE_ROOT / "notebooks"
 DEFAULT_NOTEBOOK = "quickstart.ipynb"
 DEMO_TASK_SECONDS = 3.0
 DEFAULT_TIMEOUT = 600.0
@@ -62,7 +64,7 @@ def find_notebook(notebook: str | os.PathLike | None = None) -> Path:
     if notebook is not None:
         candidates.append(Path(notebook).expanduser())
     name = Path(notebook).name if notebook is not None else DEFAULT_NOTEBOOK
-    candidates += [NOTEBOOKS_DIR / name, Path(__file__).resolve().parent / "notebooks" / name]
+    candidates += [NOTEBOOKS_DIR / name, PACKAGE_DIR / "notebooks" / name]
     for path in candidates:
         if path.is_file():
             return path.resolve()
@@ -83,7 +85,7 @@ def demo_environment(base_url: str, files_url: str, api_key: str, home: str | os
         "HAILUO_HOME": str(home),
     })
     # The kernel must import this very hailuo_nb, even from a source tree not installed.
-    source_root = str(Path(__file__).resolve().parents[1])
+    source_root = str(SOURCE_ROOT)
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if source_root not in paths:
         env["PYTHONPATH"] = os.pathsep.join([source_root, *paths])

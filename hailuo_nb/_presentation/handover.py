@@ -33,7 +33,35 @@ def hand_over_when_settled(tasks: list, widget: Any, handle: Any,
         if widget is not None:
             with contextlib.suppress(Exception):
                 widget.close()
+        if any(_measuring(task) for task in tasks):
+            redraw_when_analysed(tasks, handle, record, raw=raw)
 
     for task in tasks:
         task.observe(hand_over)
     hand_over()  # they may have settled while the widget was being built
+
+
+def _measuring(task: Any) -> bool:
+    return getattr(task, "analysis_state", "") in ("waiting", "running")
+
+
+def redraw_when_analysed(tasks: list, handle: Any, record: Callable[[], Any], *,
+                         raw: bool = False) -> None:
+    """Draw the record again, in place, once the analysis lane has measured the videos
+    (camera check, clip quality): it runs after the downloads, never before them."""
+    done = threading.Event()
+
+    def redraw(_change: Any = None) -> None:
+        with _lock:
+            if done.is_set() or any(_measuring(task) for task in tasks):
+                return
+            done.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                task.unobserve(redraw, names="analysis_state")
+        with contextlib.suppress(Exception):
+            handle.update(record(), raw=raw)
+
+    for task in tasks:
+        task.observe(redraw, names="analysis_state")
+    redraw()

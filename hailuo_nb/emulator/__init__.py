@@ -6,6 +6,8 @@ benchmarks and teaching. See ``hailuo-nb emulator --help``.
 """
 
 from .config import FAULTS, ROUTES, EmulatorConfig
+from .control import configure_at, is_emulator
 from .server import Emulator, start_emulator
 
-__all__ = ["FAULTS", "ROUTES", "Emulator", "EmulatorConfig", "start_emulator"]
+__all__ = ["FAULTS", "ROUTES", "Emulator", "EmulatorConfig", "configure_at", "is_emulator",
+           "start_emulator"]

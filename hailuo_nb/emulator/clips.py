@@ -37,10 +37,21 @@ of the CONTENT in the frame; x grows to the right, y downwards:
   case-insensitively (spaces collapsed) against the 15 commands; unknown parts are
   ignored, and a group with no known command is no group.
 
-Clips are cached on disk by (commands, duration, quality): ``$HAILUO_EMULATOR_CACHE``, else
-``<tempdir>/hailuo_nb_emulator_clips/v1/``, written to a temporary file and moved into place
-with ``os.replace`` (parallel processes never see a partial file). In one process, one
-render per clip at a time (others wait for it).
+Controls, to show the checks of a clip failing (set per task, see config.py):
+
+- ``ignore="static"`` renders the clip as if the prompt had no command (a still scene);
+  ``ignore="opposite"`` renders each command's opposite (``Pan left`` as ``Pan right``,
+  ``Zoom in`` as ``Zoom out``, ``Shake`` as ``Static shot`` and back, ``Tracking shot`` as
+  ``Static shot``);
+- ``black=s``: frames before ``s`` seconds are pure black (the camera moves on beneath);
+- ``frozen=s``: the frame at the clip's middle, ``floor(frames / 2)``, is shown again for the
+  next ``round(s * 12) - 1`` frames (``s`` seconds of identical frames with it); then the
+  clip goes on where it would have been.
+
+Clips are cached on disk by (commands, duration, quality, black, frozen):
+``$HAILUO_EMULATOR_CACHE``, else ``<tempdir>/hailuo_nb_emulator_clips/v1/``, written to a
+temporary file and moved into place with ``os.replace`` (parallel processes never see a
+partial file). In one process, one render per clip at a time (others wait for it).
 """
 
 from __future__ import annotations
@@ -98,7 +109,24 @@ VIEWS = 2.5
 TEXTURE_SEED = 20240917
 
 
+OPPOSITE = {
+    "Pan left": "Pan right", "Pan right": "Pan left", "Truck left": "Truck right",
+    "Truck right": "Truck left", "Tilt up": "Tilt down", "Tilt down": "Tilt up",
+    "Pedestal up": "Pedestal down", "Pedestal down": "Pedestal up", "Zoom in": "Zoom out",
+    "Zoom out": "Zoom in", "Push in": "Pull out", "Pull out": "Push in",
+    "Shake": "Static shot", "Static shot": "Shake", "Tracking shot": "Static shot",
+}
+
 # ---------------------------------------------------------------------------- commands
+
+
+def followed(commands: list[list[str]], ignore: str | None) -> list[list[str]]:
+    """The commands the clip is rendered with: as asked, none, or their opposites."""
+    if ignore == "static":
+        return []
+    if ignore == "opposite":
+        return [[OPPOSITE[c] for c in group] for group in commands]
+    return commands
 
 
 def parse_commands(prompt: str) -> list[list[str]]:
@@ -225,7 +253,8 @@ def _group_motion(group: list[str]) -> tuple[float, float, float]:
     return vx, vy, vz
 
 
-def render_clip(commands: list[list[str]], duration: int, quality: str, path) -> Path:
+def render_clip(commands: list[list[str]], duration: int, quality: str, path, *,
+                black: float = 0.0, frozen: float = 0.0) -> Path:
     """Render the clip for ``commands`` (bracket groups) into ``path``; returns it."""
     # Long: one pass from camera path to encoded frames; split, it reads worse.
     if quality not in SIZES:
@@ -252,6 +281,10 @@ def render_clip(commands: list[list[str]], duration: int, quality: str, path) ->
         return min(count - 1, int(frame * count / frames + 1e-9))
 
     cx, cy, mag = tw / 2, th / 2, 1.0
+    black_frames = round(float(black) * FPS)
+    hold_from = frames // 2
+    hold_until = hold_from + round(float(frozen) * FPS) - 1  # (from, until] repeat it
+    held = None
     path = Path(path)
     container = av.open(os.fspath(path), "w", format="mp4")
     try:
@@ -286,6 +319,13 @@ def render_clip(commands: list[list[str]], duration: int, quality: str, path) ->
                 edge = max(2, side // 12)
                 image[top + edge:top + side - edge, left + edge:left + side - edge] = (
                     255, 230, 0, 255)
+            if n == hold_from:
+                held = image.copy()
+            elif hold_from < n <= hold_until and held is not None:
+                image = held
+            if n < black_frames:
+                image = np.zeros_like(image)
+                image[..., 3] = 255
             frame = av.VideoFrame.from_ndarray(image, format="rgba")
             frame.pts = n
             frame.time_base = Fraction(1, FPS)
@@ -309,13 +349,19 @@ def cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "hailuo_nb_emulator_clips" / CACHE_VERSION
 
 
-def _key(commands: list[list[str]], duration: int, quality: str) -> str:
-    return json.dumps([CACHE_VERSION, [list(g) for g in commands], int(duration), quality])
+def _key(commands: list[list[str]], duration: int, quality: str, black: float = 0.0,
+         frozen: float = 0.0) -> str:
+    key = [CACHE_VERSION, [list(g) for g in commands], int(duration), quality]
+    if black or frozen:  # only then: the clips cached before these controls stay valid
+        key += [float(black), float(frozen)]
+    return json.dumps(key)
 
 
-def clip_path(commands: list[list[str]], duration: int, quality: str) -> Path:
+def clip_path(commands: list[list[str]], duration: int, quality: str, black: float = 0.0,
+              frozen: float = 0.0) -> Path:
     """The cache file of a clip (it may not exist yet)."""
-    digest = hashlib.sha256(_key(commands, duration, quality).encode()).hexdigest()[:20]
+    digest = hashlib.sha256(_key(commands, duration, quality, black, frozen).encode()
+                            ).hexdigest()[:20]
     return cache_dir() / f"{quality}-{int(duration)}s-{digest}.mp4"
 
 
@@ -337,13 +383,13 @@ def _sweep(folder: Path) -> None:
                 tmp.unlink()
 
 
-def _render_into_cache(commands, duration, quality, target: Path) -> Path:
+def _render_into_cache(commands, duration, quality, target: Path, defects: dict) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     _sweep(target.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
-        render_clip(commands, duration, quality, tmp)
+        render_clip(commands, duration, quality, tmp, **defects)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -352,9 +398,9 @@ def _render_into_cache(commands, duration, quality, target: Path) -> Path:
     return target
 
 
-def _claim(commands, duration, quality) -> tuple[Path, Future | None, bool]:
+def _claim(commands, duration, quality, defects) -> tuple[Path, Future | None, bool]:
     """(cache path, the render's future or None if cached, whether the caller renders)."""
-    target = clip_path(commands, duration, quality)
+    target = clip_path(commands, duration, quality, **defects)
     if target.is_file():
         return target, None, False
     with _inflight_lock:
@@ -366,10 +412,10 @@ def _claim(commands, duration, quality) -> tuple[Path, Future | None, bool]:
         return target, future, True
 
 
-def _run(commands, duration, quality, target: Path, future: Future) -> None:
+def _run(commands, duration, quality, target: Path, future: Future, defects: dict) -> None:
     try:
         if not target.is_file():  # another process may have finished it meanwhile
-            _render_into_cache(commands, duration, quality, target)
+            _render_into_cache(commands, duration, quality, target, defects)
     except BaseException as exc:
         future.set_exception(exc)
     else:
@@ -379,22 +425,35 @@ def _run(commands, duration, quality, target: Path, future: Future) -> None:
             _inflight.pop(target, None)
 
 
-def clip_for(prompt: str, duration: int = 6, quality: str = "768p") -> Path:
-    """The cached clip for ``prompt``'s camera commands, rendered first if need be."""
-    commands = parse_commands(prompt)
-    target, future, mine = _claim(commands, duration, quality)
+def _defects(black: float, frozen: float) -> dict:
+    for name, value in (("black", black), ("frozen", frozen)):
+        if not (math.isfinite(float(value)) and float(value) >= 0):
+            raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    return {"black": float(black), "frozen": float(frozen)}
+
+
+def clip_for(prompt: str, duration: int = 6, quality: str = "768p", *,
+             ignore: str | None = None, black: float = 0.0, frozen: float = 0.0) -> Path:
+    """The cached clip for ``prompt``'s camera commands, rendered first if need be
+    (``ignore``, ``black``, ``frozen``: see the module's notes)."""
+    commands = followed(parse_commands(prompt), ignore)
+    defects = _defects(black, frozen)
+    target, future, mine = _claim(commands, duration, quality, defects)
     if future is None:
         return target
     if mine:
-        _run(commands, duration, quality, target, future)
+        _run(commands, duration, quality, target, future, defects)
     return future.result()
 
 
-def prefetch(prompt: str, duration: int = 6, quality: str = "768p") -> None:
+def prefetch(prompt: str, duration: int = 6, quality: str = "768p", *,
+             ignore: str | None = None, black: float = 0.0, frozen: float = 0.0) -> None:
     """Start rendering ``prompt``'s clip in a background thread unless it is cached or
     already being rendered; errors surface at :func:`clip_for`."""
-    commands = parse_commands(prompt)
-    target, future, mine = _claim(commands, duration, quality)
+    commands = followed(parse_commands(prompt), ignore)
+    defects = _defects(black, frozen)
+    target, future, mine = _claim(commands, duration, quality, defects)
     if mine:
-        threading.Thread(target=_run, args=(commands, duration, quality, target, future),
+        threading.Thread(target=_run, args=(commands, duration, quality, target, future,
+                                            defects),
                          name="hailuo-emulator-render", daemon=True).start()

@@ -63,6 +63,16 @@ def add_emulator_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
                         "name than http://HOST:PORT")
     p.add_argument("--verbose", action="store_true",
                    help="log method, path and status of each request (never headers or keys)")
+    p.add_argument("--ignore-camera-word", action="append", default=[], metavar="W",
+                   help="a prompt holding W ignores its camera commands (repeatable)")
+    p.add_argument("--ignore-camera-rate", type=float, default=0.0, metavar="F",
+                   help="share of tasks that ignore their camera commands (seeded)")
+    p.add_argument("--ignore-camera", choices=("static", "opposite"), default="static",
+                   help="how a task that ignores its commands moves (default static)")
+    p.add_argument("--black-seconds", type=float, default=0.0, metavar="S",
+                   help="every clip opens with S seconds of black")
+    p.add_argument("--frozen-seconds", type=float, default=0.0, metavar="S",
+                   help="every clip holds its middle frame for S seconds")
     return p
 
 
@@ -81,6 +91,11 @@ def emulator_config(args: argparse.Namespace) -> dict:
         max_tasks=args.max_tasks, max_files=getattr(args, "max_files", 100),
         video_path=args.video_file, public_url=args.public_url,
         verbose=args.verbose, render=getattr(args, "render", True),
+        ignore_camera_words=tuple(getattr(args, "ignore_camera_word", ())),
+        ignore_camera_rate=getattr(args, "ignore_camera_rate", 0.0),
+        ignore_camera=getattr(args, "ignore_camera", "static"),
+        black_seconds=getattr(args, "black_seconds", 0.0),
+        frozen_seconds=getattr(args, "frozen_seconds", 0.0),
     )
 
 

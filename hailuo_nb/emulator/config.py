@@ -16,10 +16,13 @@ MODELS = {
     FAST_MODEL: (("image",), {("768p", 6): 12.0, ("768p", 10): 21.0, ("1080p", 6): 24.0}),
 }
 
-_TUPLE_FIELDS = ("api_keys", "quota_keys", "blocked_words", "error_statuses")
+_TUPLE_FIELDS = ("api_keys", "quota_keys", "blocked_words", "error_statuses",
+                 "ignore_camera_words")
 _RATE_FIELDS = ("task_jitter", "fail_rate", "error_rate", "drop_rate", "slow_rate",
-                "drip_rate")
-_SECONDS_FIELDS = ("task_seconds", "slow_seconds", "link_ttl", "upload_ttl")
+                "drip_rate", "ignore_camera_rate")
+_SECONDS_FIELDS = ("task_seconds", "slow_seconds", "link_ttl", "upload_ttl", "black_seconds",
+                   "frozen_seconds")
+IGNORE_MODES = ("static", "opposite")
 
 
 @dataclass
@@ -48,6 +51,13 @@ class EmulatorConfig:
     # Results are clips rendered to match each request (duration, quality, camera commands:
     # see clips.py), unless video_path is set; False: the sample (or video_path) for all.
     render: bool = True
+    # What the "model" gets wrong, so that the checks of its clips can be shown and tested:
+    # a task that ignores its camera commands is rendered static or with the opposite moves.
+    ignore_camera: str = "static"  # "static" or "opposite"
+    ignore_camera_rate: float = 0.0  # share of tasks (seeded) that ignore their commands
+    ignore_camera_words: tuple[str, ...] = ()  # a prompt holding one of these ignores them
+    black_seconds: float = 0.0  # each new task's clip opens with this much black
+    frozen_seconds: float = 0.0  # each new task's clip holds its middle frame this long
     max_tasks: int = 100_000  # past this, the oldest task is forgotten ("not found or expired")
     retry_after: int = 1  # seconds advised by injected/random 429 and 503 answers
     public_url: str | None = None  # the base of links it hands out, if not http://host:port
@@ -111,6 +121,11 @@ def _clean(name: str, value):
             raise ValueError("max_files must be >= 0")
         if name == "retry_after" and value < 0:
             raise ValueError("retry_after must be >= 0")
+        return value
+    if name == "ignore_camera":
+        if value not in IGNORE_MODES:
+            raise ValueError(f"ignore_camera must be one of {', '.join(IGNORE_MODES)}, "
+                             f"got {value!r}")
         return value
     if name in ("verbose", "render"):
         return bool(value)

@@ -42,6 +42,12 @@ class ControlEndpoints(WireHandler):
             except (TypeError, ValueError) as exc:
                 return Response.json(400, {"error": str(exc)})
             return Response.json(200, {"ok": True, "pending": state.pending_faults()})
+        if path == "/_emulator/clock" and method in ("GET", "POST"):
+            try:
+                offset = state.clock.advance(float(data.get("advance", 0.0)))
+            except (TypeError, ValueError):
+                return Response.json(400, {"error": "advance takes seconds (a number)"})
+            return Response.json(200, {"offset": offset, "time": state.clock.time()})
         if method == "GET" and path == "/_emulator/faults":
             return Response.json(200, state.pending_faults())
         if method == "POST" and path == "/_emulator/reset_stats":
@@ -71,3 +77,38 @@ def apply_config(state: EmulatorState, changes: dict) -> None:
         state.config.update(**changes)
         if "seed" in changes:
             state.reseed(state.config.seed)
+
+
+def _control_url(base_url: str, path: str) -> str:
+    if not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"not an emulator URL: {base_url!r}")
+    return base_url.rstrip("/") + path
+
+
+def is_emulator(base_url: str | None, timeout: float = 5.0) -> bool:
+    """Whether an emulator answers at ``base_url`` (its control endpoint, no key sent)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        url = _control_url(base_url or "", "/_emulator/config")
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - http(s) only
+            return answer.status == 200 and isinstance(json.load(answer), dict)
+    except (ValueError, OSError, urllib.error.URLError):
+        return False
+
+
+def configure_at(base_url: str, timeout: float = 10.0, **changes) -> dict:
+    """Change the settings of the emulator at ``base_url`` (say, one in another process:
+    ``configure_at(url, ignore_camera_words=["stubborn"])``); returns its public config."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        _control_url(base_url, "/_emulator/config"), data=json.dumps(changes).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            return json.load(answer)["config"]
+    except urllib.error.HTTPError as exc:
+        raise ValueError(json.load(exc).get("error", str(exc))) from None

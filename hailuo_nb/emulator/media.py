@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -20,23 +19,27 @@ def renders(config: EmulatorConfig) -> bool:
     return bool(config.render) and not config.video_path
 
 
-def _clip_request(task: EmuTask) -> tuple[str, int, str]:
+def _clip_request(task: EmuTask) -> tuple[tuple[str, int, str], dict]:
     body = task.body
-    return str(body.get("prompt") or ""), int(body.get("duration", 6)), \
-        str(body.get("quality", "768p"))
+    return (str(body.get("prompt") or ""), int(body.get("duration", 6)),
+            str(body.get("quality", "768p"))), {
+        "ignore": task.ignored_camera, "black": task.black_seconds,
+        "frozen": task.frozen_seconds}
 
 
 def start_rendering(config: EmulatorConfig, task: EmuTask) -> None:
     """Begin rendering a task's clip in the background, so its download need not wait."""
     if renders(config) and task.outcome == "completed":
-        clips.prefetch(*_clip_request(task))
+        args, options = _clip_request(task)
+        clips.prefetch(*args, **options)
 
 
 def result_file(config: EmulatorConfig, task: EmuTask) -> Path:
     """The file a task's result link serves: its rendered clip (waiting for the render if
     it is not finished; never a partial file), else ``video_path`` or the sample."""
     if renders(config):
-        return clips.clip_for(*_clip_request(task))
+        args, options = _clip_request(task)
+        return clips.clip_for(*args, **options)
     return Path(config.video_path) if config.video_path else SAMPLE_VIDEO
 
 
@@ -50,7 +53,7 @@ class MediaEndpoints(WireHandler):
             with state.lock:
                 task = state.tasks.get(name[: -len(".mp4")])
             done_at = state.completed_at(task) if task else None
-            now = time.time()
+            now = state.clock.time()
             if done_at is None or now < done_at or now > done_at + state.config.link_ttl:
                 raise Refusal(404, "File not found or link expired")
             if renders(state.config):
