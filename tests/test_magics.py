@@ -446,8 +446,10 @@ def test_help_everywhere_sends_nothing(shell, emu):
 def test_form_displays_the_generation_form(shell):
     run = shell.run("%hailuo form")
     assert run.error is None, run.stderr
-    assert len(run.outputs) == 1
-    assert WIDGET_VIEW in run.outputs[0]["data"]
+    form, log = run.outputs  # the form, then the plain output where its work is recorded
+    assert WIDGET_VIEW in form["data"]
+    assert WIDGET_VIEW not in log["data"] and "text/plain" in log["data"]
+    assert log["transient"]["display_id"]  # updated in place as the form sends requests
 
 
 # ----------------------------------------------------------------------------- status, resume
