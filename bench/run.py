@@ -36,6 +36,8 @@ BENCHES = (
     ("analysis", "bench_analysis.py", 400),  # downloads with and without the analysis lane
     # 200 live tasks in JupyterLab + headless Chromium: one Gallery vs 200 TaskViews
     ("gallery_browser", "bench_gallery_browser.py", 600),
+    # one call per fault (503 forever, drips, no answer) against Client(deadline=8)
+    ("deadlines", "bench_deadlines.py", 200),
 )
 OTHERS = (("emulator_throughput", "emulator_throughput.py", 300),
           ("soak", "soak.py", 900))  # 300 tasks through every fault, slow links included

@@ -26,7 +26,8 @@ _EXPORTS = {
     "TaskFailure": "_client.snapshot", "TaskSnapshot": "_client.snapshot",
     "Task": "task",
     **{name: "errors" for name in (
-        "APIError", "AuthenticationError", "BadRequestError", "ContentError", "DownloadError",
+        "APIError", "AuthenticationError", "BadRequestError", "ContentError", "DeadlineError",
+        "DownloadError",
         "FrameError", "HailuoError", "MissingAPIKeyError",
         "InsufficientQuotaError",
     "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError", "RateLimitError",
@@ -58,6 +59,7 @@ __all__ = [
     "BadRequestError",
     "Client",
     "ContentError",
+    "DeadlineError",
     "DownloadError",
     "FrameError",
     "GenerationRequest",

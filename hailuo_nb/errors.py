@@ -16,6 +16,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ContentError",
+    "DeadlineError",
     "HailuoError",
     "InsufficientQuotaError",
     "NotFoundError",
@@ -69,6 +70,7 @@ _TASK_CODE_ADVICE = {
     "upstream_error": "the provider's upstream failed; submit again in a while",
     "rate_limited": "the provider is rate-limiting; submit again in a minute",
     "unknown_error": "the provider gave no reason; submit again",
+    "no_result": "submit the same request again (resume() asks the service once more)",
 }
 
 
@@ -94,6 +96,15 @@ class TransportError(HailuoError):
     def __init__(self, message: str, *, may_have_been_created: bool = False):
         super().__init__(message)
         self.may_have_been_created = may_have_been_created
+
+
+class DeadlineError(TransportError, TimeoutError):
+    """One call (all its attempts, connecting and reading included) ran out of its total
+    deadline; ``deadline`` is that budget in seconds."""
+
+    def __init__(self, message: str, *, deadline: float, may_have_been_created: bool = False):
+        super().__init__(message, may_have_been_created=may_have_been_created)
+        self.deadline = deadline
 
 
 class ContentError(HailuoError):
@@ -192,6 +203,7 @@ class APIError(HailuoError):
         self.param = param
         self.fallback_suggestion = fallback_suggestion
         self.retry_after = retry_after
+        self.gave_up = ""  # set by the client when retries ran out of their deadline
         super().__init__(self._line())
 
     def _what_to_do(self) -> str:
@@ -204,7 +216,7 @@ class APIError(HailuoError):
             parts.append(self.type)
         head = " ".join(parts)
         where = f" (param: {self.param})" if self.param else ""
-        return f"{head}: {said}{where} — {self._what_to_do()}."
+        return f"{head}: {said}{where} — {self.gave_up or self._what_to_do()}."
 
 
 class BadRequestError(APIError):

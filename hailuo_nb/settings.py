@@ -19,6 +19,7 @@ from .errors import ValidationError
 
 SETTING_NAMES = (
     "poll_interval", "max_poll_interval", "first_poll_delay", "download_dir", "auto_download",
+    "auto_analyse",
     "auto_resume", "base_url", "files_url", "default_quality", "default_duration",
     "max_in_flight", "default_model", "max_credits",
 )

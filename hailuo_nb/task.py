@@ -85,6 +85,7 @@ class Task(HasTraits):
     ):
         self._changed = threading.Condition()  # before traits are set: observers use it
         self.submitted_at = time.time()
+        self.start_known = True  # submitted_at is when it was sent, on our clock
         super().__init__(request=request, **traits)
         self._client = client
         self._store = store
@@ -145,7 +146,7 @@ class Task(HasTraits):
             if snapshot.id and not self.id:
                 self.id = snapshot.id
             if snapshot.created and self.created is None:
-                self.created = float(snapshot.created)
+                self.created = self._start_on_our_clock(float(snapshot.created), now)
             if snapshot.estimated_time is not None:
                 self.estimated_time = float(snapshot.estimated_time)
             if snapshot.credits is not None:  # never guessed: only what the service says
@@ -178,6 +179,13 @@ class Task(HasTraits):
             self.finished = None
             self.note = ""
             self.status = status
+
+    def _start_on_our_clock(self, server_created: float, now: float) -> float:
+        """When the task was made, on this machine's clock: a service clock hours behind
+        (or ahead of) ours must not show up as hours elapsed. A task sent from here started
+        when we sent it; one known only by its id started when the server says, but never
+        after now."""
+        return self.submitted_at if self.start_known else min(server_created, now)
 
     def _elapsed(self, now: float) -> float:
         start = self.created if self.created is not None else self.submitted_at
@@ -214,8 +222,8 @@ class Task(HasTraits):
             )
         if self.download_state == "failed":
             raise DownloadError(
-                f"Task {self.id} completed but its video could not be saved: "
-                f"{self.download_error} — the link is {self.url}"
+                f"Task {self.id} completed but its video could not be saved "
+                f"(link: {self.url}): {self.download_error}"
             )
         return self
 

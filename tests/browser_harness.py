@@ -319,7 +319,7 @@ def run_all_cells(page: Any, *, attempts: int = 4) -> None:
         if dialog.count() and "Select Kernel" in dialog.first.inner_text():
             # Under load JupyterLab sometimes asks although the notebook names its kernel:
             # a person takes the preferred one (Python 3) and goes on.
-            accept_dialog(page, timeout_ms=5_000)
+            accept_dialog(page, timeout_ms=15_000)
             wait_kernel_idle(page)
         if dialog.count():
             with contextlib.suppress(Exception):
@@ -378,8 +378,17 @@ def accept_dialog(page: Any, *, timeout_ms: int = 10_000) -> str | None:
     except Exception:
         return None
     text = dialog.first.inner_text()
-    dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
-    dialog.first.wait_for(state="detached", timeout=timeout_ms)
+    # Under load a click can land before the dialog takes input, and closing can take
+    # seconds: click again until it is gone (a person clicks twice too).
+    for attempt in range(3):
+        with contextlib.suppress(Exception):
+            dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click(timeout=timeout_ms)
+        try:
+            dialog.first.wait_for(state="detached", timeout=timeout_ms)
+            return text
+        except Exception:
+            if attempt == 2:
+                raise
     return text
 
 

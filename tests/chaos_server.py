@@ -14,6 +14,12 @@ account (switches on the server):
     null-body        GET answers the JSON ``null``;  list-body: ``[]``;  empty-body: nothing
     huge-body        GET answers 8 MB of JSON
     skew-clock       ``created`` is a year in the future
+    late-clock       ``created`` is 3 hours in the past (a service clock behind ours)
+    always-503       every GET of this task answers 503 (no Retry-After)
+    no-answer        every GET of this task is accepted and never answered
+    drip-or-503      its GETs drip and answer 503, in turn
+    no-result        completes without any result link
+    big-video        its video is 3 MB (the sample, padded)
 
     server switch    effect
     reject_until     401 on every API call until that time (a revoked, then restored key)
@@ -33,6 +39,7 @@ from pathlib import Path
 
 SAMPLE = (Path(__file__).resolve().parents[1] / "hailuo_nb" / "emulator" / "assets"
           / "sample.mp4").read_bytes()
+BIG = SAMPLE + b"\0" * (3_000_000 - len(SAMPLE))  # an MP4 with trailing padding: 3 MB
 
 
 class ChaosTask:
@@ -45,14 +52,15 @@ class ChaosTask:
     def json(self, base: str) -> dict:
         age = time.time() - self.created
         done = age >= self.seconds
-        created = self.created + (365 * 86400 if self.has("skew-clock") else 0)
+        created = self.created + (365 * 86400 if self.has("skew-clock") else 0) - (
+            3 * 3600 if self.has("late-clock") else 0)
         body = {"id": self.id, "object": "video.generation.task", "created": int(created),
                 "model": "MiniMax-Hailuo-2.3",
                 "status": "completed" if done else ("processing" if age > 0.1 else "pending"),
                 "progress": 100 if done else min(99, int(100 * age / self.seconds)),
                 "task_info": {"can_cancel": not done, "estimated_time": int(self.seconds)},
                 "type": "video"}
-        if done:
+        if done and not self.has("no-result"):
             body["results"] = [f"{base}/media/{self.id}.mp4"]
         return body
 
@@ -164,6 +172,14 @@ def _handler(server: ChaosServer):
                 return None
             task = server.tasks[found.group(1)]
             self._hit("GET", task.id)
+            turn = server.hits[("GET", task.id)]
+            if task.has("always-503") or (task.has("drip-or-503") and turn % 2 == 0):
+                return self._send(503, json.dumps({"error": {
+                    "code": 503, "type": "service_unavailable_error",
+                    "message": "Service unavailable"}}).encode())
+            if task.has("no-answer"):
+                time.sleep(120)  # accepted, never answered
+                return None
             data = task.json(server.base_url)
             if data["status"] == "completed":
                 server.completed_seen.setdefault(task.id, time.time())
@@ -176,7 +192,7 @@ def _handler(server: ChaosServer):
                 body = b""
             elif task.has("huge-body"):
                 body = b'{"pad": "' + b"x" * (8 * 1024 * 1024) + b'"}'
-            if task.has("drip-poll"):
+            if task.has("drip-poll") or task.has("drip-or-503"):
                 return self._drip(200, body, "application/json")
             return self._send(200, body)
 
@@ -197,6 +213,8 @@ def _handler(server: ChaosServer):
             if task.has("drip-video"):
                 self._drip(200, SAMPLE, "video/mp4")
                 return None
+            if task.has("big-video"):
+                return self._send(200, BIG, "video/mp4")
             if rng:
                 start = int(rng.group(1))
                 part = SAMPLE[start:]
@@ -221,3 +239,22 @@ def _handler(server: ChaosServer):
             return None
 
     return Handler
+
+
+def main() -> None:
+    """Run one in its own process (benchmarks): prints its base URL, serves until stdin
+    closes."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--task-seconds", type=float, default=0.2)
+    parser.add_argument("--drip", type=float, default=1.0)
+    args = parser.parse_args()
+    with ChaosServer(task_seconds=args.task_seconds, drip_s=args.drip) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

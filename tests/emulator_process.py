@@ -87,3 +87,7 @@ class EmulatorProcess:
 
     def task(self, task_id: str) -> dict:
         return self._call("GET", f"/_emulator/tasks/{task_id}")
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock (not ours) by ``seconds``; returns its whole offset."""
+        return self._call("POST", "/_emulator/clock", {"advance": seconds})["offset"]

@@ -21,7 +21,7 @@ the menu (Run → Run All Cells) and measures, in the page:
   as a cross-check of the totals (their Python-side arrival times are not reliable: the
   sync API only dispatches events while it is waiting on the page);
 - the page time at which "all done" first shows: the live summary (``.hl-summary``) says
-  it, or the static grid of records (header "Hailuo tasks: N (…)") replaced the widget;
+  it, or the static grid of records (header "Hailuo tasks: N tasks: …") replaced the widget;
   compared with the kernel's ``KERNEL_DONE`` time (same machine clock) → the lag;
 - the combined bar's ``aria-valuenow`` history (``.hl-bar-total``);
 - typing latency in the scratch cell (CodeMirror 6), letters at a steady pace, while the
@@ -193,7 +193,7 @@ SAMPLER_JS = r"""([n, mode]) => {
       S.gridRecords = grid.querySelectorAll('.hailuo-record').length;
       const head = grid.previousElementSibling;
       S.gridHead = head ? head.textContent.trim() : null;
-      if (S.allDoneAt === null && /^Hailuo tasks: \d+ \(/.test(S.gridHead || '')) {
+      if (S.allDoneAt === null && /^Hailuo tasks: \d+ tasks?: /.test(S.gridHead || '')) {
         S.allDoneAt = now; S.allDoneBy = 'static grid';
       }
     }

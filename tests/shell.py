@@ -26,6 +26,7 @@ class CellRun:
     stderr: str
     outputs: list[dict] = field(default_factory=list)
     error: BaseException | None = None
+    late: list[dict] = field(default_factory=list)  # updates of earlier cells' displays
 
     def __iter__(self):
         return iter((self.result, self.stdout, self.stderr, self.outputs))
@@ -64,12 +65,22 @@ class TestingShell(InteractiveShell):
         error = result.error_before_exec or result.error_in_exec
         if error is not None and not isinstance(error, UsageError):
             raise error
-        outputs = [
-            {"data": out.data, "metadata": out.metadata,
-             "transient": getattr(out, "transient", None), "update": getattr(out, "update", False)}
-            for out in captured.outputs
-        ]
-        return CellRun(result.result, captured.stdout, captured.stderr, outputs, error)
+        outputs, late, made_here = [], [], set()
+        for out in captured.outputs:
+            shown = {"data": out.data, "metadata": out.metadata,
+                     "transient": getattr(out, "transient", None),
+                     "update": getattr(out, "update", False)}
+            display_id = (shown["transient"] or {}).get("display_id")
+            # An update of a display an earlier cell made (an engine thread handing a live
+            # view over to its record) changes THAT cell's output in a kernel: it is not an
+            # output of this cell, whenever it happens to arrive.
+            if shown["update"] and display_id not in made_here:
+                late.append(shown)
+                continue
+            if display_id:
+                made_here.add(display_id)
+            outputs.append(shown)
+        return CellRun(result.result, captured.stdout, captured.stderr, outputs, error, late)
 
     def close(self) -> None:
         """Forget this shell (the next ``create`` makes a new one)."""

@@ -128,3 +128,128 @@ def test_requests_a_402_stopped_are_sent_by_resume_unsent_once_topped_up(chaos):
     assert all(t.status == "completed" and t.local_path for t in sent)
     assert chaos.count("POST") == 4
     assert hailuo_nb.resume(client=chaos.client, unsent=True) == []  # each sent once
+
+
+# -- one total deadline per call (Client(deadline=…, download_deadline=…)) -------------------
+
+@pytest.fixture
+def strict(chaos, api_key):
+    """A client whose every call has 3 s in all, attempts and reading included."""
+    client = hailuo_nb.Client(api_key=api_key, base_url=chaos.base_url, deadline=3.0,
+                              download_deadline=3.0, backoff_base=0.05)
+    yield client
+    client.close()
+
+
+def _done_task(chaos, word):
+    task = chaos.new_task(word)
+    task.created -= 10  # finished on the server already
+    return task
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("word", ["drip-poll", "no-answer", "drip-or-503"])
+def test_a_status_call_ends_at_its_total_deadline_with_a_deadline_error(chaos, strict, word):
+    task = _done_task(chaos, word)
+    with pytest.raises(hailuo_nb.DeadlineError) as info:
+        strict.get_task(task.id)
+    text = str(info.value)
+    assert "3 s deadline" in text and "Client(deadline=" in text and "\n" not in text
+    assert info.value.deadline == 3.0
+    # One attempt ran into the deadline; it was not followed by attempts of their own.
+    assert chaos.count("GET") <= 2
+
+
+@pytest.mark.slow
+def test_a_status_503_forever_stops_within_the_deadline_and_says_so(chaos, strict):
+    task = _done_task(chaos, "always-503")
+    strict.max_retries = 1000
+    with pytest.raises(hailuo_nb.ServerError) as info:
+        strict.get_task(task.id)
+    assert "3 s deadline" in str(info.value) and "Client(deadline=" in str(info.value)
+
+
+@pytest.mark.slow
+def test_a_dripping_video_gets_one_deadline_over_all_its_attempts(chaos, strict, tmp_path):
+    task = _done_task(chaos, "drip-video")
+    with pytest.raises(hailuo_nb.DeadlineError) as info:
+        strict.download(f"{chaos.base_url}/media/{task.id}.mp4", tmp_path / "v.mp4")
+    assert "Client(download_deadline=" in str(info.value)
+    assert chaos.count("MEDIA") + chaos.count("RANGE") == 1  # not 4 attempts of 3 s each
+    assert not (tmp_path / "v.mp4").exists()
+
+
+# -- a disk that cannot take the video -------------------------------------------------------
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MB tmpfs (needs root; skipped where mounting is not allowed)."""
+    import subprocess
+
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                             capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_video_that_does_not_fit_leaves_nothing_behind(chaos, tiny_disk):
+    big, small = _done_task(chaos, "big-video"), _done_task(chaos, "fine")
+    client = chaos.client
+    with pytest.raises(hailuo_nb.DownloadError) as info:
+        client.download(f"{chaos.base_url}/media/{big.id}.mp4", tiny_disk / "big.mp4")
+    text = str(info.value)
+    assert "No space left" in text and "3.0 MB" in text and "download_dir" in text
+    assert list(tiny_disk.iterdir()) == [], "a part file that can never complete was kept"
+    # The next video into the same folder is not refused for want of space.
+    saved = client.download(f"{chaos.base_url}/media/{small.id}.mp4", tiny_disk / "small.mp4")
+    assert saved.read_bytes() == SAMPLE
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_completed_without_a_result_link_is_an_error_that_says_so(chaos, download):
+    task = hailuo_nb.generate("no-result [Pan left]", client=chaos.client, download=download)
+    with pytest.raises(hailuo_nb.TaskFailedError) as info:
+        task.wait(30)
+    assert "no result link" in str(info.value) and info.value.code == "no_result"
+    assert "completed" not in repr(task).split("status:")[1].split("\n")[0]
+    assert task.local_path is None
+
+
+@pytest.mark.parametrize("word", ["late-clock", "skew-clock"])
+def test_elapsed_time_is_measured_on_our_clock(chaos, word):
+    [task] = _make(chaos, [f"{word} [Static shot]"])
+    assert task.created is not None  # the submit answer carried the server's (wrong) time
+    assert 0 <= task.elapsed < 60, task.elapsed
+    assert "elapsed 0s" in repr(task) or "elapsed 1s" in repr(task)
+    task.wait(30)
+    assert 0 <= task.elapsed < 60 and "elapsed 3h" not in repr(task)
+
+
+def test_a_folder_that_cannot_be_written_is_said_once_and_leaves_nothing(chaos, tiny_disk):
+    import subprocess
+
+    task = _done_task(chaos, "fine")
+    if subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)]).returncode:
+        pytest.skip("cannot make the tmpfs read-only here")
+    with pytest.raises(hailuo_nb.DownloadError) as info:
+        chaos.client.download(f"{chaos.base_url}/media/{task.id}.mp4", tiny_disk / "v.mp4")
+    text = str(info.value)
+    assert "Cannot write" in text and "download_dir" in text and "\n" not in text
+    assert list(tiny_disk.iterdir()) == []
+
+
+def test_a_full_disk_costs_only_the_video_that_did_not_fit(chaos, tiny_disk):
+    big = hailuo_nb.generate("big-video [Pan left]", client=chaos.client, download_dir=tiny_disk)
+    with pytest.raises(hailuo_nb.DownloadError) as info:
+        big.wait(30)
+    text = str(info.value)
+    assert "No space left" in text and "3.0 MB" in text and "\n" not in text
+    assert text.count(" — ") == 1, text  # one next step
+    assert big.status == "completed" and big.local_path is None
+    later = hailuo_nb.generate("fine [Pan left]", client=chaos.client, download_dir=tiny_disk)
+    later.wait(30)
+    assert Path(later.local_path).read_bytes() == SAMPLE

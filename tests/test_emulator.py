@@ -848,20 +848,35 @@ def test_rpm_get_limits_task_queries(emulator_factory, api_key):
     assert get_task(emu, "other", task_id).status_code == 200
 
 
-def test_rpm_window_slides(emulator_factory, api_key, monkeypatch):
-    import hailuo_nb.emulator.state as state_module
+@pytest.mark.slow
+def test_rpm_window_slides(api_key):
+    # The emulator runs in its own process and its clock is moved over HTTP: nothing in
+    # this process (client, urllib3, the engine) has its time changed.
+    from emulator_process import EmulatorProcess
 
-    clock = [1000.0]
-    monkeypatch.setattr(state_module.time, "monotonic", lambda: clock[0])
-    emu = emulator_factory(rpm=1)
-    assert submit(emu, api_key).status_code == 200
-    clock[0] += 45
-    r = submit(emu, api_key)
-    assert r.status_code == 429
-    assert r.headers["Retry-After"] == "15"
-    assert r.json()["error"]["fallback_suggestion"] == "retry after 15 seconds"
-    clock[0] += 15
-    assert submit(emu, api_key).status_code == 200
+    with EmulatorProcess(rpm=1, task_seconds=0.2) as emu:
+        assert submit(emu, api_key).status_code == 200
+        emu.advance_clock(45)
+        r = submit(emu, api_key)
+        assert r.status_code == 429
+        assert r.headers["Retry-After"] in ("15", "16")  # the real second that passed too
+        wait = int(r.headers["Retry-After"])
+        assert r.json()["error"]["fallback_suggestion"] == f"retry after {wait} seconds"
+        emu.advance_clock(15)
+        assert submit(emu, api_key).status_code == 200
+
+
+@pytest.mark.slow
+def test_the_emulator_clock_moves_only_the_service(api_key):
+    import time
+
+    from emulator_process import EmulatorProcess
+
+    with EmulatorProcess(task_seconds=0.2) as emu:
+        before = time.time()
+        assert emu.advance_clock(-3 * 3600) == -3 * 3600
+        created = submit(emu, api_key).json()["created"]
+        assert before - 3 * 3600 - 5 <= created <= time.time() - 3 * 3600 + 5
 
 
 # ---------------------------------------------------------------------------- HTTP faults

@@ -69,6 +69,7 @@ def test_a_jpeg_without_a_frame_header_has_no_dimensions():
         (png(640, 360)[:20], "dimensions"),
         (png(640, 360, size=probe.MAX_IMAGE_BYTES + 1), "20 MB"),
     ],
+    ids=["png-ok", "webp-ok", "short-edge", "aspect", "gif", "text", "cut", "over-20MB"],
 )
 @pytest.mark.slow
 def test_frame_problems_are_named(data, problem):

@@ -13,6 +13,7 @@ import pytest
 import traitlets
 import widget_comm
 from imagefactory import png
+from waiting import eventually
 
 from hailuo_nb.widgets import GenerationForm
 from hailuo_nb.widgets import form as form_module
@@ -211,3 +212,45 @@ def test_the_new_view_is_first_right_below_generate(comm_log, client, emulator):
     for task in (first, second):
         task.wait(60)
     assert emulator.tasks_created == 2
+
+
+def test_a_large_picked_image_still_gets_a_small_preview(comm_log):
+    """A 343 KB PNG is previewed by a JPEG thumbnail of it, not called too big."""
+    form = GenerationForm()
+    data = png(1920, 1080, size=343 * 1024)
+    upload(form, "still.png", data)
+    assert form.thumbnail.layout.display != "none"
+    assert form.thumbnail.format == "jpeg" and bytes(form.thumbnail.value)[:2] == b"\xff\xd8"
+    assert len(form.thumbnail.value) < 20_000
+    assert "too big" not in form.image_note.value
+
+
+def test_the_form_leaves_a_static_log_of_what_it_sent(comm_log, client, emulator,
+                                                      monkeypatch):
+    """Under the form: an output of plain HTML and text that names each request it sent
+    and ends as its tasks' records (what a reopened notebook still shows)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    published = []
+    monkeypatch.setattr(shell.display_pub, "publish",
+                        lambda data, metadata=None, **kw: published.append((data, kw)))
+    form = GenerationForm(client=client)
+    shell.display_formatter.format(form)
+    log_id = published[-1][1]["transient"]["display_id"]
+    assert "nothing sent yet" in published[-1][0]["text/plain"]
+    form.prompt.value = "A paper boat drifts [Tracking shot]"
+    first = form.submit()
+    form.prompt.value = "A second boat [Static shot]"
+    second = form.submit()
+    for task in (first, second):
+        task.wait(60)
+    eventually(lambda: "2 done" in published[-1][0]["text/plain"], "the log's last update")
+    data, kw = published[-1]
+    assert kw.get("update") and kw["transient"]["display_id"] == log_id
+    assert "A paper boat drifts" in data["text/plain"] and "A second boat" in data["text/plain"]
+    assert data["text/html"].count('class="hailuo-record"') == 2
+    assert "application/vnd.jupyter.widget-view+json" not in data

@@ -50,6 +50,28 @@ def test_a_locked_history_never_holds_the_cell_and_loses_nothing(client, emulato
     assert row["local_path"] == task.local_path
 
 
+def test_a_caller_reads_its_own_writes_while_another_process_holds_the_history(
+        client, emulator):
+    store = Store()
+    other = sqlite3.connect(store.path, isolation_level=None)  # another kernel, mid-write
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        tasks = [hailuo_nb.generate(f"held {i} [Pan left]", client=client, store=store)
+                 for i in range(5)]
+        hailuo_nb.wait_all(tasks, timeout=60)
+        assert store._later.pending(), "the lock was not held: this test tests nothing"
+        rows = {row["task_id"]: row for row in hailuo_nb.history(store=store)}
+        assert [rows[t.id]["status"] for t in tasks] == ["completed"] * 5
+        assert [rows[t.id]["local_path"] for t in tasks] == [t.local_path for t in tasks]
+        assert store.by_task_id(tasks[0].id)["status"] == "completed"
+        assert store.get(tasks[1].local_id)["local_path"] == tasks[1].local_path
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert store.flush(30)
+    assert [row["status"] for row in store.all()] == ["completed"] * 5
+
+
 def test_wal_on_a_local_disk_and_the_rollback_journal_on_a_network_one():
     assert journal_mode_for(Path("/home/ada/.local/share/hailuo_nb/h.sqlite3"), MOUNTS) == (
         "DELETE")

@@ -56,6 +56,32 @@ def test_generate_wait_downloads_with_a_sidecar(client, emulator, tmp_path):
     assert row["local_path"] == task.local_path
 
 
+def test_a_saved_video_and_its_sidecar_get_the_user_s_mode(client, emulator):
+    old = os.umask(0o022)
+    try:
+        task = hailuo_nb.generate("for the whole lab [Pan left]", wait=True, client=client)
+    finally:
+        os.umask(old)
+    video = Path(task.local_path)
+    assert stat.S_IMODE(video.stat().st_mode) == 0o644
+    assert stat.S_IMODE(video.with_suffix(".json").stat().st_mode) == 0o644  # was 0600
+
+
+@pytest.mark.parametrize("variable", ["XDG_DATA_HOME", "LOCALAPPDATA"])
+def test_an_empty_data_dir_variable_counts_as_unset(monkeypatch, tmp_path, variable):
+    from hailuo_nb._pure import paths
+
+    monkeypatch.delenv("HAILUO_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "ada"))
+    monkeypatch.setenv(variable, "")
+    platform = "win32" if variable == "LOCALAPPDATA" else "linux"
+    home = paths.hailuo_home(platform)
+    assert home.is_absolute(), f"{variable}='' put the history in {home} (relative)"
+    assert home.is_relative_to(tmp_path / "ada")
+    monkeypatch.setenv(variable, "relative/dir")  # the XDG spec: relative paths are ignored
+    assert paths.hailuo_home(platform).is_relative_to(tmp_path / "ada")
+
+
 @pytest.mark.slow
 def test_generate_returns_at_once_and_the_poller_follows(client, emulator):
     emulator.configure(task_seconds=1.0)
@@ -367,3 +393,16 @@ def test_resume_leaves_tasks_another_live_kernel_follows(emulator_factory, api_k
         assert len(hailuo_nb.resume()) == 6  # once it is gone, they are resumed
     finally:
         os.environ.pop("EVOLINK_API_KEY")
+
+
+@pytest.mark.slow
+def test_a_service_clock_hours_behind_shows_no_hours_elapsed(api_key):
+    from emulator_process import EmulatorProcess
+
+    with EmulatorProcess(task_seconds=1.0) as emu, Client(api_key=api_key,
+                                                           base_url=emu.base_url) as client:
+        emu.advance_clock(-3 * 3600)  # the service's clock, in its own process
+        task = hailuo_nb.generate("a clock behind [Static shot]", client=client)
+        assert task.elapsed < 60 and "elapsed 3h" not in repr(task), repr(task)
+        task.wait(60)
+        assert task.elapsed < 60 and "elapsed 3h" not in repr(task), repr(task)

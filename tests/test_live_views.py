@@ -274,9 +274,9 @@ def test_thumbnails_are_small_or_absent(comm_log, tmp_path):
                          id="task-unified-1-thumb"))
     assert view.state["thumbnail"].startswith("data:image/png;base64,")
     assert view.state["image"] == "cat.png" and view.state["mode"] == "image-to-video"
-    big = png(640, 640, size=THUMBNAIL_MAX_BYTES + 1)
-    assert TaskView(Task(request=GenerationRequest(prompt="p", image=big))).state[
-        "thumbnail"] == ""
+    big = png(640, 640, size=THUMBNAIL_MAX_BYTES + 1)  # shown by a JPEG made from it
+    shown = TaskView(Task(request=GenerationRequest(prompt="p", image=big))).state["thumbnail"]
+    assert shown.startswith("data:image/jpeg;base64,") and len(shown) < THUMBNAIL_MAX_BYTES / 4
     url = "https://img.example.com/a.png?x=1&y=<2>"
     remote = TaskView(Task(request=GenerationRequest(prompt="p", image=url)))
     assert remote.state["thumbnail"] == "" and remote.state["image"] == url
@@ -374,7 +374,7 @@ def test_gallery_summary_and_fallback_follow_the_tasks(comm_log, client, emulato
     bundle = data_of(gallery._repr_mimebundle_())
     assert WIDGET_MIME in bundle
     assert "2 done · 0 running · 1 failed · all done" in bundle["text/plain"]
-    assert bundle["text/html"].count('class="hailuo-task"') == 3
+    assert bundle["text/html"].count('class="hailuo-card hailuo-record"') == 3
     failed = next(c for c in FrontEnd(comm_log, gallery).cards() if c["status"] == "failed")
     assert failed["errors"] and "content" in failed["errors"][0].lower()
 
@@ -470,7 +470,7 @@ def test_views_fit_the_column(comm_log):
 # -- the player's source: the page's own server, else the bytes from the kernel ----------------
 
 
-def test_a_saved_video_plays_from_the_jupyter_server_that_serves_the_notebook(
+def test_a_saved_video_plays_from_thejupyter_server_that_serves_the_notebook(
         comm_log, client, emulator, tmp_path, monkeypatch):
     from hailuo_nb.widgets import served
 
@@ -482,14 +482,14 @@ def test_a_saved_video_plays_from_the_jupyter_server_that_serves_the_notebook(
         {"root_dir": str(Path.cwd().parent), "base_url": "/lab-base/", "pid": 4242}))
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("JPY_PARENT_PID", "4242")
-    served._jupyter_server.cache_clear()
+    served.jupyter_server.cache_clear()
     try:
         shown = TaskView(task).state
         assert shown["video"] == (f"/lab-base/files/{Path.cwd().name}/hailuo_videos/"
                                   f"{task.id}.mp4")
         assert shown["bytes_video"] is False
     finally:
-        served._jupyter_server.cache_clear()
+        served.jupyter_server.cache_clear()
 
 
 def test_where_no_server_has_the_file_the_page_gets_its_bytes(comm_log, client, emulator,

@@ -181,7 +181,9 @@ def test_cell_magic_submits_displays_once_and_returns_none(shell, emu, api_key):
     assert run.result is None  # nothing echoed as Out[]: the view is the only display
     assert len(run.outputs) == 1
     data = run.outputs[0]["data"]
-    assert WIDGET_VIEW in data or "Hailuo task" in data["text/plain"]
+    # No kernel here: no widget (it would say "model not found" in a saved notebook), the
+    # task's text and HTML instead. The widget branch has its own test, with a kernel.
+    assert WIDGET_VIEW not in data and data["text/plain"].startswith("Hailuo task")
     task = shell.user_ns["_hailuo_task"]
     assert task.id and task.id in data["text/plain"]
     assert posts(emu) == 1
@@ -189,6 +191,31 @@ def test_cell_magic_submits_displays_once_and_returns_none(shell, emu, api_key):
     assert sent["prompt"] == "A paper boat on a rainy street [Tracking shot]"
     assert sent["quality"] == "768p" and sent["duration"] == 6
     assert api_key not in run.text
+
+
+class _KernelStandIn:
+    """Enough of ipykernel for the magic to show its live widget (no running cell named)."""
+
+    def get_parent(self, channel: str = "shell") -> dict:
+        return {}
+
+
+def test_cell_magic_in_a_kernel_shows_one_live_widget(shell, emu, monkeypatch):
+    import widget_comm
+
+    log = widget_comm.install(monkeypatch)  # widgets' messages recorded instead of sent
+    shell.kernel = _KernelStandIn()
+    try:
+        run = shell.run("%%hailuo -o t\nA kite over dunes [Pan left]")
+    finally:
+        shell.kernel = None
+    assert run.error is None, run.stderr
+    [shown] = run.outputs
+    assert WIDGET_VIEW in shown["data"], shown["data"].keys()
+    model_id = shown["data"][WIDGET_VIEW]["model_id"]
+    assert model_id in [m.comm_id for m in log.opens()]
+    assert shell.user_ns["t"].id in shown["data"]["text/plain"]  # readable without widgets
+    assert posts(emu) == 1
 
 
 def test_every_generation_option_reaches_the_request(shell, emu):
@@ -509,8 +536,9 @@ def test_load_resumes_unfinished_tasks_with_one_line(emulator_factory, env_for, 
     try:
         run = sh.run("%load_ext hailuo_nb")
         assert run.error is None, run.stderr
-        assert run.stdout.strip() == f"Re-attached 1 unfinished task(s) from the history: {task.id}"
-        assert len(run.outputs) == 1
+        assert run.stdout.strip().startswith(
+            f"Re-attached 1 unfinished task(s) from the history: {task.id} — re-run")
+        assert run.outputs == []  # shown in its own cell when that runs again, not here
         resumed = [t for t in api.live_tasks() if t.id == task.id]
         assert resumed and resumed[0].wait(60).status == "completed"
     finally:
@@ -698,6 +726,11 @@ def test_emulator_stop_ends_its_unfinished_tasks(shell):
     run = shell.run("%hailuo emulator stop")
     assert "1 unfinished task(s) marked failed" in run.stdout
     assert task.status == "failed" and task.error["code"] == "emulator_stopped"
+    from hailuo_nb._presentation.records import record_text
+
+    record = record_text(task)
+    assert "reserved" in record, record  # the emulator said what it reserved...
+    assert "refund" not in record  # ...but the service never failed it: nothing to refund
 
 
 @pytest.mark.slow
@@ -754,3 +787,56 @@ def test_dry_run_and_model_from_the_magic(shell, emu, tmp_path):
     finally:
         settings.default_model = "standard"
     assert settings.default_model == "MiniMax-Hailuo-2.3"
+
+
+def test_an_uploaded_still_keeps_its_name_and_its_record_shows_it(shell, emu, tmp_path):
+    """`%hailuo files` lists still.png as still.png; the record shows the image it was
+    made from: a thumbnail, its path and its sha256."""
+    import hashlib
+
+    from imagefactory import png
+
+    data = png(640, 360)
+    (tmp_path / "still.png").write_bytes(data)
+    shell.user_ns["img"] = str(tmp_path / "still.png")
+    run = shell.run("%%hailuo --wait -o moved -i {img}\nThe still comes alive [Push in]")
+    assert run.error is None, run.stderr
+    listing = shell.run("%hailuo files").stdout
+    assert "still.png" in listing and "image.png" not in listing, listing
+    from hailuo_nb._presentation.records import record_bundle
+
+    bundle = record_bundle(shell.user_ns["moved"])
+    assert "still.png" in bundle["text/plain"]
+    assert hashlib.sha256(data).hexdigest() in bundle["text/plain"]
+    assert 'alt="input image"' in bundle["text/html"] and "data:image/png;base64," in bundle[
+        "text/html"]
+
+
+def test_history_table_is_sized_for_ids_and_prompts():
+    """In a 120-column terminal: whole ids and 40+ characters of each prompt (the file
+    column leaves first); in HTML, ids and dates never wrap and the prompt has room."""
+    prompt = "A paper lantern drifts over a night market, lanterns all around it [Pan left]"
+    rows = [{"task_id": f"task-unified-1796526545-{i:08d}", "status": "completed",
+             "created_at": 1796526545.0, "request": {"prompt": prompt, "quality": "768p",
+                                                    "duration": 6},
+             "local_path": f"hailuo_videos/task-unified-1796526545-{i:08d}.mp4",
+             "credits": 20.0} for i in range(3)]
+    text = HistoryTable(rows).text(120)
+    lines = text.splitlines()
+    assert all(len(line) <= 120 for line in lines), text
+    for row in rows:
+        [line] = [x for x in lines if row["task_id"] in x]
+        assert prompt[:40] in line, line
+    page = HistoryTable(rows).html()
+    assert page.count('<td style="white-space:nowrap"><code>task-unified-') == 3
+    assert "min-width:18em" in page and prompt in page
+
+
+def test_emulator_status_says_what_it_received(shell):
+    assert shell.run("%hailuo emulator start --task-seconds 0.2").error is None
+    assert "received no generation request" in shell.run("%hailuo emulator status").stdout
+    run = shell.run("%hailuo --wait -q 768p -d 6 -o seen A heron lands [Push in]")
+    assert run.error is None, run.stderr
+    status = shell.run("%hailuo emulator status").stdout
+    assert "(1 task(s) created)" in status and shell.user_ns["seen"].id in status
+    assert "768P" in status.upper() and "6 s" in status and "A heron lands [Push in]" in status

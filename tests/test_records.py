@@ -13,6 +13,7 @@ import time
 from html.parser import HTMLParser
 
 import pytest
+from waiting import eventually
 
 import hailuo_nb
 from hailuo_nb._presentation.display import task_bundle
@@ -113,9 +114,28 @@ def test_a_gallery_of_settled_tasks_is_a_labelled_grid(client, emulator):
     tasks = hailuo_nb.generate_many(["a cat [Pan left]", "an nsfw dog [Pan right]"],
                                     client=client, wait=True, timeout=60)
     bundle = grid_bundle(tasks, "sweep")
-    assert bundle["text/plain"].startswith("sweep: 2 (1 completed, 1 failed) · all done")
+    assert bundle["text/plain"].startswith(
+        "sweep: 2 tasks: 1 done · 0 running · 1 failed · all done")
     page = _Page(bundle["text/html"])
     assert len(page.all("video")) == 1 and "hailuo-records" in bundle["text/html"]
+    # Each take is named by what varies across the sweep, not by its id.
+    assert "camera=Pan left" in bundle["text/plain"] and "camera=Pan right" in bundle["text/plain"]
+    assert bundle["text/plain"].splitlines()[1].startswith("  camera=Pan left")
+
+
+def test_a_sweeps_grid_is_compact_and_keeps_every_record_one_click_away(client, emulator):
+    """Cards carry one small frame and the words, not a poster and a strip: the grid of a
+    big sweep stays light in the saved notebook."""
+    tasks = hailuo_nb.generate_many([f"take {i} [Zoom in]" for i in range(6)],
+                                    client=client, wait=True, timeout=60)
+    eventually(lambda: all(t.analysis_state == "done" for t in tasks), "the camera checks")
+    one = record_html(tasks[0])
+    page = grid_bundle(tasks)["text/html"]
+    assert page.count('class="hailuo-card hailuo-record"') == 6
+    assert "hailuo-strip" not in page  # no strips in a card
+    assert len(page) / 6 < len(one) / 2  # a card weighs less than half a full record
+    assert page.count("<details>") == 6 and tasks[3].id in page  # the record, one click away
+    assert "Zoom in: " in page  # the camera verdict chip
 
 
 def test_a_report_is_one_page_with_its_videos_beside_it(client, emulator, tmp_path):
@@ -137,7 +157,7 @@ def test_a_report_is_one_page_with_its_videos_beside_it(client, emulator, tmp_pa
     words = " ".join(page.text)
     assert hashlib.sha256(copy.read_bytes()).hexdigest() in words
     assert "a heron lands [Push in]" in words and failed.error["code"] in words
-    assert "2 task(s): 1 completed, 1 failed" in words
+    assert "2 tasks: 1 done · 0 running · 1 failed · all done" in words
     assert str(tmp_path) not in raw and "data:video" not in raw
 
 

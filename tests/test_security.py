@@ -115,7 +115,7 @@ def record_logs(caplog, leaks: Leaks) -> None:
 
 
 SAFE_TAGS = {"div", "span", "b", "i", "br", "code", "small", "a", "video", "p",
-             "table", "thead", "tbody", "tr", "th", "td", "pre", "img"}
+             "table", "thead", "tbody", "tr", "th", "td", "pre", "img", "details", "summary"}
 SAFE_ATTRS = {"style", "title", "href", "src", "target", "rel", "class", "controls",
               "preload", "playsinline", "poster", "alt"}
 # The only data: URL a record may hold: an inlined JPEG still (poster, strip frame).

@@ -105,3 +105,56 @@ def test_combinations_and_sequences(studio):
     assert [r.command for r in report.rows] == ["Pan left", "Pedestal up", "Zoom in"]
     assert [r.verdict for r in report.rows] == ["match", "match", "match"], report
     assert 0 < report.rows[0].end <= report.rows[2].start + 0.01
+
+
+def _clip(path: Path, width: int, height: int, fps: int, seconds: float) -> Path:
+    """A plain clip made here: ``fps`` frames a second for ``seconds``."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(int(fps * seconds)):
+            image = np.full((height, width, 3), (i * 9) % 255, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def _seconds(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return float(stream.duration * stream.time_base)
+
+
+def test_a_reencoded_stitch_keeps_each_part_s_duration(tmp_path):
+    small = _clip(tmp_path / "small.mp4", 320, 240, 12, 2.0)
+    big = _clip(tmp_path / "big.mp4", 640, 480, 12, 2.0)
+    joined = hailuo_nb.stitch([small, big], tmp_path / "out" / "joined.mp4", reencode=True)
+    assert _seconds(joined) == pytest.approx(4.0, abs=0.15)
+    listed = json.loads(joined.with_suffix(".json").read_text())
+    assert listed["duration"] == pytest.approx(4.0, abs=0.15)
+    assert [p["duration"] for p in listed["parts"]] == pytest.approx([2.0, 2.0], abs=0.1)
+
+
+def test_a_stitch_and_its_sidecar_are_the_user_s_files(tmp_path):
+    import os
+    import stat
+
+    first = _clip(tmp_path / "a.mp4", 320, 240, 12, 1.0)
+    second = _clip(tmp_path / "b.mp4", 320, 240, 12, 1.0)
+    old = os.umask(0o022)
+    try:
+        joined = hailuo_nb.stitch([first, second], tmp_path / "out" / "joined.mp4")
+    finally:
+        os.umask(old)
+    sidecar = joined.with_suffix(".json")
+    assert stat.S_IMODE(joined.stat().st_mode) == 0o644  # as a colleague's copy would be
+    assert stat.S_IMODE(sidecar.stat().st_mode) == 0o644
+    parts = [p["file"] for p in json.loads(sidecar.read_text())["parts"]]
+    assert parts == ["../a.mp4", "../b.mp4"]  # relative to the sidecar: the folder can move

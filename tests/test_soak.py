@@ -80,11 +80,12 @@ def test_resume_retries_a_failed_download_in_the_same_session(emulator, api_key)
     does so after a restart — and must in the same session too."""
     client = Client(api_key=api_key, base_url=emulator.base_url, max_retries=1,
                     backoff_base=0.01)
-    emulator.inject(MEDIA, "500", times=8)  # 4 attempts x (1 + 1 retry): this save fails
+    emulator.inject(MEDIA, "500", times=1000)  # more than any download tries: this save fails
     task = hailuo_nb.generate("saved on the second try", client=client)
     with pytest.raises(hailuo_nb.DownloadError):
         task.wait(60)
-    assert emulator.stats["by_route"][MEDIA] == 8  # the faults are used up
+    assert emulator.stats["by_route"][MEDIA] >= 2  # it was tried again before giving up
+    emulator.clear_faults()  # the link works again
     [again] = hailuo_nb.resume(task.id, client=client)
     again.wait(60)
     assert again.local_path and Path(again.local_path).read_bytes() == emulator.video_bytes

@@ -56,6 +56,10 @@ def test_a_task_of_a_dead_local_emulator_ends_explained(emulator_factory, api_ke
             task.wait(timeout=60)
     assert time.monotonic() - started < 30
     assert task.error["code"] == "server_gone"
-    assert "emulator" in task.error["message"] and "--new" in task.error["message"]
+    message = task.error["message"]
+    assert "emulator" in message and "--new" in message
+    # One right reason (a standalone emulator has no kernel) and one next step.
+    assert "kernel" not in message and "check the network" not in message
+    assert message.count("—") == 1, message
     row = next(r for r in hailuo_nb.history() if r["task_id"] == task.id)
     assert row["status"] == "failed" and row["error_code"] == "server_gone"

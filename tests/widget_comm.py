@@ -109,6 +109,7 @@ def install(monkeypatch) -> CommLog:
     import ipywidgets.comm
 
     log = CommLog()
+    monkeypatch.setenv("HAILUO_LIVE_VIEWS", "1")  # a page is there: views are live
     monkeypatch.setattr(ipywidgets.comm, "create_comm",
                         lambda **kwargs: RecordingComm(log, **kwargs))
     return log

@@ -1,13 +1,19 @@
 """The only module that speaks HTTP to the service.
 
-One ``requests.Session`` per client. Retry rules:
-- connection refused / connect timeout: nothing was sent, so any method is retried
-  (urllib3's ``Retry`` does this at the adapter level);
-- GET: 429, 500, 502, 503, 504 and dropped/timed-out responses are retried with capped
+One ``requests.Session`` per client and ONE retry loop (``_call``): send, read the whole
+answer, decide whether another attempt may help (``_should_retry``) and how long to wait
+(``_retry_delay``), all within one total ``deadline`` that covers connecting, status
+retries and reading the body. urllib3 retries nothing on its own (it would multiply the
+attempts). Retry rules:
+- connection refused / connect timeout: nothing was sent, so any method is retried;
+- GET: 429, 500, 502, 503, 504 and dropped/timed-out/cut answers are retried with capped
   exponential backoff and jitter, honouring ``Retry-After`` (seconds or HTTP date) and
-  "retry after N seconds" in the body's ``fallback_suggestion``, within a deadline;
+  "retry after N seconds" in the body's ``fallback_suggestion``;
 - POST (submit, upload): only 429 and 503 (the service created nothing). After a
   timeout or a dropped response the task may exist: we raise and never send it again.
+A download has one deadline (``download_deadline``) over all its attempts, each going on
+from where the last stopped (Range). When a deadline ends a call, the error says which
+deadline it was and how to change it (``DeadlineError`` when no answer came in time).
 The key goes only to the API and files hosts, never to result links, and is scrubbed
 from every message.
 """
@@ -27,13 +33,19 @@ from urllib.parse import quote, urlsplit
 import requests
 import requests.auth
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from .._version import __version__
 from ..errors import (
     APIError,
     ContentError,
+    DeadlineError,
     HailuoError,
     NotFoundError,
     RateLimitError,
@@ -51,7 +63,7 @@ from .endpoints import (
 )
 from .files_api import FilesAPI
 from .snapshot import TaskSnapshot
-from .transfer import JSON_LIMIT, part_path, read_body, save_video
+from .transfer import JSON_LIMIT, disk_error, part_path, read_body, save_video
 
 GET_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 POST_RETRY_STATUSES = frozenset({429, 503})  # the service created nothing
@@ -67,6 +79,17 @@ def _retry_after_header(value: str | None) -> float | None:
         return max(0.0, float(Retry().parse_retry_after(value)))
     except Exception:  # urllib3 raises InvalidHeader on nonsense
         return None
+
+
+def _no_full_stop(text: str) -> str:
+    return text.rstrip().rstrip(".")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError)
 
 
 def _nothing_was_sent(exc: BaseException) -> bool:
@@ -104,8 +127,10 @@ class Client(FilesAPI):
 
     ``api_key`` defaults to ``EVOLINK_API_KEY`` (or ``%hailuo login``); ``base_url``
     and ``files_url`` to ``HAILUO_BASE_URL`` / ``HAILUO_FILES_URL`` or the real service.
-    ``timeout`` is seconds (or a ``(connect, read)`` pair) for one HTTP call;
-    ``deadline`` bounds all retries of one call.
+    ``deadline`` (seconds) bounds one call in all: every attempt, the waits between them,
+    connecting and reading the answer. ``call_deadline`` caps one attempt within it, and
+    ``timeout`` (seconds, or a ``(connect, read)`` pair) each socket wait within that.
+    ``download_deadline`` bounds one download in all, however many attempts it takes.
     """
 
     def __init__(
@@ -128,8 +153,8 @@ class Client(FilesAPI):
         self.timeout = timeout
         self.max_retries = max_retries
         self.deadline = deadline
-        self.call_deadline = call_deadline  # one call, connect + whole answer
-        self.download_deadline = download_deadline  # one download attempt, whole video
+        self.call_deadline = call_deadline  # one attempt, connect + whole answer
+        self.download_deadline = download_deadline  # one download, all its attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._random = random.Random()
@@ -140,10 +165,11 @@ class Client(FilesAPI):
 
     def _make_session(self, *, auth: bool) -> requests.Session:
         session = requests.Session()
-        # Connection-level retries only: nothing reached the server, so any method is safe.
+        # No retries down here: the client's one loop counts every attempt against one
+        # deadline (urllib3 counting its own would multiply them). Redirects only.
         retry = Retry(
-            total=None, connect=3, read=0, status=0, other=0, redirect=2,
-            backoff_factor=0.2, allowed_methods=None, raise_on_status=False,
+            total=None, connect=0, read=0, status=0, other=0, redirect=2,
+            allowed_methods=None, raise_on_status=False,
         )
         adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
         session.mount("http://", adapter)
@@ -189,12 +215,12 @@ class Client(FilesAPI):
         delay = min(self.backoff_cap, self.backoff_base * (2**attempt))
         return delay * (0.5 + self._random.random() / 2)
 
-    def _error_from_response(self, response: requests.Response) -> APIError:
+    def _error_from_response(self, response: requests.Response, raw: bytes) -> APIError:
         status = response.status_code
         body: Any = None
         envelope: dict = {}
         try:
-            body = response.json()
+            body = json.loads(raw.decode("utf-8", "replace")) if raw else None
         except ValueError:
             body = None
         if isinstance(body, dict):
@@ -224,79 +250,118 @@ class Client(FilesAPI):
             retry_after=wait,
         )
 
-    def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        retry: bool = True,
-        idempotent: bool,
-        session: requests.Session | None = None,
-        **kwargs: Any,
-    ) -> requests.Response:
-        """One call with the retry rules above; returns a 2xx response or raises."""
-        session = session or self._session
-        statuses = GET_RETRY_STATUSES if idempotent else POST_RETRY_STATUSES
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            try:
-                response = session.request(method, url, timeout=self._timeout(), **kwargs)
-            except requests.RequestException as exc:
-                sent = not _nothing_was_sent(exc)
-                error = self._transport_error(method, url, exc, may_exist=sent and not idempotent)
-                if not retry or (sent and not idempotent):
-                    raise error from None
-                delay = self._backoff(attempt)
-            else:
-                if response.status_code < 400:
-                    return response
-                error = self._error_from_response(response)
-                response.close()
-                if not retry or response.status_code not in statuses:
-                    raise error
-                delay = error.retry_after if error.retry_after is not None else self._backoff(
-                    attempt
-                )
-            attempt += 1
-            remaining = self.deadline - (time.monotonic() - started)
-            if attempt > self.max_retries or delay > remaining:
-                raise error
-            time.sleep(max(0.0, delay))
-
-    def _timeout(self) -> tuple[float, float]:
-        """(connect, read) timeouts, never longer than one call's whole deadline."""
-        connect, read = self.timeout if isinstance(self.timeout, tuple) else (
-            self.timeout, self.timeout)
-        return (min(connect, self.call_deadline), min(read, self.call_deadline))
+    # -- the one retry loop ------------------------------------------------------------
+    # One loop for every JSON call: send, read the whole answer, decide whether to try
+    # again and how long to wait, all inside ONE total deadline (connecting, status
+    # retries and reading the body). Each read is bounded by the time left, and a body that
+    # drips is checked against the deadline between chunks.
 
     def _call(self, method: str, url: str, *, retry: bool, idempotent: bool,
               **kwargs: Any) -> tuple[requests.Response, Any]:
-        """A JSON call: the response and its parsed body, read within ``call_deadline``.
-
-        A body cut short or too slow is a TransportError: retried for a GET; for a POST
-        the task may exist (the request was sent), so it is never sent again."""
-        attempts = 0
+        """A JSON call: the response and its parsed body, all attempts within ``deadline``."""
+        ends = time.monotonic() + self.deadline
+        attempt = 0
         while True:
-            deadline = time.monotonic() + self.call_deadline
-            response = self._request(method, url, retry=retry, idempotent=idempotent,
-                                     stream=True, **kwargs)
-            with response:
-                try:
-                    body = read_body(response, deadline=deadline, limit=JSON_LIMIT,
-                                     where=urlsplit(url).netloc)
-                except TransportError as exc:
-                    if not idempotent:
-                        raise TransportError(
-                            self._scrub(f"{exc} The request was sent: the task may exist — "
-                                        "check `%hailuo history` before sending again."),
-                            may_have_been_created=True) from None
-                    attempts += 1
-                    if not retry or attempts > self.max_retries:
-                        raise
-                    time.sleep(self._backoff(attempts))
-                    continue
-            return response, self._parse(body, response.status_code)
+            started = time.monotonic()
+            try:
+                response = self._send(self._session, method, url, ends,
+                                      idempotent=idempotent, **kwargs)
+                with response:
+                    body = read_body(response, deadline=min(ends, started + self.call_deadline),
+                                     limit=JSON_LIMIT, where=urlsplit(url).netloc)
+                if response.status_code < 400:
+                    return response, self._parse(body, response.status_code)
+                error: HailuoError = self._error_from_response(response, body)
+            except TransportError as exc:
+                if not idempotent and self._was_sent(exc) and not exc.may_have_been_created:
+                    exc = self._maybe_created(exc)  # the answer was cut short or too slow
+                error = exc
+            if not retry or not self._should_retry(error, idempotent=idempotent):
+                raise self._past_deadline(error, ends)
+            attempt += 1
+            delay = self._retry_delay(attempt, error)
+            if attempt > self.max_retries:
+                raise error
+            if delay >= ends - time.monotonic():
+                raise self._past_deadline(error, ends, gave_up=True, tries=attempt)
+            time.sleep(max(0.0, delay))
+
+    def _send(self, session: requests.Session, method: str, url: str, ends: float, *,
+              idempotent: bool = True, **kwargs: Any) -> requests.Response:
+        """One attempt: the response with its headers (body not read), or TransportError."""
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise TransportError(f"No answer from {urlsplit(url).netloc} in time")
+        try:
+            return session.request(method, url, timeout=self._timeout(left), stream=True,
+                                   **kwargs)
+        except requests.RequestException as exc:
+            sent = not _nothing_was_sent(exc)
+            error = self._transport_error(method, url, exc, may_exist=sent and not idempotent)
+            error.sent = sent  # type: ignore[attr-defined]
+            raise error from None
+
+    @staticmethod
+    def _was_sent(exc: TransportError) -> bool:
+        # A body cut short or too slow was answered, so the request was sent.
+        return getattr(exc, "sent", True)
+
+    def _maybe_created(self, exc: TransportError) -> TransportError:
+        return TransportError(
+            self._scrub(f"{exc} The request was sent: the task may have been created anyway "
+                        "— check `hailuo_nb.history()` or `%hailuo resume` before sending "
+                        "again."), may_have_been_created=True)
+
+    @staticmethod
+    def _should_retry(error: HailuoError, *, idempotent: bool) -> bool:
+        """Whether another attempt may help and cannot do harm."""
+        if isinstance(error, TransportError):
+            # A POST that reached the server may have created the task: never twice.
+            return not error.may_have_been_created and (idempotent or not getattr(
+                error, "sent", True))
+        if isinstance(error, APIError):
+            statuses = GET_RETRY_STATUSES if idempotent else POST_RETRY_STATUSES
+            return error.status in statuses
+        return False
+
+    def _retry_delay(self, attempt: int, error: HailuoError) -> float:
+        """The server's advice (Retry-After, "retry after N seconds"), else backoff."""
+        advised = getattr(error, "retry_after", None)
+        return advised if advised is not None else self._backoff(attempt - 1)
+
+    def _past_deadline(self, error: HailuoError, ends: float, *,
+                       knob: str = "deadline", gave_up: bool = False,
+                       tries: int = 0) -> HailuoError:
+        """``error`` as it is, or — when the total deadline ended the call — one line with
+        the reason, what the deadline was and how to change it."""
+        budget = getattr(self, knob)
+        over = time.monotonic() >= ends - 0.05
+        if not (over or gave_up):
+            return error
+        how = f"Client({knob}=…) to wait longer"
+        if isinstance(error, APIError):  # the server's own answer stays the error's type
+            advised = error.retry_after
+            if advised is not None and advised >= ends - time.monotonic():
+                error.gave_up = (f"it asks to retry after {advised:g} s, past the {budget:g} s "
+                                 f"deadline: retry later, or {how}")
+            else:
+                after = f"after {tries} tries " if tries > 1 else ""
+                error.gave_up = (f"still failing {after}within the {budget:g} s deadline: retry "
+                                 f"later, or {how}")
+            error.args = (error._line(),)
+            return error
+        if isinstance(error, TransportError) and not error.may_have_been_created:
+            reason = getattr(error, "reason", "") or _no_full_stop(str(error))
+            return DeadlineError(self._scrub(f"{reason}: gave up at the {budget:g} s deadline "
+                                             f"— retry later, or {how}."), deadline=budget)
+        return error
+
+    def _timeout(self, left: float | None = None) -> tuple[float, float]:
+        """(connect, read) timeouts: never past one attempt's cap or the time left."""
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (
+            self.timeout, self.timeout)
+        cap = self.call_deadline if left is None else min(self.call_deadline, left)
+        return (max(0.01, min(connect, cap)), max(0.01, min(read, cap)))
 
     def _transport_error(
         self, method: str, url: str, exc: BaseException, *, may_exist: bool
@@ -309,9 +374,13 @@ class Client(FilesAPI):
                 "have been created anyway — check `hailuo_nb.history()` or `%hailuo resume` "
                 "before submitting again."
             )
+        elif not _nothing_was_sent(exc) and _timed_out(exc):
+            text = f"No answer from {where} ({what}): the server is slow or stuck; retry later."
         else:
             text = f"Could not reach {where} ({what}): check the network or base_url, then retry."
-        return TransportError(self._scrub(text), may_have_been_created=may_exist)
+        error = TransportError(self._scrub(text), may_have_been_created=may_exist)
+        error.reason = text.split(" (", 1)[0]  # type: ignore[attr-defined]  # what, not advice
+        return error
 
     def _parse(self, body: bytes, status: int) -> Any:
         try:
@@ -335,7 +404,7 @@ class Client(FilesAPI):
                 field="request",
             )
         if image_url is None and request.image_kind in ("path", "bytes"):
-            image_url = self.upload_image(request.image_bytes())
+            image_url = self.upload_image(request.image_bytes(), request.image_path)
         body = request.to_json(image_url=image_url)
         response, answer = self._call(
             "POST",
@@ -374,20 +443,26 @@ class Client(FilesAPI):
         attempts: int = 4,
     ) -> Path:
         """Save ``url`` to ``path``: a cut download goes on from where it stopped (Range),
-        and only a verified video (type, container, length) gets the final name.
+        and only a verified video (type, container, length) gets the final name. All
+        attempts share ONE deadline, ``download_deadline``.
 
-        The key is never sent to result links. A 404 means the link expired.
+        The key is never sent to result links. A 404 means the link expired. A file that
+        can never be written (no space, no permission) leaves no part file behind.
         """
         parts = urlsplit(str(url))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError(f"Refusing to download a non-http(s) URL: {url!r}.")
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        last: HailuoError | None = None
-        for attempt in range(max(1, attempts)):
+        ends = time.monotonic() + self.download_deadline
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise disk_error(exc, target, None) from None
+        attempt = 0
+        while True:
             try:
-                return save_video(self._get_media, str(url), target, progress=progress,
-                                  deadline=time.monotonic() + self.download_deadline)
+                return save_video(lambda u, headers: self._get_media(u, headers, ends),
+                                  str(url), target, progress=progress, deadline=ends)
             except NotFoundError as exc:
                 raise NotFoundError(
                     "The result link is gone (links expire 24 h after completion)",
@@ -398,20 +473,30 @@ class Client(FilesAPI):
                     part_path(target).unlink(missing_ok=True)
                 elif not isinstance(exc, (ServerError, RateLimitError)):
                     raise
-                last = exc
+                error: HailuoError = exc
             except (TransportError, ContentError) as exc:
-                last = exc
-            if attempt + 1 < attempts:
-                time.sleep(self._backoff(attempt))
-        assert last is not None
-        raise last
+                error = exc
+            attempt += 1
+            if attempt >= max(1, attempts):
+                raise self._past_deadline(error, ends, knob="download_deadline")
+            delay = self._retry_delay(attempt, error)
+            if delay >= ends - time.monotonic():
+                raise self._past_deadline(error, ends, knob="download_deadline",
+                                          gave_up=True, tries=attempt)
+            time.sleep(max(0.0, delay))
 
-    def _get_media(self, url: str, headers: dict[str, str]) -> requests.Response:
-        try:
-            return self._request("GET", url, retry=True, idempotent=True, session=self._media,
-                                 stream=True, headers=headers)
-        except requests.RequestException as exc:
-            raise self._transport_error("GET", url, exc, may_exist=False) from None
+    def _get_media(self, url: str, headers: dict[str, str], ends: float) -> requests.Response:
+        """One request for a result link (no key); an HTTP error is raised as its APIError."""
+        response = self._send(self._media, "GET", url, ends, headers=headers)
+        if response.status_code < 400:
+            return response
+        with response:
+            try:
+                body = read_body(response, deadline=ends, limit=JSON_LIMIT,
+                                 where=urlsplit(url).netloc)
+            except (TransportError, ContentError):
+                body = b""
+        raise self._error_from_response(response, body)
 
 
 _clients: dict[tuple, Client] = {}

@@ -40,24 +40,28 @@ class FilesAPI:
         data = body.get("data")
         return data if isinstance(data, dict) else {}
 
-    def upload_image_info(self, path_or_bytes: str | os.PathLike | bytes) -> dict:
+    def upload_image_info(self, path_or_bytes: str | os.PathLike | bytes,
+                          name: str | None = None) -> dict:
         """Upload a local image; the files API's answer (``file_id``, ``file_url``,
-        ``expires_at`` …)."""
+        ``expires_at`` …). ``name``: the file it came from (the upload keeps its stem)."""
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
             data = bytes(path_or_bytes)
             info = check_image(data, "image bytes")
         else:
             data, info = read_local_image(path_or_bytes)
-        files = {"file": (guess_filename(info), data, info.mime)}
+            name = name or os.fspath(path_or_bytes)
+        stem = os.path.splitext(os.path.basename(name))[0] if name else "image"
+        files = {"file": (guess_filename(info, stem), data, info.mime)}
         answer = self._files_answer("POST", "/api/v1/files/upload/stream", "take the upload",
                                     files=files)
         if not answer.get("file_url"):
             raise APIError("the files API returned no file_url", status=200)
         return answer
 
-    def upload_image(self, path_or_bytes: str | os.PathLike | bytes) -> str:
+    def upload_image(self, path_or_bytes: str | os.PathLike | bytes,
+                     name: str | None = None) -> str:
         """Upload a local image through the files API; returns its ``file_url``."""
-        return str(self.upload_image_info(path_or_bytes)["file_url"])
+        return str(self.upload_image_info(path_or_bytes, name)["file_url"])
 
     def list_files(self, page: int = 1, page_size: int = 20) -> dict:
         """One page of the account's uploads: ``{"files": [...], "total": n, ...}``."""

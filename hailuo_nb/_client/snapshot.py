@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import is_retryable_task_code
 
+NO_RESULT = "no_result"  # our code: completed by the service's word, with no result link
 TERMINAL_STATUSES = frozenset({"completed", "failed"})
 KNOWN_STATUSES = ("pending", "processing", "completed", "failed")
 
@@ -78,6 +79,10 @@ class TaskSnapshot:
         error = None
         if status == "failed" or (isinstance(data.get("error"), dict) and data["error"]):
             error = TaskFailure.from_json(data.get("error"))
+        if status == "completed" and not urls:  # done with nothing to show: never "completed"
+            status, error = "failed", TaskFailure(
+                NO_RESULT, "the service reports the task completed but gave no result link, "
+                "so there is no video", retryable=False)
         progress = _number(data.get("progress"))
         progress_int = 0 if progress is None else max(0, min(100, int(progress)))
         if status == "completed":

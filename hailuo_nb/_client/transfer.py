@@ -8,7 +8,9 @@ bounded by what is left of the deadline, and the loop stops at the deadline itse
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 
 import requests
 
-from ..errors import ContentError, TransportError
+from ..errors import ContentError, DownloadError, TransportError
 
 JSON_LIMIT = 4 * 1024 * 1024  # a task's JSON is a few KB: anything past this is refused
 _READ = 64 * 1024
@@ -49,8 +51,7 @@ def _chunks(response: requests.Response, deadline: float, where: str, size: int 
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TransportError(f"{where} sent its answer too slowly: gave up at the "
-                                     "deadline")
+                raise _too_slow(where)
             wanted = max(0.05, min(left, 30.0))
             if sock is not None and (bound is None or wanted < bound - 1.0):
                 with contextlib.suppress(OSError):  # closed once the body is all in
@@ -68,10 +69,15 @@ def _chunks(response: requests.Response, deadline: float, where: str, size: int 
                 type(exc).__module__.startswith("urllib3")):
             raise
         if time.monotonic() >= deadline - 0.5:  # the last read ran into the deadline
-            raise TransportError(f"{where} sent its answer too slowly: gave up at the "
-                                 "deadline") from None
+            raise _too_slow(where) from None
         raise TransportError(f"The answer from {where} was cut short "
                              f"({type(exc).__name__})") from None
+
+
+def _too_slow(where: str) -> TransportError:
+    error = TransportError(f"{where} sent its answer too slowly: gave up at the deadline")
+    error.reason = f"{where} sent its answer too slowly"  # type: ignore[attr-defined]
+    return error
 
 
 def _socket_of(raw: Any) -> Any:
@@ -97,24 +103,63 @@ def save_video(get: Callable[..., requests.Response], url: str, target: Path, *,
     if have:
         headers["Range"] = f"bytes={have}-"
     response = get(url, headers=headers)
-    with response:
-        _refuse_non_video(response, url)
-        start, total = _span(response, have)
-        if start == 0 and have:
-            have = 0  # the server sent the whole file again: start over
-        with open(part, "ab" if start else "wb") as handle:
-            written = start
-            for chunk in _chunks(response, deadline, _short(url), size=_VIDEO_READ):
-                handle.write(chunk)
-                written += len(chunk)
-                if progress is not None:
-                    progress(written, total)
+    total: int | None = None
+    try:
+        with response:
+            _refuse_non_video(response, url)
+            start, total = _span(response, have)
+            if start == 0 and have:
+                have = 0  # the server sent the whole file again: start over
+            with open(part, "ab" if start else "wb") as handle:
+                written = start
+                for chunk in _chunks(response, deadline, _short(url), size=_VIDEO_READ):
+                    handle.write(chunk)
+                    written += len(chunk)
+                    if progress is not None:
+                        progress(written, total)
+    except OSError as exc:  # the disk, not the network: the part file can never complete
+        _remove(part)
+        raise disk_error(exc, target, total) from None
     if total is not None and written < total:
         raise TransportError(f"Download of {_short(url)} cut short at {written} of {total} "
                              "bytes (the next try goes on from there)")
     verify_video(part, url, total)
-    os.replace(part, target)
+    try:
+        os.replace(part, target)
+    except OSError as exc:
+        _remove(part)
+        raise disk_error(exc, target, total) from None
     return target
+
+
+def _remove(part: Path) -> None:
+    """Remove what cannot complete; on a read-only disk even that fails (nothing was
+    written there anyway)."""
+    with contextlib.suppress(OSError):
+        part.unlink(missing_ok=True)
+
+
+_FULL = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))  # not on Windows
+
+
+def disk_error(exc: OSError, target: Path, needed: int | None) -> DownloadError:
+    """One line for a file that cannot be written: why, how much was needed, what to do."""
+    folder = target.parent
+    if exc.errno in _FULL:
+        try:
+            free = f", {_mb(shutil.disk_usage(folder).free)} free"
+        except OSError:
+            free = ""
+        need = f"the video needs {_mb(needed)}{free}" if needed else f"no room{free}"
+        return DownloadError(f"No space left in {folder} ({exc.strerror}): {need} — free "
+                             "some space or set another download_dir; the partial file was "
+                             "removed.")
+    return DownloadError(f"Cannot write {target.name} in {folder} ({exc.strerror or exc}) — "
+                         "choose a folder you can write to (download_dir=…).")
+
+
+def _mb(size: int | None) -> str:
+    return f"{(size or 0) / 1e6:.1f} MB" if (size or 0) >= 100_000 else f"{size or 0} bytes"
 
 
 def _refuse_non_video(response: requests.Response, url: str) -> None:

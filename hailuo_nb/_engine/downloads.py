@@ -1,6 +1,7 @@
-"""Saving finished videos to disk with a JSON sidecar (provenance for papers), on a
-download thread of its own so that big files never stall the polling. The camera check and
-clip quality are not measured here: the analysis lane (analysis.py) does that afterwards."""
+"""Saving finished videos to disk with a JSON sidecar (provenance for papers), on
+DOWNLOAD_WORKERS (3) download workers of their own (``hailuo-downloader_N``), so that
+big files never stall the polling and one slow link holds one worker, not all. The camera
+check and clip quality are not measured here: the analysis lane (analysis.py) does that."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .._pure.paths import inside, safe_stem, sha256_of, write_json_atomically
 from .._version import __version__
 from ..errors import HailuoError, NotFoundError
 from ..settings import settings
-from .analysis import get_analyst
+from .analysis import check_camera, get_analyst
 from .journal import record_task
 from .policy import needs_download
 from .workers import Workers
@@ -103,11 +104,16 @@ def stills_or_reason(path: str | os.PathLike) -> tuple[object | None, str]:
 
 
 def add_stills(task: Task) -> None:
-    """Read the stills of a video saved earlier (a task from the history)."""
+    """Read the stills (and check the camera) of a video saved earlier (a task from the
+    history): a reused record is the same record as the first."""
     if task.stills is None and task.local_path and os.path.exists(task.local_path):
         stills, why = stills_or_reason(task.local_path)
+        camera = task.camera
+        if camera is None and stills is not None:
+            camera = check_camera(task.local_path, task.prompt)
         with task.settling():
             task.stills, task.stills_error = stills, why
+            task.camera = camera
 
 
 DOWNLOAD_WORKERS = 3  # videos saved at once: a dripping link holds one worker, not all

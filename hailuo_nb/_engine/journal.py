@@ -7,6 +7,8 @@ so a resume during a download never downloads twice.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 import weakref
@@ -82,11 +84,28 @@ def task_from_row(row: dict, *, client=None, store: Store | None = None) -> Task
         task.error = {"code": row["error_code"], "message": row.get("error_message") or "",
                       "retryable": row["error_code"] in RETRYABLE_TASK_CODES}
     if row.get("created_at"):
-        task.submitted_at = row["created_at"]
+        task.submitted_at = row["created_at"]  # recorded on our clock before it was sent
+    else:  # a task known only by its id: when it started is the server's word
+        task.start_known = False
+    created = _server_created(row.get("local_path"))
+    if created is not None:  # the service's own start, as the first record had it
+        task.created = created
     if row.get("finished_at"):
         task.finished = row["finished_at"]
     task.elapsed = task._elapsed(time.time())
     return task
+
+
+def _server_created(path: str | None) -> float | None:
+    """When the service says it created the task, from the video's sidecar (or None)."""
+    if not path:
+        return None
+    try:
+        with open(os.path.splitext(path)[0] + ".json", encoding="utf-8") as handle:
+            created = json.load(handle).get("created")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(created) if isinstance(created, (int, float)) else None
 
 
 # -- the registry of live tasks ----------------------------------------------------------

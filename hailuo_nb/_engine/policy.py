@@ -16,9 +16,13 @@ UNAVAILABLE_PAUSE = 5.0  # a 503 without Retry-After
 NETWORK_PAUSE = 2.0  # between two refused connects
 MAX_UNREACHABLE_ATTEMPTS = 10  # a request that never reached the service gives up after this
 # Ended here, not by the server: its state there is unknown, so resume() asks again.
-LOCAL_FAILURES = ("http_401", "http_403", "internal_error", "not_found")
+LOCAL_FAILURES = ("http_401", "http_403", "internal_error", "not_found", "no_result")
 # Never reached the service: resume(unsent=True) may send these (never submission_uncertain).
 NEVER_SENT = ("not_sent", "not_sent_quota", "not_sent_budget", "http_402")
+# Every ending decided here rather than by the service's "failed": no credits were lost to
+# those on the service's side (a refund is a question only for the service's own failures).
+ENDED_HERE = (*LOCAL_FAILURES, *NEVER_SENT, "server_gone", "emulator_stopped",
+              "submission_uncertain", "invalid_task_id")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
-"""ONE daemon thread polls every live task of the process (downloads have their own).
+"""Following every live task of the process: one scheduling thread and POLL_WORKERS (4)
+polling workers (downloads have their own workers, see ``downloads``).
 
-The poller only sets traits and writes the store: it never prints or displays
+The scheduling thread (``hailuo-poller``) keeps each task's next poll time, sends queued
+submissions and runs small timed jobs (the views' coalesced redraws); the polls
+themselves run on ``hailuo-poll_N`` workers, so one slow answer holds one worker, not
+the others. The poller only sets traits and writes the store: it never prints or displays
 (output from a thread lands in whatever cell runs at that moment). It also sends
 queued submissions (batches, and requests that met a 429), one at a time, so that a
 rate limit pauses everything at once and nothing is sent twice.
@@ -57,8 +61,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A server on this machine (the emulator) that refuses connections this long is gone: it
-# lived in a kernel that stopped, and its tasks can never finish. A remote one may come back.
+# A server on this machine (the emulator) that refuses connections this long is gone, and
+# its tasks (kept in its memory) with it. A remote one may come back.
 LOCAL_SERVER_GONE_AFTER = 30.0
 POLL_WORKERS = 4  # polls in flight at once: a slow answer holds one worker, not the others
 NOT_FOUND_TOLERANCE = 3  # a task id the server forgot this many times in a row is lost
@@ -94,10 +98,11 @@ def _sooner(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def _gone(base_url: str, exc: BaseException) -> str:
-    return (f"the server at {base_url} (a local emulator) no longer answers ({exc}); it lived "
-            "in a kernel that stopped, so this task can never finish — run the cell again "
-            "with --new for a new take")
+def _gone(base_url: str, seconds: float) -> str:
+    # Whether it ran in a kernel or on its own, a local emulator keeps its tasks in memory:
+    # once it stops they are gone with it. One reason, one next step.
+    return (f"the local emulator at {base_url} stopped (no answer for {seconds:.0f} s) and "
+            "its tasks went with it — run the cell again with --new for a new take")
 
 
 class Poller:
@@ -382,12 +387,13 @@ class Poller:
             code = f"http_{exc.status}" if isinstance(exc, APIError) else "invalid_task_id"
             self._finish(watch, failure=(code, str(exc)))
             return
-        except TransportError as exc:
+        except TransportError:
             now = time.time()
             watch.unreachable_since = watch.unreachable_since or now
             if is_local(watch.client.base_url) and now - watch.unreachable_since > (
                     LOCAL_SERVER_GONE_AFTER):
-                self._finish(watch, failure=("server_gone", _gone(watch.client.base_url, exc)))
+                self._finish(watch, failure=("server_gone", _gone(
+                    watch.client.base_url, now - watch.unreachable_since)))
                 return
             self._retry_later(watch, "network error: retrying")
             return

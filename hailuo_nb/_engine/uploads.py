@@ -36,7 +36,7 @@ def image_url_for(task: Task, client: Client) -> str | None:
         task.upload_id = known["file_id"]
         return known["file_url"]
     try:
-        answer = client.upload_image_info(data)
+        answer = client.upload_image_info(data, request.image_path)
     except APIError as exc:
         if str(exc.code) == str(QUOTA_CODE):
             raise APIError(f"{exc.message} — free space with `%hailuo files clean` (deletes "

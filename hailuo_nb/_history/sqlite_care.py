@@ -71,6 +71,11 @@ class LaterWriter:
         with self._lock:
             return bool(self._queue)
 
+    def waiting(self) -> list[tuple[str, dict[str, Any], float]]:
+        """The writes not on disk yet, oldest first: (local_id, fields, when)."""
+        with self._lock:
+            return list(self._queue)
+
     def add(self, local_id: str, fields: dict[str, Any], at: float) -> None:
         with self._lock:
             self._queue.append((local_id, fields, at))

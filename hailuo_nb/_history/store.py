@@ -252,16 +252,45 @@ class Store:
                     out[key] = json.loads(out[key])
         return out
 
+    def _with_waiting(self, rows: list[dict], wanted: Any = None) -> list[dict]:
+        """``rows`` as they will be once the writes still waiting for a lock are in: a
+        caller reads its own writes. ``wanted(row)`` picks rows those writes create."""
+        waiting = self._later.waiting()
+        if not waiting:
+            return rows
+        by_id = {row["local_id"]: row for row in rows}
+        added: dict[str, dict] = {}
+        for local_id, fields, at in waiting:
+            row = by_id.get(local_id) or added.get(local_id)
+            if row is None:
+                if wanted is None:
+                    continue
+                row = dict.fromkeys(COLUMNS)
+                row.update(local_id=local_id, status="queued", forgotten=0, created_at=at)
+                added[local_id] = row
+            row.update(fields, updated_at=at)
+        return rows + [row for row in added.values() if wanted is not None and wanted(row)]
+
     def get(self, local_id: str) -> dict | None:
-        rows = self._rows("SELECT * FROM tasks WHERE local_id = ?", (local_id,))
+        rows = self._with_waiting(
+            self._rows("SELECT * FROM tasks WHERE local_id = ?", (local_id,)),
+            lambda row: row["local_id"] == local_id)
         return rows[0] if rows else None
 
     def by_task_id(self, task_id: str) -> dict | None:
         rows = self._rows("SELECT * FROM tasks WHERE task_id = ?", (task_id,))
+        if self._later.waiting():  # a waiting write may set (or change) a row's task id
+            rows = [row for row in self._with_waiting(self._rows("SELECT * FROM tasks"),
+                                                      lambda row: True)
+                    if row["task_id"] == task_id]
         return rows[0] if rows else None
 
     def all(self, limit: int | None = None) -> list[dict]:
         sql = "SELECT * FROM tasks ORDER BY created_at DESC, rowid DESC"
+        if self._later.waiting():  # newest first, with the writes still waiting for a lock
+            rows = self._with_waiting(self._rows(sql), lambda row: True)
+            rows.sort(key=lambda row: row["created_at"], reverse=True)
+            return rows if limit is None else rows[:int(limit)]
         if limit is not None:
             return self._rows(sql + " LIMIT ?", (int(limit),))
         return self._rows(sql)

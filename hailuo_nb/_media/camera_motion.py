@@ -1,31 +1,46 @@
-"""Did ``[Pan left]`` pan left? The global camera motion of a clip, set against its prompt.
+"""Did ``[Pan left]`` pan left? The camera's motion in a clip, set against its prompt.
 
-Frames are decoded with PyAV, shrunk to a small grey image, and compared pair by pair with
-phase correlation: the whole frame gives the shift (pan/truck, tilt/pedestal), four
-quadrants give the divergence (zoom/push), and the spread of the shifts gives shake. The
-clip is split evenly into one segment per bracket group of the prompt, in order.
+The camera's motion is what most of the frame agrees on (:mod:`.motion_estimate`: a grid
+of blocks and a robust fit), so a subject walking through, a nearer layer, noise, flicker
+and compression do not decide it. The clip is split evenly into one segment per bracket
+group of the prompt, in order; in each, the camera's path is summed pair by pair and its
+speed is the slope of that path.
 
-What it cannot tell, and says: a pan and a truck look the same on a flat scene, as do a
-tilt and a pedestal, and a zoom and a push; a tracking shot (the camera following a
-subject) is always "unsure".
+Each bracketed command gets a verdict: "match"; "mismatch", which includes a camera that
+did not move although a move was asked and one that moved although [Static shot] was;
+"unsure" only for what the frames cannot tell (too little texture, a cut, a tracking
+shot), with the reason. A pan and a truck look the same on a flat scene, as do a tilt and a
+pedestal, and a zoom and a push: each pair is judged as one motion.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 from dataclasses import dataclass, field
 
-import av
 import numpy as np
 
 from .._pure.camera_lint import lint_prompt
-from .frames import FrameError
+from .motion_estimate import (
+    ANALYSIS_WIDTH,
+    SAMPLES_PER_SECOND,
+    PairMotion,
+    motion_series,
+    prepare,
+    sample_frames,
+)
 
-ANALYSIS_WIDTH = 192  # px: enough to see motion, small enough to take well under a second
-SAMPLES_PER_SECOND = 6
-MOVE = 0.03  # fraction of the frame per second below which a move is not a move
-ZOOM = 0.03  # relative scale change per second below which there is no zoom
-SHAKE = 0.012  # spread of frame-to-frame shifts (fraction of the width) that is shaking
+__all__ = ["ANALYSIS_WIDTH", "SAMPLES_PER_SECOND", "CameraReport", "CameraTable", "Motion",
+           "Row", "bracket_groups", "camera_report", "camera_table", "clear_cache", "measure"]
+
+MOVE = 0.015  # fraction of the frame per second: at least this is a move
+ZOOM = 0.015  # growth of the magnification per second (log): at least this is a zoom
+ROLL = 1.0  # degrees per second: at least this is a roll (no command asks for one)
+SHAKE = 0.004  # spread of the path about its smooth course (fraction of the frame): shaking
+STILL = 0.5  # below this share of MOVE / ZOOM / SHAKE, the camera did not do it
+MIN_PAIRS = 3  # pairs of frames with a clear motion needed to judge a segment
 
 # command → (axis, sign) of the motion of the CONTENT in the frame: panning left moves
 # the scene to the right. axis "x": right +, "y": down +, "z": magnification +.
@@ -41,27 +56,57 @@ EXPECTED = {
 SEEN_NAMES = {("x", +1): "pan/truck left", ("x", -1): "pan/truck right",
               ("y", +1): "tilt/pedestal up", ("y", -1): "tilt/pedestal down",
               ("z", +1): "zoom/push in", ("z", -1): "zoom/pull out"}
+_SCALE = {"x": MOVE, "y": MOVE, "z": ZOOM}
 
 
 @dataclass(frozen=True)
 class Motion:
-    """A segment's measured motion, per second: x, y as fractions of the frame, z as a
-    relative change of scale; shake as the spread of frame-to-frame shifts."""
+    """A segment's measured motion of the CONTENT, per second: x, y as fractions of the
+    frame (right, down +), z as the log of the magnification's growth, roll in degrees
+    (clockwise +); shake as the spread of the path about its smooth course."""
 
     x: float
     y: float
     z: float
     shake: float
     agreement: dict = field(default_factory=dict)  # axis → share of pairs with its sign
+    roll: float = 0.0
+    pairs: int = 0  # pairs of frames with a clear motion
+    total: int = 0  # pairs of frames in the segment
+    flat: int = 0  # pairs with too little texture
+    cuts: tuple = ()  # times (s) where the shot changes
+    support: float = 0.0  # mean share of textured blocks agreeing with the camera
+
+    def strength(self, axis: str) -> float:
+        """How many times the threshold of a move the motion along ``axis`` is."""
+        return abs(getattr(self, axis)) / _SCALE[axis]
 
     def seen(self) -> str:
-        moves = [(abs(self.x) / MOVE, "x", self.x), (abs(self.y) / MOVE, "y", self.y),
-                 (abs(self.z) / ZOOM, "z", self.z)]
-        named = [SEEN_NAMES[(axis, 1 if value > 0 else -1)]
-                 for strength, axis, value in sorted(moves, reverse=True) if strength >= 1]
+        if self.unreadable():
+            return "not seen"
+        moves = sorted(((self.strength(a), a) for a in "xyz"), reverse=True)
+        named = [SEEN_NAMES[(a, 1 if getattr(self, a) > 0 else -1)]
+                 for strength, a in moves if strength >= 1]
         if self.shake >= SHAKE and len(named) <= 1:
-            return "shake"
+            return "shake" + (f" + {named[0]}" if named else "")
         return " + ".join(named) if named else "static"
+
+    def unreadable(self) -> str:
+        """Why the frames cannot tell this segment's motion ('' when they can)."""
+        if self.cuts:
+            return f"a cut at {', '.join(f'{t:.1f}' for t in self.cuts)} s: the shot changes"
+        if self.pairs >= max(MIN_PAIRS, 0.4 * self.total):
+            return ""
+        if self.total < MIN_PAIRS:
+            return "too few frames in this part of the clip to see a motion"
+        if self.flat * 2 >= self.total:
+            return "too little texture to see the camera's motion"
+        return "the frames do not agree on one motion"
+
+    @property
+    def evidence(self) -> float:
+        """0-1: how much the frames say (clear pairs, blocks that agree)."""
+        return min(1.0, self.pairs / 10) * min(1.0, 0.3 + self.support)
 
 
 @dataclass(frozen=True)
@@ -73,6 +118,33 @@ class Row:
     verdict: str  # "match", "mismatch" or "unsure"
     start: float
     end: float
+    reason: str = ""  # why this verdict, in words
+    # the camera's measured motion (camera terms, per second; None when not measured):
+    pan: float | None = None  # + right, fraction of the frame width
+    tilt: float | None = None  # + up, fraction of the frame height
+    zoom: float | None = None  # magnification factor (>1 in)
+    roll: float | None = None  # degrees, clockwise +
+    shake: float | None = None  # spread of the path about its course, fraction of the frame
+
+    @property
+    def judged(self) -> bool:
+        return self.verdict != "unsure"
+
+
+def _score(rows: list) -> float | None:
+    judged = [r for r in rows if r.judged]
+    return sum(r.verdict == "match" for r in judged) / len(judged) if judged else None
+
+
+def _summary(rows: list) -> str:
+    judged = sum(r.judged for r in rows)
+    if not rows:
+        return "no camera command"
+    if not judged:
+        return f"not judged ({len(rows)} command{'s' * (len(rows) != 1)}: see why below)"
+    text = (f"{sum(r.verdict == 'match' for r in rows)} of {judged} judged command"
+            f"{'s' * (judged != 1)} followed ({_score(rows):.0%})")
+    return text + (f", {len(rows) - judged} not judged" if judged < len(rows) else "")
 
 
 @dataclass(frozen=True)
@@ -82,20 +154,31 @@ class CameraReport:
     rows: list
     segments: list  # (start, end, Motion) per bracket group
     note: str = ("pan and truck look the same on a flat scene, as do tilt and pedestal, and "
-                 "zoom and push; a tracking shot is not judged")
+                 "zoom and push; a tracking shot is judged only when the camera stayed still")
 
     @property
     def score(self) -> float | None:
-        """Matches per bracketed command (None when the prompt has none)."""
-        return sum(r.verdict == "match" for r in self.rows) / len(self.rows) if self.rows else None
+        """Matches per JUDGED command (None when none was judged: "not judged", not 0 %)."""
+        return _score(self.rows)
+
+    @property
+    def judged(self) -> int:
+        return sum(r.judged for r in self.rows)
+
+    @property
+    def not_judged(self) -> int:
+        return len(self.rows) - self.judged
+
+    @property
+    def summary(self) -> str:
+        return _summary(self.rows) if self.rows else "no camera command in the prompt"
 
     def __repr__(self) -> str:
-        lines = [f"Camera check of {os.path.basename(self.path)}: "
-                 + (f"{self.score:.0%} of the commands seen" if self.rows else
-                    "no camera command in the prompt")]
+        lines = [f"Camera check of {os.path.basename(self.path)}: {self.summary}"]
         for r in self.rows:
             lines.append(f"  {r.start:4.1f}-{r.end:4.1f} s  [{r.command}]  expected "
-                         f"{r.expected}, seen {r.seen}  → {r.verdict} ({r.confidence:.2f})")
+                         f"{r.expected}, seen {r.seen}  → {r.verdict} ({r.confidence:.2f}): "
+                         f"{r.reason}")
         lines.append(f"  ({self.note})")
         return "\n".join(lines)
 
@@ -114,16 +197,32 @@ class CameraTable:
 
     @property
     def score(self) -> float | None:
-        rows = self.rows
-        return sum(r.verdict == "match" for _, r in rows) / len(rows) if rows else None
+        return _score([r for _, r in self.rows])
+
+    @property
+    def judged(self) -> int:
+        return sum(r.judged for _, r in self.rows)
+
+    @property
+    def not_judged(self) -> int:
+        return len(self.rows) - self.judged
+
+    @property
+    def summary(self) -> str:
+        return _summary([r for _, r in self.rows])
 
     def __repr__(self) -> str:
-        lines = [f"Camera check of {len(self.reports)} clip(s): "
-                 + (f"{self.score:.0%} of {len(self.rows)} commands seen" if self.rows
-                    else "no camera command")]
-        lines += [f"  {label}  [{r.command}]  seen {r.seen}  → {r.verdict} ({r.confidence:.2f})"
-                  for label, r in self.rows]
+        lines = [f"Camera check of {len(self.reports)} clip(s): {self.summary}"]
+        lines += [f"  {label}  [{r.command}]  seen {r.seen}  {_numbers(r)}  → {r.verdict} "
+                  f"({r.confidence:.2f})" for label, r in self.rows]
         return "\n".join(lines)
+
+
+def _numbers(r: Row) -> str:
+    if r.pan is None:
+        return "(not measured)"
+    return (f"(pan {r.pan:+.1%}/s, tilt {r.tilt:+.1%}/s, zoom x{r.zoom:.3f}/s, "
+            f"shake {r.shake:.1%})")
 
 
 def camera_table(tasks: list) -> CameraTable:
@@ -144,19 +243,27 @@ def bracket_groups(prompt: str) -> list[tuple[str, ...]]:
     return [tuple(group.commands) for group in lint.groups if group.commands]
 
 
-def measure(path: str | os.PathLike) -> tuple[float, list[tuple[float, float, float, float,
-                                                                  float]]]:
-    """(duration, [(from, to, dx, dy, divergence) per sampled pair]): dx and dy as fractions
-    of the frame per second, divergence as a relative scale change per second."""
-    grey, times, duration = _grey_frames(os.fspath(path))
-    pairs = []
-    for i in range(len(grey) - 1):
-        (a, ta), (b, tb) = (grey[i], times[i]), (grey[i + 1], times[i + 1])
-        dt = max(tb - ta, 1e-6)
-        h, w = a.shape
-        dx, dy = _shift(a, b)
-        pairs.append((ta, tb, dx / w / dt, dy / h / dt, _divergence(a, b) / dt))
-    return duration, pairs
+def measure(path: str | os.PathLike) -> tuple[float, tuple[PairMotion, ...]]:
+    """(duration, the camera's motion between each pair of sampled frames). The same file
+    (path, size, modification time) is measured once: a sweep asks it of many prompts."""
+    path = os.path.abspath(os.fspath(path))
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _measure(path, -1, -1)  # reading it will say what is wrong
+    return _measure(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _measure(path: str, size: int, mtime_ns: int) -> tuple[float, tuple[PairMotion, ...]]:
+    sampled = sample_frames(path)
+    pairs = motion_series([prepare(f) for f in sampled.frames], sampled.times)
+    return sampled.duration, tuple(pairs)
+
+
+def clear_cache() -> None:
+    """Forget measured files (a benchmark times the measuring itself)."""
+    _measure.cache_clear()
 
 
 def camera_report(path: str | os.PathLike, prompt: str) -> CameraReport:
@@ -168,108 +275,120 @@ def camera_report(path: str | os.PathLike, prompt: str) -> CameraReport:
     for i in range(slots):
         start, end = duration * i / slots, duration * (i + 1) / slots
         # pairs wholly inside the segment: one that straddles a boundary mixes two moves
-        inside = [p for p in pairs if start - 1e-6 <= p[0] and p[1] <= end + 1e-6] or pairs
-        motion = _summarise(inside)
+        inside = [p for p in pairs if start - 1e-6 <= p.start and p.end <= end + 1e-6] or \
+            [p for p in pairs if p.start < end and p.end > start]  # a part shorter than a pair
+        motion = summarise(inside)
         segments.append((start, end, motion))
         for command in groups[i] if groups else ():
-            rows.append(_judge(command, groups[i], motion, start, end))
+            rows.append(judge(command, motion, start, end))
     return CameraReport(os.fspath(path), prompt, rows, segments)
 
 
-# -- the measuring -----------------------------------------------------------------------
+# -- from pairs of frames to a segment's motion -------------------------------------------
 
 
-def _grey_frames(path: str) -> tuple[list[np.ndarray], list[float], float]:
-    try:
-        container = av.open(path)
-    except (av.FFmpegError, OSError) as exc:
-        raise FrameError(f"cannot read video frames from {path}: {exc}") from None
-    frames, times = [], []
-    duration = 0.0
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "NONE"  # one thread: see frames._open
-        stream.codec_context.thread_count = 1
-        if stream.duration is not None and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        step = 1.0 / SAMPLES_PER_SECOND
-        next_at = 0.0
-        for frame in container.decode(stream):
-            at = float(frame.time or 0.0)
-            if at + 1e-6 < next_at:
-                continue
-            next_at = at + step
-            height = max(2, round(frame.height * ANALYSIS_WIDTH / frame.width / 2) * 2)
-            small = frame.reformat(width=ANALYSIS_WIDTH, height=height, format="gray", threads=1)
-            frames.append(small.to_ndarray().astype(np.float32))
-            times.append(at)
-    except (av.FFmpegError, IndexError) as exc:
-        raise FrameError(f"cannot read video frames from {path}: {exc}") from None
-    finally:
-        container.close()
-    return frames, times, max(duration, times[-1] if times else 0.0)
+def summarise(pairs: list[PairMotion]) -> Motion:
+    """The segment's speeds: slopes of the camera's path summed over the clear pairs."""
+    good = [p for p in pairs if p.status == "ok"]
+    cuts = tuple(round(p.end, 1) for p in pairs if p.status == "cut")
+    flat = sum(p.status == "flat" for p in pairs)
+    if len(good) < 2:
+        return Motion(0.0, 0.0, 0.0, 0.0, {}, 0.0, len(good), len(pairs), flat, cuts, 0.0)
+    dt = np.array([p.end - p.start for p in good])
+    rates = np.array([[p.dx, p.dy, p.dz, p.roll] for p in good])
+    steps = rates * dt[:, None]
+    # the path through the clear pairs only (a pair that said nothing adds no step)
+    time = np.concatenate([[0.0], np.cumsum(dt)])
+    path = np.vstack([np.zeros(4), np.cumsum(steps, axis=0)])
+    slope = np.polyfit(time, path, 1)[0]
+    # shake: how far the path strays from its own running mean (about half a second)
+    k = 5 if len(path) >= 7 else 3
+    kernel = np.ones(k) / k
+    wobble = []
+    for axis in (0, 1):
+        # odd reflection continues a steady move: only the wobble is left at the ends
+        padded = np.pad(path[:, axis], k // 2, mode="reflect", reflect_type="odd")
+        wobble.append(path[:, axis] - np.convolve(padded, kernel, mode="valid"))
+    shake = float(np.sqrt(np.mean(np.square(wobble[0]) + np.square(wobble[1]))))
+    agreement = {axis: float(np.mean(np.sign(rates[:, i]) == np.sign(slope[i])))
+                 for i, axis in enumerate("xyz")}
+    support = float(np.mean([p.agreeing / max(1, p.textured) for p in good]))
+    return Motion(float(slope[0]), float(slope[1]), float(slope[2]), shake, agreement,
+                  math.degrees(float(slope[3])), len(good), len(pairs), flat, cuts, support)
 
 
-def _shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """How far the content of ``a`` moved to land in ``b`` (px; right and down +)."""
-    window = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
-    fa = np.fft.fft2((a - a.mean()) * window)
-    fb = np.fft.fft2((b - b.mean()) * window)
-    cross = fb * np.conj(fa)
-    cross /= np.abs(cross) + 1e-9
-    corr = np.fft.ifft2(cross).real
-    y, x = np.unravel_index(np.argmax(corr), corr.shape)
-    h, w = a.shape
-    return float(x if x <= w // 2 else x - w), float(y if y <= h // 2 else y - h)
+# -- verdicts -----------------------------------------------------------------------------
 
 
-def _divergence(a: np.ndarray, b: np.ndarray) -> float:
-    """Relative scale change from ``a`` to ``b``: quadrants moving outward mean zooming in."""
-    h, w = a.shape
-    total = 0.0
-    for top, left, sy, sx in ((0, 0, -1, -1), (0, w // 2, -1, 1), (h // 2, 0, 1, -1),
-                              (h // 2, w // 2, 1, 1)):
-        qa = a[top:top + h // 2, left:left + w // 2]
-        qb = b[top:top + h // 2, left:left + w // 2]
-        dx, dy = _shift(qa, qb)
-        # outward along the quadrant's diagonal, relative to its distance from the centre
-        total += (dx * sx) / (w / 4) + (dy * sy) / (h / 4)
-    return total / 8
+def _describe(motion: Motion) -> str:
+    parts = []
+    for axis, unit in (("x", "the width"), ("y", "the height")):
+        value = getattr(motion, axis)
+        if motion.strength(axis) >= STILL:
+            name = SEEN_NAMES[(axis, 1 if value > 0 else -1)]
+            parts.append(f"{name} {abs(value):.1%} of {unit}/s")
+    if motion.strength("z") >= STILL:
+        parts.append(f"{SEEN_NAMES[('z', 1 if motion.z > 0 else -1)]} "
+                     f"x{math.exp(motion.z):.3f}/s")
+    if abs(motion.roll) >= STILL * ROLL:
+        parts.append(f"roll {motion.roll:+.1f} degrees/s")
+    if motion.shake >= STILL * SHAKE:
+        parts.append(f"shake {motion.shake:.1%} of the frame")
+    return ", ".join(parts) or "no motion"
 
 
-def _summarise(pairs: list) -> Motion:
-    if not pairs:
-        return Motion(0.0, 0.0, 0.0, 0.0)
-    arr = np.array([p[2:] for p in pairs])
-    x, y, z = (float(np.median(arr[:, i])) for i in range(3))
-    per_pair = arr[:, :2] / SAMPLES_PER_SECOND
-    shake = float(np.std(per_pair[:, 0] - np.median(per_pair[:, 0]))
-                  + np.std(per_pair[:, 1] - np.median(per_pair[:, 1])))
-    agreement = {axis: float(np.mean(np.sign(arr[:, i]) == np.sign(v))) if v else 0.0
-                 for i, (axis, v) in enumerate((("x", x), ("y", y), ("z", z)))}
-    return Motion(x, y, z, shake, agreement)
-
-
-def _judge(command: str, group: tuple[str, ...], motion: Motion, start: float,
-           end: float) -> Row:
+def judge(command: str, motion: Motion, start: float, end: float) -> Row:
+    """One bracketed command against the measured motion of its segment."""
     axis, sign = EXPECTED.get(command, ("tracking", 0))
+    expected = SEEN_NAMES.get((axis, sign)) or axis
     seen = motion.seen()
-    expected = SEEN_NAMES.get((axis, sign)) or {"shake": "shake", "static": "static",
-                                                "tracking": "tracking"}[axis]
+    why_not = motion.unreadable()
+    numbers = {} if why_not else {
+        "pan": -motion.x, "tilt": motion.y, "zoom": math.exp(motion.z), "roll": motion.roll,
+        "shake": motion.shake}
+
+    def row(verdict: str, confidence: float, reason: str) -> Row:
+        return Row(command, expected, seen, round(max(0.0, min(1.0, confidence)), 2),
+                   verdict, start, end, reason, **numbers)
+
+    if why_not:
+        return row("unsure", 0.0, why_not)
+    evidence = motion.evidence
+    moved = max(*(motion.strength(a) for a in "xyz"), abs(motion.roll) / ROLL)
+    still = moved < STILL and motion.shake < STILL * SHAKE
     if axis == "tracking":
-        return Row(command, expected, seen, 0.0, "unsure", start, end)
-    if axis in ("static", "shake"):
-        ok = seen == expected
-        strength = 1.0 if ok else 0.5
-        return Row(command, expected, seen, round(strength, 2),
-                   "match" if ok else ("unsure" if len(group) > 1 else "mismatch"), start, end)
-    value = getattr(motion, axis)
-    scale = ZOOM if axis == "z" else MOVE
-    strength = min(1.0, abs(value) / (3 * scale))
+        if still:
+            return row("mismatch", evidence, "the camera did not move: a tracking shot "
+                                             "follows a moving subject")
+        return row("unsure", 0.0, f"a tracking shot follows a subject, and which one the "
+                                  f"frames do not say ({_describe(motion)})")
+    if axis == "static":
+        if still:
+            return row("match", evidence * (1 - moved), "the camera stayed still")
+        if moved >= 1 or motion.shake >= SHAKE:
+            return row("mismatch", evidence * min(1.0, max(moved, motion.shake / SHAKE) / 2),
+                       f"the camera moved: {_describe(motion)}")
+        return row("unsure", 0.0, f"a slight drift, too small to call: {_describe(motion)}")
+    if axis == "shake":
+        ratio = motion.shake / SHAKE
+        if ratio >= 1:
+            return row("match", evidence * min(1.0, 0.5 + ratio / 4), f"{_describe(motion)}")
+        if ratio < STILL:
+            return row("mismatch", evidence * (1 - ratio), "the camera did not shake: "
+                                                            f"{_describe(motion)}")
+        return row("unsure", 0.0, f"a slight wobble, too small to call: {_describe(motion)}")
+    value = getattr(motion, axis) * sign / _SCALE[axis]  # in thresholds, + the asked way
     agreement = motion.agreement.get(axis, 0.0)
-    confidence = round(strength * agreement, 2)
-    if abs(value) >= scale and np.sign(value) == sign and agreement >= 0.6:
-        return Row(command, expected, seen, confidence, "match", start, end)
-    if abs(value) >= 2 * scale and np.sign(value) == -sign:
-        return Row(command, expected, seen, round(strength, 2), "mismatch", start, end)
-    return Row(command, expected, seen, confidence, "unsure", start, end)
+    if value >= 1:
+        alike = {"x": "a pan and a truck", "y": "a tilt and a pedestal",
+                 "z": "a zoom and a push"}[axis]
+        return row("match", evidence * min(1.0, 0.4 + value / 5) * (0.5 + agreement / 2),
+                   f"{_describe(motion)} ({alike} look alike in the frames)")
+    if value <= -1:
+        return row("mismatch", evidence * min(1.0, 0.4 + -value / 5),
+                   f"it moved the other way: {_describe(motion)}")
+    if abs(value) < STILL:
+        did = "did not move" if moved < STILL else f"did not {expected}"
+        return row("mismatch", evidence * (1 - abs(value)),
+                   f"the camera {did}: {_describe(motion)}")
+    return row("unsure", 0.0, f"too slight to call: {_describe(motion)}")

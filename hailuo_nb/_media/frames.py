@@ -7,17 +7,19 @@ the byte budget: a notebook must not grow by megabytes because a video was previ
 
 from __future__ import annotations
 
-import base64
 import functools
+import io
 import os
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 
+from .._pure.paths import data_uri
 from ..errors import FrameError
 
-__all__ = ["FrameError", "Stills", "data_uri", "last_frame_jpeg", "read_stills"]
+__all__ = ["FrameError", "Stills", "data_uri", "image_thumbnail_jpeg", "last_frame_jpeg",
+           "read_stills"]
 
 _SEEK_GAP = 1.0  # seconds; closer targets are cheaper to reach by decoding on than by seeking
 _SHORT_CLIP = 0.5  # seconds; below this the first frame is the poster
@@ -41,8 +43,6 @@ class Stills:
     frame_count: int | None
 
 
-def data_uri(jpeg: bytes) -> str:
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
 def _fail(path, why: str) -> FrameError:
@@ -225,3 +225,17 @@ def last_frame_jpeg(path, *, quality_width=None) -> bytes:
     finally:
         container.close()
     return _jpeg(frame, *_size(w, h, quality_width or w), 2)
+
+
+def image_thumbnail_jpeg(data: bytes, *, width: int = 160) -> bytes:
+    """A small JPEG of an image (PNG, JPEG, WebP bytes), at most ``width`` wide: the
+    preview of an input image too big to inline as it is. FrameError if it cannot decode."""
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "NONE"
+            stream.codec_context.thread_count = 1
+            frame = next(container.decode(stream))
+    except (av.FFmpegError, IndexError, StopIteration, OSError) as e:
+        raise FrameError(f"cannot make a thumbnail of this image ({e})") from None
+    return _jpeg(frame, *_size(frame.width, frame.height, width), 5)

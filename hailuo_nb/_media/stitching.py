@@ -14,7 +14,7 @@ from typing import Any
 
 import av
 
-from .._pure.paths import sha256_of
+from .._pure.paths import give_user_mode, relative_to_file, sha256_of
 from .._version import __version__
 from ..errors import ValidationError
 from .frames import FrameError
@@ -74,6 +74,7 @@ def stitch(items: list, out: str | os.PathLike, *, reencode: bool = False) -> Pa
             _reencode([p for p, _ in parts], Path(tmp), shapes[0])
         else:
             _copy([p for p, _ in parts], Path(tmp))
+        give_user_mode(tmp)  # made 0600 under its temporary name; the user's file is not
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -105,31 +106,46 @@ def _copy(paths: list[Path], target: Path) -> None:
                 offset = float(end * tb)
 
 
+RATE = 24  # the re-encoded file's nominal frame rate; timestamps keep each part's timing
+
+
 def _reencode(paths: list[Path], target: Path, shape: tuple) -> None:
+    """Every frame decoded, scaled to the first clip's size and encoded again at the time it
+    is shown: a clip keeps its duration whatever its frame rate."""
     _codec, width, height, _fmt = shape
+    tb = Fraction(1, 90000)  # fine enough for any part's frame times
     with av.open(str(target), "w", format="mp4") as out:
-        ostream = out.add_stream("libx264", rate=24)
+        ostream = out.add_stream("libx264", rate=RATE)
         ostream.width, ostream.height, ostream.pix_fmt = width, height, "yuv420p"
+        ostream.time_base = tb
+        ostream.codec_context.time_base = tb
         ostream.options = {"preset": "veryfast", "crf": "20"}
-        index = 0
+        offset = Fraction(0)  # where the part starts in the joined file, seconds
+        last = -1
         for path in paths:
             with av.open(str(path)) as container:
-                for frame in container.decode(video=0):
+                stream = container.streams.video[0]
+                start = stream.start_time or 0
+                for frame in container.decode(stream):
+                    shown = Fraction((frame.pts or 0) - start) * stream.time_base
+                    pts = max(last + 1, round((offset + shown) / tb))
                     frame = frame.reformat(width=width, height=height, format="yuv420p")
-                    frame.pts, frame.time_base = index, Fraction(1, 24)
-                    index += 1
+                    frame.pts, frame.time_base, last = pts, tb, pts
                     for packet in ostream.encode(frame):
                         out.mux(packet)
+            offset += Fraction(_duration(path)).limit_denominator(90000)
         for packet in ostream.encode():
             out.mux(packet)
 
 
 def _write_sidecar(target: Path, parts: list[tuple[Path, str | None]]) -> None:
+    """Parts named relative to the sidecar: the folder can move or be shared."""
+    sidecar = target.with_suffix(".json")
     data = {
         "file": target.name, "sha256": sha256_of(target), "duration": _duration(target),
-        "parts": [{"task_id": task_id, "file": str(path), "sha256": sha256_of(path),
-                   "duration": _duration(path)} for path, task_id in parts],
+        "parts": [{"task_id": task_id, "file": relative_to_file(path, sidecar),
+                   "sha256": sha256_of(path), "duration": _duration(path)}
+                  for path, task_id in parts],
         "stitched": time.time(), "hailuo_nb": __version__,
     }
-    sidecar = target.with_suffix(".json")
     sidecar.write_text(json.dumps(data, indent=2), encoding="utf-8")

@@ -17,10 +17,10 @@ from typing import Any
 
 from IPython.display import display
 
-from .._pure.describe import failure_line, status_line, task_text
+from .._pure.describe import failure_line, status_line
 from .handover import hand_over_when_settled, redraw_when_analysed
+from .headless import headless, show_static
 from .records import Record, camera_bundle, camera_table_bundle, record_bundle, shown_path
-from .render import task_html
 
 
 def show_task(task: Any) -> Any:
@@ -33,10 +33,12 @@ def show_task(task: Any) -> Any:
     if in_terminal():  # no outputs to update in place: one line now, one when it ends
         announce_in_terminal(task)
         return None
+    if headless():  # nbconvert, papermill: the record of the moment, then the final one
+        show_static([task], lambda: record_bundle(task))
+        return None
     view = _live_view(task)
     if view is None:  # no widgets (a terminal): text and HTML of the moment, then the record
-        handle = display({"text/plain": task_text(task), "text/html": task_html(task)},
-                         raw=True, display_id=True)
+        handle = display(record_bundle(task), raw=True, display_id=True)
     else:
         handle = display(view, display_id=True)
     hand_over_when_settled([task], view, handle, lambda: Record(task))
@@ -57,9 +59,7 @@ def _live_view(task: Any) -> Any:
 def task_bundle(task: Any) -> dict:
     """A task as a mime bundle without displaying it: its record once settled, else the
     text and HTML of the moment (a live view needs ``show_task``)."""
-    if task.is_settled:
-        return record_bundle(task)
-    return {"text/plain": task_text(task), "text/html": task_html(task)}
+    return record_bundle(task)
 
 
 def register_task_display(ipython: Any) -> None:
@@ -114,6 +114,11 @@ def announce_in_terminal(task: Any) -> None:
     size = f" ({req.quality}, {req.duration} s)" if req is not None else ""
     print(f"Hailuo task {task.id or '(queued)'} submitted{size}: it goes on in the background; "
           "a line says when it ends (`%hailuo status ID` any time).")
+    say_when_it_ends(task)
+
+
+def say_when_it_ends(task: Any) -> None:
+    """In a terminal (nothing there updates): one line when ``task`` settles."""
     said = []
 
     def ended(_change: Any = None) -> None:

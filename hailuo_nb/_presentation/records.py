@@ -10,121 +10,53 @@ only today: times are absolute, paths relative, and no video is ever inlined.
 from __future__ import annotations
 
 import html
-import json
-import os
-import time
 from collections.abc import Iterable
 from typing import Any
 
-from .._client.endpoints import is_local
-from .._pure.describe import LINK_LIFETIME, failure_line, format_seconds, safe_http_url, shorten
-from .render import STATUS_COLOURS, relative_src
+from .facts import (
+    VERDICT_COLOURS,
+    TaskFacts,
+    clip,
+    colour_of,
+    shown_path,
+    sidecar_of,
+    status_summary,
+    task_facts,
+    video_tag,
+    when,
+)
 
-GRID_MIN_CARD = 340  # px: the grid fits as many columns as the width allows
+__all__ = ["Record", "camera_bundle", "camera_html", "camera_table_bundle", "facts",
+           "grid_bundle", "grid_html", "record_bundle", "record_html", "record_text",
+           "shown_path", "sidecar_of", "status_summary", "when"]
 
-
-def when(timestamp: float | None) -> str:
-    """An absolute local time with its zone, e.g. '2026-12-01 18:40 UTC'."""
-    if not timestamp:
-        return "—"
-    return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(timestamp))
-
-
-def shown_path(path: str | None) -> str:
-    """A path relative to the working directory (the notebook's), never an absolute one."""
-    if not path:
-        return ""
-    try:
-        rel = os.path.relpath(path, os.getcwd())
-    except ValueError:  # another drive (Windows)
-        return os.path.basename(path)
-    return os.path.basename(path) if rel.startswith("..") else rel.replace(os.sep, "/")
-
-
-def sidecar_of(task: Any) -> dict:
-    """The JSON sidecar saved beside the video ({} when there is none or it is unreadable)."""
-    if not task.local_path:
-        return {}
-    try:
-        with open(os.path.splitext(task.local_path)[0] + ".json", encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+GRID_MIN_CARD = 340  # px: a full record's width where records sit side by side
+CARD_WIDTH = 170  # px: a compact card of a sweep's grid; as many columns as the width allows
+STRIP_HEIGHT = 40  # px: five frames of a 16:9 clip fit a card of GRID_MIN_CARD
 
 
 def facts(task: Any, *, checksum: bool = False,
           shown: tuple[str, str] | None = None) -> list[tuple[str, str]]:
-    """(label, value) pairs of the record, in reading order, as plain text (``checksum``:
-    also the video's sha256 from its sidecar; ``shown``: (video, sidecar) paths to show
-    instead, as a report does for its copies)."""
-    req = task.request
-    started = task.created if task.created is not None else getattr(task, "submitted_at", None)
-    rows = [("status", task.status)]
-    if req is not None:
-        rows += [("mode", req.mode), ("model", req.model),
-                 ("quality", f"{req.quality}, {req.duration} s")]
-    rows += [("task id", task.id or "(not sent)"), ("made", when(started))]
-    if getattr(task, "parent_id", ""):
-        rows.append(("continues", f"the last frame of {task.parent_id}"))
-    server = getattr(task.client, "base_url", None)
-    if server and is_local(server):
-        rows.append(("server", f"local emulator at {server} (not the real service)"))
-    if task.finished is not None and started:
-        rows.append(("took", format_seconds(task.finished - started)))
-    if getattr(task, "credits", None) is not None:
-        rows.append(("credits", f"{task.credits:g} reserved" + (
-            " before it failed (see your account for a refund)"
-            if task.status == "failed" else "")))
-    if task.status == "failed":
-        err = task.error or {}
-        rows.append(("provider says", f"{err.get('code') or '?'}: {err.get('message') or '—'}"))
-        rows.append(("what it means", failure_line(task)))
-    if task.local_path:
-        sidecar = sidecar_of(task)
-        video_shown, sidecar_shown = shown or (
-            shown_path(task.local_path), shown_path(os.path.splitext(task.local_path)[0] + ".json"))
-        rows.append(("video", video_shown))
-        if sidecar:
-            rows.append(("sidecar", sidecar_shown))
-        if checksum and isinstance(sidecar.get("sha256"), str):
-            rows.append(("sha256", sidecar["sha256"]))
-    elif task.status == "completed":
-        if task.download_error:
-            rows.append(("download", f"failed: {task.download_error}"))
-        if task.url and task.finished:
-            rows.append(("link expires", when(task.finished + LINK_LIFETIME)))
-    if task.stills_error:
-        rows.append(("preview", task.stills_error))
-    report = getattr(task, "camera", None)
-    if report is not None and report.rows:
-        rows.append(("camera", f"{sum(r.verdict == 'match' for r in report.rows)} of "
-                               f"{len(report.rows)} commands seen"))
-    quality = getattr(task, "clip_quality", None)
-    if quality is not None:
-        rows.append(("quality", quality.summary))
-    elif getattr(task, "analysis_state", "") in ("waiting", "running"):
-        rows.append(("quality", "being measured (a low-priority thread; shown when ready)"))
-    if getattr(task, "reused_from", None):
-        rows.append(("reused", f"made {when(task.reused_from)} by an earlier run of this cell; "
-                               "nothing was sent again (--new / new=True for a new take)"))
-    return rows
+    """(label, value) pairs of the record, in reading order, as plain text."""
+    return list(task_facts(task, checksum=checksum, shown=shown).rows)
 
 
 def camera_html(report: Any) -> str:
     """A camera check as a small timeline: one cell per command, coloured by its verdict."""
-    colours = {"match": "#1a7f37", "mismatch": "#cf222e", "unsure": "#9a6700"}
+    from .facts import _camera_rows  # the same rows the task's facts carry
+
+    return _camera_timeline(_camera_rows(report), str(report.summary), str(report.note))
+
+
+def _camera_timeline(rows: tuple, summary: str, note: str) -> str:
     esc = html.escape
-    total = max((r.end for r in report.rows), default=1.0) or 1.0
     cells = "".join(
-        f'<div title="{esc(f"[{r.command}] seen {r.seen} ({r.confidence:.2f})", quote=True)}" '
-        f'style="flex:{max(0.05, (r.end - r.start) / total):.3f};background:'
-        f'{colours[r.verdict]};color:#fff;padding:1px 4px;overflow:hidden;'
-        f'white-space:nowrap;font-size:11px">{esc(r.command)}: {esc(r.verdict)}</div>'
-        for r in report.rows)
-    score = f"{report.score:.0%}" if report.rows else "—"
+        f'<div title="{esc(f"[{r.command}] seen {r.seen} ({r.confidence:.2f}) {r.reason}")}" '
+        f'style="flex:{r.share:.3f};background:{VERDICT_COLOURS[r.verdict]};color:#fff;'
+        'padding:1px 4px;overflow:hidden;white-space:nowrap;font-size:11px">'
+        f"{esc(r.command)}: {esc(r.verdict)}</div>" for r in rows)
     return (f'<div class="hailuo-camera" style="margin-top:4px"><div style="font-size:12px">'
-            f"camera check: {score} of the commands seen ({esc(report.note)})</div>"
+            f"camera check: {esc(summary or '—')} ({esc(note)})</div>"
             f'<div style="display:flex;gap:2px;max-width:520px">{cells}</div></div>')
 
 
@@ -135,124 +67,191 @@ def camera_bundle(report: Any) -> dict:
 def camera_table_bundle(table: Any) -> dict:
     """Commands by clips: expected, seen, verdict, confidence, and the overall score."""
     esc = html.escape
-    colours = {"match": "#1a7f37", "mismatch": "#cf222e", "unsure": "#9a6700"}
+    colours = VERDICT_COLOURS
     body = "".join(
         f"<tr><td><code>{esc(label)}</code></td><td>[{esc(r.command)}]</td>"
         f"<td>{esc(r.expected)}</td><td>{esc(r.seen)}</td>"
         f'<td style="color:{colours[r.verdict]}">{esc(r.verdict)}</td>'
-        f"<td>{r.confidence:.2f}</td></tr>" for label, r in table.rows)
-    score = f"{table.score:.0%}" if table.rows else "—"
+        f"<td>{r.confidence:.2f}</td><td>{_measured(r)}</td><td>{esc(r.reason)}</td></tr>"
+        for label, r in table.rows)
     page = ('<table class="hailuo-camera-table" style="font-family:sans-serif;font-size:12px">'
             "<thead><tr><th>task</th><th>command</th><th>expected</th><th>seen</th>"
-            f"<th>verdict</th><th>confidence</th></tr></thead><tbody>{body}</tbody></table>"
-            f"<p style=\"font-family:sans-serif;font-size:12px\">score: {score} of the commands "
-            "seen</p>")
+            "<th>verdict</th><th>confidence</th><th>pan, tilt /s · zoom /s</th><th>why</th>"
+            f"</tr></thead><tbody>{body}</tbody></table>"
+            f"<p style=\"font-family:sans-serif;font-size:12px\">score: {esc(table.summary)}</p>")
     return {"text/plain": repr(table), "text/html": page}
 
 
+def _measured(r: Any) -> str:
+    """The camera's measured motion of a row (pan + right, tilt + up; zoom >1 in)."""
+    if getattr(r, "pan", None) is None:
+        return "—"
+    return f"{r.pan:+.1%}, {r.tilt:+.1%} · x{r.zoom:.3f}"
+
+
 def record_text(task: Any) -> str:
-    lines = [f"Hailuo {task.status}: {shorten(task.prompt or '(no prompt)', 100)}"]
-    lines += [f"  {label + ':':<15}{value}" for label, value in facts(task)]
+    return facts_text(task_facts(task))
+
+
+def facts_text(f: TaskFacts) -> str:
+    lines = [f"Hailuo task {f.status}: {clip(f.prompt or '(no prompt)', 100)}"]
+    lines += [f"  {label + ':':<15}{value}" for label, value in f.rows]
+    if not f.settled:
+        lines.append(f"  {'progress:':<15}{f.status_words}")
+    if f.missing:
+        lines.append(f"  {'missing:':<15}{f.missing}")
     return "\n".join(lines)
 
 
-def _stills_html(task: Any) -> tuple[str, str]:
-    """(poster data URI or '', the strip's HTML or '')."""
-    stills = task.stills
-    if stills is None:
-        return "", ""
-    from .._media.frames import data_uri  # pure, but PyAV loads with it: only when there are stills
-
-    poster = data_uri(stills.poster)
-    duration = stills.duration or 0.0
-    cells = []
-    for i, jpeg in enumerate(stills.strip):
-        at = duration * i / max(1, len(stills.strip))
-        cells.append(f'<img src="{data_uri(jpeg)}" alt="frame at {at:.1f} s" '
-                     f'title="{at:.1f} s" style="height:48px;margin-right:2px">')
-    strip = f'<div class="hailuo-strip" style="margin-top:4px">{"".join(cells)}</div>'
-    return poster, strip
-
-
-def _media_html(task: Any, video_src: str | None = None) -> str:
+def _media_html(f: TaskFacts) -> str:
     esc = html.escape
-    poster, strip = _stills_html(task)
-    src = video_src or relative_src(task.local_path)
-    if src is None and task.status == "completed" and not task.local_path:
-        src = safe_http_url(task.url)  # download off: the link, while it lives
     parts = []
-    if src:
-        poster_attr = f' poster="{poster}"' if poster else ""
-        parts.append(f'<video src="{esc(src, quote=True)}"{poster_attr} controls '
-                     'preload="none" playsinline style="width:320px;max-width:100%;'
-                     'display:block;background:#000"></video>')
-    elif poster:
-        parts.append(f'<img src="{poster}" alt="poster" style="width:320px;max-width:100%">')
-    if strip:
-        parts.append(strip)
+    if f.video:
+        parts.append(video_tag(f.video, poster=f.poster, preload="none"))
+        # Where the file cannot be fetched (an HTML export without its folder), say so.
+        parts.append(f'<div style="font-size:11px;color:#57606a">plays from '
+                     f"<code>{esc(f.saved or f.video)}</code> beside the notebook</div>"
+                     if f.saved else "")
+    elif f.poster:
+        parts.append(f'<img src="{f.poster}" alt="poster" style="width:320px;max-width:100%">')
+    if f.missing:
+        parts.append(f'<div style="color:#9a6700;max-width:320px">{esc(f.missing)}</div>')
+    if f.strip:
+        cells = "".join(
+            f'<img src="{uri}" alt="frame at {at:.1f} s" title="{at:.1f} s" '
+            f'style="height:{STRIP_HEIGHT}px;max-width:20%;object-fit:cover;flex:0 1 auto">'
+            for uri, at in f.strip)
+        parts.append('<div class="hailuo-strip" style="margin-top:4px;display:flex;gap:2px;'
+                     f'flex-wrap:nowrap;max-width:320px;overflow:hidden">{cells}</div>')
     return "".join(parts)
+
+
+def _image_html(f: TaskFacts) -> str:
+    if f.image is None or not f.image.thumbnail:
+        return ""
+    return (f'<img src="{f.image.thumbnail}" alt="input image" title="{html.escape(f.image.name)}"'
+            ' style="width:72px;max-height:72px;object-fit:cover;border-radius:4px">')
 
 
 def record_html(task: Any, *, video_src: str | None = None, checksum: bool = False,
                 shown: tuple[str, str] | None = None) -> str:
     """The record as HTML; ``video_src`` and ``shown`` point the player and the paths at
     a report's copies."""
+    return facts_html(task_facts(task, checksum=checksum, shown=shown, video_src=video_src))
+
+
+CODE_LABELS = ("task id", "video", "sidecar", "sha256", "image sha256")
+
+
+def facts_html(f: TaskFacts) -> str:
     esc = html.escape
-    colour = STATUS_COLOURS.get(task.status, "#6e7781")
-    prompt = task.prompt or "(no prompt)"
     cell = "text-align:left;vertical-align:top;padding:2px 8px 2px 0"
     rows = "".join(
         f'<tr><th style="{cell};font-weight:normal;color:#57606a">{esc(label)}</th>'
-        f'<td style="{cell}">'
-        + (f"<code>{esc(value)}</code>" if label in ("task id", "video", "sidecar", "sha256")
-           else esc(value)) + "</td></tr>"
-        for label, value in facts(task, checksum=checksum, shown=shown) if label != "status"
-    )
+        f'<td style="{cell};overflow-wrap:anywhere">'
+        + (f"<code>{esc(value)}</code>" if label in CODE_LABELS else esc(value)) + "</td></tr>"
+        for label, value in f.rows if label != "status")
+    progress = ""
+    if not f.settled:  # a task still running when this was drawn: how far it had got
+        progress = (f'<div style="background:#eaeef2;height:8px;border-radius:4px;margin:6px 0">'
+                    f'<div style="width:{f.progress}%;height:8px;border-radius:4px;'
+                    f'background:{f.colour}"></div></div>'
+                    f'<div style="color:{f.colour}">{esc(f.status_words)}</div>'
+                    '<div style="font-size:12px;color:#57606a">Still running when this was '
+                    "drawn: re-run the cell (nothing is sent again) or "
+                    "<code>hailuo_nb.resume()</code> to follow it to its record.</div>")
+    red = colour_of("failed")
+    errors = "".join(f'<div style="color:{red}">{esc(line)}</div>' for line in f.errors)
+    link = ""
+    if f.url and not f.saved:
+        link = (f'<div><a href="{esc(f.url, quote=True)}" target="_blank" '
+                'rel="noopener noreferrer">Open in a new tab</a></div>')
     return (
         '<div class="hailuo-record" style="font-family:sans-serif;font-size:13px;'
-        'border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;max-width:760px">'
-        f'<div><span style="background:{colour};color:#fff;border-radius:10px;'
-        f'padding:1px 8px">{esc(task.status)}</span> <b>Hailuo</b></div>'
-        f'<div style="margin:6px 0;white-space:pre-wrap">{esc(prompt)}</div>'
+        'border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;max-width:760px;'
+        'box-sizing:border-box">'
+        f'<div><span style="background:{f.colour};color:#fff;border-radius:10px;'
+        f'padding:1px 8px">{esc(f.status)}</span> <b>Hailuo</b></div>'
+        '<div style="display:flex;gap:10px;align-items:flex-start;margin:6px 0">'
+        f'{_image_html(f)}<div style="white-space:pre-wrap;min-width:0">'
+        f"{esc(f.prompt or '(no prompt)')}</div></div>{progress}{errors}"
         '<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
-        f"<div>{_media_html(task, video_src)}{_camera_part(task)}</div>"
-        f'<table style="border-collapse:collapse;font-size:12px">{rows}</table>'
+        f"<div style=\"max-width:100%\">{_media_html(f)}{_camera_part(f)}{link}</div>"
+        f'<table style="border-collapse:collapse;font-size:12px;min-width:0">{rows}</table>'
         "</div></div>"
     )
 
 
-def _camera_part(task: Any) -> str:
-    report = getattr(task, "camera", None)
-    return camera_html(report) if report is not None and report.rows else ""
+def _camera_part(f: TaskFacts) -> str:
+    return _camera_timeline(f.camera, f.camera_score, f.camera_note) if f.camera else ""
 
 
 def record_bundle(task: Any) -> dict:
-    return {"text/plain": record_text(task), "text/html": record_html(task)}
+    f = task_facts(task)
+    return {"text/plain": facts_text(f), "text/html": facts_html(f)}
 
 
-def grid_html(tasks: Iterable[Any]) -> str:
-    cards = "".join(f"<div>{record_html(task)}</div>" for task in tasks)
-    return ('<div class="hailuo-records" style="display:grid;gap:8px;grid-template-columns:'
-            f'repeat(auto-fill,minmax({GRID_MIN_CARD}px,1fr))">{cards}</div>')
+def grid_html(tasks: Iterable[Any], labels: list[str] | None = None) -> str:
+    """A compact grid to scan a sweep side by side: per take a small frame that plays the
+    video on a click, what varies across the takes, the status and the camera verdicts; the
+    whole record (as text) one click away. No strips, no big posters: 200 cards stay well
+    under a megabyte in the saved notebook and draw in one go."""
+    tasks = list(tasks)
+    labels = labels if labels is not None else take_labels(tasks)
+    cards = "".join(_card_html(task_facts(task), label) for task, label in zip(
+        tasks, labels, strict=True))
+    return ('<div class="hailuo-records" style="display:grid;gap:6px;grid-template-columns:'
+            f'repeat(auto-fill,minmax({CARD_WIDTH}px,1fr));font-family:sans-serif">{cards}</div>')
 
 
-def status_summary(tasks: list) -> str:
-    """'1 completed, 1 failed': how many tasks end in each status, in name order."""
-    counts: dict[str, int] = {}
-    for task in tasks:
-        counts[task.status] = counts.get(task.status, 0) + 1
-    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+def take_labels(tasks: list[Any]) -> list[str]:
+    """Each take named by the parameters that vary across ``tasks`` (not by its id)."""
+    from .compare import labels_for, parameters_of
+
+    return labels_for([parameters_of(task) for task in tasks])
+
+
+def _card_html(f: TaskFacts, label: str) -> str:
+    esc = html.escape
+    frame = f.strip[len(f.strip) // 2][0] if f.strip else f.poster  # a small JPEG, not the poster
+    if f.video:
+        media = video_tag(f.video, poster=frame, preload="none", width="100%")
+    elif frame:
+        media = f'<img src="{frame}" alt="a frame" style="width:100%;display:block">'
+    else:
+        media = ""
+    chips = "".join(
+        f'<span title="{esc(f"[{r.command}] seen {r.seen}. {r.reason}", quote=True)}" '
+        f'style="background:{VERDICT_COLOURS[r.verdict]};color:#fff;border-radius:8px;'
+        f'padding:0 5px;margin:1px 2px 0 0;display:inline-block">{esc(r.command)}: '
+        f"{esc(r.verdict)}</span>" for r in f.camera)
+    why = "".join(f'<div style="color:{colour_of("failed")}">{esc(clip(line, 120))}</div>'
+                  for line in f.errors[:1])
+    return (
+        '<div class="hailuo-card hailuo-record" style="border:1px solid #d0d7de;border-radius:6px;'
+        'padding:4px;font-size:11px;min-width:0;overflow:hidden">'
+        f"{media}<div style=\"margin-top:3px\"><span style=\"background:{f.colour};color:#fff;"
+        f'border-radius:8px;padding:0 6px">{esc(f.status)}</span> '
+        f'<span title="{esc(f.prompt, quote=True)}">{esc(clip(label, 80))}</span></div>'
+        f"<div>{chips}</div>{why}"
+        '<details><summary style="cursor:pointer;color:#57606a">record</summary>'
+        f'<pre style="white-space:pre-wrap;font-size:10px;margin:2px 0">'
+        f"{esc(facts_text(f))}</pre></details></div>"
+    )
 
 
 def grid_bundle(tasks: Iterable[Any], title: str = "") -> dict:
     tasks = list(tasks)
-    head = f"{title or 'Hailuo tasks'}: {len(tasks)} ({status_summary(tasks) or 'none'})"
-    if tasks and all(task.is_settled for task in tasks):
-        head += " · all done"  # the words the live gallery ended on
-    text = "\n\n".join([head, *(record_text(t) for t in tasks)])
+    labels = take_labels(tasks)
+    saving = sum(t.status == "completed" and not t.is_settled for t in tasks)
+    head = f"{title or 'Hailuo tasks'}: {status_summary((t.status for t in tasks), saving)}"
+    lines = [f"  {label}: {t.status}" + (f", {t.camera.summary}" if getattr(
+        t, "camera", None) is not None and t.camera.rows else "") + (
+        f", {shown_path(t.local_path)}" if t.local_path else "")
+        for t, label in zip(tasks, labels, strict=True)]
     page = (f'<div style="font-family:sans-serif;margin-bottom:4px"><b>'
-            f"{html.escape(head)}</b></div>{grid_html(tasks)}")
-    return {"text/plain": text, "text/html": page}
+            f"{html.escape(head)}</b></div>{grid_html(tasks, labels)}")
+    return {"text/plain": "\n".join([head, *lines]), "text/html": page}
 
 
 class Record:

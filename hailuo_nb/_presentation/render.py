@@ -16,120 +16,26 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .._client.endpoints import is_local
-from .._pure.describe import (
-    failure_line,
-    link_life_text,
-    refused_url_note,
-    safe_http_url,
-    shorten,
-    status_line,
-)
+from .._pure.describe import refused_url_note, safe_http_url  # noqa: F401 - used via render.
+from .facts import STATUS_COLOURS, clip, relative_path, relative_src  # noqa: F401 - the same
+from .records import record_html
 
 if TYPE_CHECKING:
     from ..task import Task
 
-STATUS_COLOURS = {
-    "completed": "#1a7f37",
-    "failed": "#cf222e",
-    "processing": "#0969da",
-    "pending": "#6e7781",
-    "queued": "#6e7781",
-    "submitting": "#6e7781",
-}
-
-
-def relative_src(path: str | os.PathLike | None) -> str | None:
-    """A URL-quoted path relative to the working directory for an existing file under
-    it — what a rendered output's ``src`` may use (JupyterLab serves it from the
-    notebook's folder) — else None."""
-    if not path or not os.path.exists(path):
-        return None
-    try:
-        rel = os.path.relpath(path, os.getcwd())
-    except ValueError:  # another drive (Windows)
-        return None
-    if rel.startswith(".."):
-        return None
-    return quote(rel.replace(os.sep, "/"))
-
-
-def video_src(task: Task) -> str | None:
-    """Where a player should point: the downloaded file when it is under the
-    working directory (the Jupyter server can serve it, as a relative URL),
-    else the result URL when it is http(s). Never base64."""
-    return relative_src(task.local_path) or safe_http_url(task.url)
-
-
-def player_html(task: Task) -> str:
-    """A ``<video>`` for a completed task, or ''.
-
-    ``src`` is only ever ``video_src(task)`` (a relative path the Jupyter server serves,
-    or an http(s) URL), escaped; never base64. No autoplay, no loop. While the download
-    is in flight there is no player yet, so it does not switch source mid-play.
-    """
-    if task.status != "completed" or task.download_state in ("waiting", "downloading"):
-        return ""
-    src = video_src(task)
-    if not src:
-        return ""
-    return (
-        f'<video src="{html.escape(src, quote=True)}" controls preload="metadata" '
-        f'playsinline style="max-width:100%;max-height:400px;display:block"></video>'
-    )
-
-
-
-
-
 def task_html(task: Task) -> str:
-    esc = html.escape
-    colour = STATUS_COLOURS.get(task.status, "#6e7781")
-    prompt = task.prompt or "(no prompt)"
-    rows = [
-        '<div class="hailuo-task" style="font-family:sans-serif;max-width:760px;'
-        'border:1px solid #d0d7de;border-radius:6px;padding:8px 12px">',
-        f"<div><b>Hailuo task</b> <code>{esc(task.id or '(not yet submitted)')}</code> "
-        f"· {esc(task.mode)}</div>",
-        f'<div title="{esc(prompt)}">{esc(shorten(prompt, 120))}</div>',
-    ]
-    if task.request is not None:
-        rows.append(f"<div>{esc(task.request.quality)}, {task.request.duration} s</div>")
-    width = 100 if task.status == "completed" else task.progress
-    rows.append(
-        f'<div style="background:#eaeef2;height:8px;border-radius:4px;margin:6px 0">'
-        f'<div style="width:{int(width)}%;height:8px;border-radius:4px;'
-        f'background:{colour}"></div></div>'
-    )
-    rows.append(f'<div style="color:{colour}">{esc(status_line(task))}</div>')
-    if task.status == "failed":
-        rows.append(f'<div style="color:#cf222e">{esc(failure_line(task))}</div>')
-    player = player_html(task)
-    if player:
-        rows.append(player)
-    url = safe_http_url(task.url) if task.status == "completed" else None
-    if url:
-        life = link_life_text(task)
-        rows.append(
-            f'<div><a href="{esc(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
-            f"Open in a new tab</a>{esc(f' · link {life}' if life else '')}</div>"
-        )
-    refused = refused_url_note(task)
-    if refused:
-        rows.append(f'<div style="color:#cf222e">{esc(refused)}</div>')
-    if task.local_path:
-        rows.append(f"<div>Saved to <code>{esc(task.local_path)}</code></div>")
-    elif task.download_error:
-        rows.append(f'<div style="color:#cf222e">Download failed: {esc(task.download_error)}</div>')
-    rows.append("</div>")
-    return "\n".join(rows)
+    """A task as static HTML at this moment: its record (a running task's shows how far it
+    had got and how to pick it up)."""
+    return record_html(task)
 
 
 class HistoryTable:
     """Rows of the task history, as a text table and an HTML table (every cell escaped)."""
 
     COLUMNS = ("created", "task id", "status", "prompt", "quality", "credits", "file")
+    PROMPT_KEEPS = 40  # characters of a prompt kept before other columns give way
 
-    def __init__(self, rows: Iterable[Mapping[str, Any]], *, prompt_width: int = 48):
+    def __init__(self, rows: Iterable[Mapping[str, Any]], *, prompt_width: int = 100):
         self.rows = [dict(row) for row in rows]
         self.prompt_width = prompt_width
 
@@ -142,13 +48,7 @@ class HistoryTable:
     @staticmethod
     def _file(row: Mapping[str, Any]) -> str:
         path = row.get("local_path")
-        if not path:
-            return ""
-        try:
-            rel = os.path.relpath(path, os.getcwd())
-        except ValueError:
-            return str(path)
-        return str(path) if rel.startswith("..") else rel
+        return (relative_path(path) or str(path)) if path else ""
 
     def _cells(self, row: Mapping[str, Any]) -> dict[str, str]:
         request = row.get("request") if isinstance(row.get("request"), Mapping) else {}
@@ -169,7 +69,7 @@ class HistoryTable:
             if isinstance(created, (int, float)) else "",
             "task id": str(row.get("task_id") or "(not sent)"),
             "status": status,
-            "prompt": shorten(prompt, self.prompt_width) if prompt else "",
+            "prompt": clip(prompt, self.prompt_width) if prompt else "",
             "full prompt": prompt,
             "quality": quality,
             "credits": f"{row['credits']:g}" if isinstance(row.get("credits"), (int, float))
@@ -187,8 +87,9 @@ class HistoryTable:
         return line
 
     def text(self, width: int | None = None) -> str:
-        """A plain table that fits ``width`` columns (the terminal's): the prompt gives way
-        first, then the file, credits and quality columns leave, then dates get shorter."""
+        """A plain table that fits ``width`` columns (the terminal's). Ids are never cut;
+        the prompt keeps at least PROMPT_KEEPS characters while the file, credits and
+        quality columns leave and the dates get shorter, and only then gives way further."""
         if not self.rows:
             return "No tasks in the history yet."
         width = width or _text_width()
@@ -198,15 +99,21 @@ class HistoryTable:
         def size() -> int:
             return sum(max(len(r[c]) for r in table) for c in columns) + 2 * (len(columns) - 1)
 
-        floor = max(12, max(len(r["prompt"]) for r in table) - (size() - width))
-        for r in table[1:]:
-            r["prompt"] = shorten(r["prompt"], floor) if r["prompt"] else ""
+        def fit_prompt(floor: int) -> None:
+            longest = max(len(r["prompt"]) for r in table)
+            limit = max(floor, longest - (size() - width))
+            for r in table[1:]:
+                r["prompt"] = clip(r["full prompt"], limit) if r["prompt"] else ""
+
+        fit_prompt(self.PROMPT_KEEPS)
         for column in ("file", "credits", "quality"):
             if size() > width:
                 columns.remove(column)
+                fit_prompt(self.PROMPT_KEEPS)
         if size() > width:  # "2026-12-01 18:40" → "12-01 18:40"
             for r in table[1:]:
                 r["created"] = r["created"][5:]
+        fit_prompt(12)
         widths = {c: max(len(r[c]) for r in table) for c in columns}
         lines = []
         for i, r in enumerate(table):
@@ -219,23 +126,25 @@ class HistoryTable:
         esc = html.escape
         if not self.rows:
             return "<p>No tasks in the history yet.</p>"
-        head = "".join(f"<th style='text-align:left'>{esc(c)}</th>" for c in self.COLUMNS)
+        head = "".join(f"<th style='text-align:left;white-space:nowrap'>{esc(c)}</th>"
+                       for c in self.COLUMNS)
         body = []
         for row in self.rows:
             cells = self._cells(row)
             out = []
             for column in self.COLUMNS:
                 value = cells[column]
-                if column == "prompt":
-                    out.append(f'<td title="{esc(cells["full prompt"], quote=True)}">'
-                               f"{esc(value)}</td>")
+                if column == "prompt":  # room to read it: it wraps, the rest do not
+                    out.append(f'<td title="{esc(cells["full prompt"], quote=True)}" '
+                               f'style="min-width:18em;max-width:36em">{esc(value)}</td>')
                 elif column == "file" and value and not os.path.isabs(value):
                     href = esc(quote(value.replace(os.sep, "/")), quote=True)
-                    out.append(f'<td><a href="{href}" target="_blank">{esc(value)}</a></td>')
+                    out.append(f'<td style="white-space:nowrap"><a href="{href}" '
+                               f'target="_blank">{esc(value)}</a></td>')
                 elif column in ("task id", "file"):
-                    out.append(f"<td><code>{esc(value)}</code></td>")
+                    out.append(f'<td style="white-space:nowrap"><code>{esc(value)}</code></td>')
                 else:
-                    out.append(f"<td>{esc(value)}</td>")
+                    out.append(f'<td style="white-space:nowrap">{esc(value)}</td>')
             body.append("<tr>" + "".join(out) + "</tr>")
         return (
             '<table class="hailuo-history" style="font-family:sans-serif;font-size:13px">'

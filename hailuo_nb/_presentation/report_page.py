@@ -20,7 +20,8 @@ from .. import api
 from .._pure.paths import safe_stem
 from .._version import __version__
 from ..errors import ValidationError
-from .records import GRID_MIN_CARD, record_html, record_text, status_summary
+from .facts import relative_path, status_summary
+from .records import GRID_MIN_CARD, record_html, record_text
 
 DEFAULT_REPORT = "hailuo_report.html"
 DEFAULT_HISTORY_TASKS = 20
@@ -64,7 +65,7 @@ def _card(task: Any, folder: Path, page_dir: Path) -> str:
             if source.exists() and (not copy.exists()
                                     or copy.stat().st_size != source.stat().st_size):
                 shutil.copyfile(source, copy)
-            copies.append(os.path.relpath(copy, page_dir).replace(os.sep, "/"))
+            copies.append(relative_path(copy, page_dir) or copy.name)
         src, shown = quote(copies[0]), (copies[0], copies[1])
     return record_html(task, video_src=src, checksum=True, shown=shown)
 
@@ -72,7 +73,7 @@ def _card(task: Any, folder: Path, page_dir: Path) -> str:
 def _page(title: str, tasks: list[Any], cards: list[str]) -> str:
     esc = html.escape
     made = time.strftime("%Y-%m-%d %H:%M %Z")
-    summary = status_summary(tasks)
+    summary = status_summary(t.status for t in tasks)
     text = "\n\n".join(record_text(t) for t in tasks)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -80,7 +81,7 @@ def _page(title: str, tasks: list[Any], cards: list[str]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
         '<body style="font-family:sans-serif;margin:24px;max-width:1400px">'
         f"<h1 style=\"font-size:20px\">{esc(title)}</h1>"
-        f"<p>{len(tasks)} task(s): {esc(summary)} · written {esc(made)} by hailuo_nb "
+        f"<p>{esc(summary)} · written {esc(made)} by hailuo_nb "
         f"{esc(__version__)}</p>"
         '<div style="display:grid;gap:12px;grid-template-columns:'
         f'repeat(auto-fill,minmax({GRID_MIN_CARD + 160}px,1fr))">'

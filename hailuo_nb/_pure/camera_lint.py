@@ -17,6 +17,7 @@ content is compared only when its length is close to a command's).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from ..errors import ValidationError
@@ -144,7 +145,8 @@ def lint_prompt(prompt: str) -> PromptLint:
         text = ""
     try:
         return _lint(text)
-    except Exception:  # pragma: no cover - a linter bug must never break a cell
+    except Exception:  # pragma: no cover - a linter bug must never break a cell...
+        logging.getLogger(__name__).exception("hailuo_nb: the prompt linter failed")  # ...or hide
         return PromptLint(prompt=text, normalized=text)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -13,18 +14,60 @@ HOME_ENV = "HAILUO_HOME"
 DEFAULT_DOWNLOAD_DIR = "hailuo_videos"
 
 
-def hailuo_home() -> Path:
-    """``$HAILUO_HOME``, else the platform's user data directory."""
-    configured = os.environ.get(HOME_ENV)
+def _absolute_env(name: str) -> Path | None:
+    """The directory an environment variable names, when set to an absolute path. Empty
+    (``XDG_DATA_HOME=""``) or relative counts as unset, as the XDG spec says: else the
+    history and the saved key would land in whatever folder the notebook runs from."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else None
+
+
+def hailuo_home(platform: str | None = None) -> Path:
+    """``$HAILUO_HOME``, else the platform's (``sys.platform``) user data directory."""
+    platform = platform or sys.platform
+    configured = os.environ.get(HOME_ENV, "").strip()  # ours: empty is unset, relative is meant
     if configured:
         return Path(configured).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
+    if platform == "win32":
+        base = _absolute_env("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+    elif platform == "darwin":
         base = Path.home() / "Library" / "Application Support"
     else:
-        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+        base = _absolute_env("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return base / "hailuo_nb"
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it where the system tells (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, then put it back
+    os.umask(mask)
+    return mask
+
+
+def give_user_mode(path: str | os.PathLike) -> None:
+    """The mode a file the user made would have (0666 less the umask): files made through
+    a private temporary name (0600) must not stay unreadable to the user's group."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def relative_to_file(path: str | os.PathLike, sidecar: str | os.PathLike) -> str:
+    """``path`` as seen from ``sidecar``'s folder (a folder moved or shared keeps working),
+    or absolute when no relative path exists (another drive on Windows)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(sidecar).resolve().parent)
+                    ).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -65,8 +108,12 @@ def write_json_atomically(path: str | os.PathLike, data: dict) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
+        give_user_mode(tmp)  # mkstemp made it 0600; the video beside it has the user's mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+def data_uri(data: bytes, mime: str = "image/jpeg") -> str:
+    """Bytes as a ``data:`` URI (the small images inlined in a saved notebook)."""
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")

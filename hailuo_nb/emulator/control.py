@@ -42,6 +42,12 @@ class ControlEndpoints(WireHandler):
             except (TypeError, ValueError) as exc:
                 return Response.json(400, {"error": str(exc)})
             return Response.json(200, {"ok": True, "pending": state.pending_faults()})
+        if path == "/_emulator/clock" and method in ("GET", "POST"):
+            try:
+                offset = state.clock.advance(float(data.get("advance", 0.0)))
+            except (TypeError, ValueError):
+                return Response.json(400, {"error": "advance takes seconds (a number)"})
+            return Response.json(200, {"offset": offset, "time": state.clock.time()})
         if method == "GET" and path == "/_emulator/faults":
             return Response.json(200, state.pending_faults())
         if method == "POST" and path == "/_emulator/reset_stats":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -54,7 +53,7 @@ class MediaEndpoints(WireHandler):
             with state.lock:
                 task = state.tasks.get(name[: -len(".mp4")])
             done_at = state.completed_at(task) if task else None
-            now = time.time()
+            now = state.clock.time()
             if done_at is None or now < done_at or now > done_at + state.config.link_ttl:
                 raise Refusal(404, "File not found or link expired")
             if renders(state.config):

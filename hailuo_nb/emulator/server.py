@@ -231,6 +231,12 @@ class Emulator:
     def inject(self, route: str, fault: str, times: int = 1) -> None:
         self._state.inject(route, fault, times)
 
+    def clear_faults(self) -> None:
+        """Drop every injected fault not used yet (the service is well again)."""
+        with self._state.lock:
+            for queued in self._state.injected.values():
+                queued.clear()
+
     @property
     def pending_faults(self) -> dict:
         return self._state.pending_faults()

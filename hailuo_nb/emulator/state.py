@@ -165,9 +165,34 @@ class Stats:
         return new
 
 
+class Clock:
+    """The service's clock: the machine's, moved by ``advance`` (POST /_emulator/clock).
+
+    Tests of anything timed (rate windows, link expiry, a service clock behind the
+    user's) move this clock over HTTP instead of patching ``time`` in their own process,
+    which would move it for the client, urllib3 and the engine too."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock by ``seconds`` (negative: back); returns the whole offset."""
+        with self._lock:
+            self.offset += float(seconds)
+            return self.offset
+
+
 class EmulatorState:
     def __init__(self, config: EmulatorConfig, video: bytes | None):
         self.config = config
+        self.clock = Clock()
         self.lock = threading.RLock()
         self.random = Random(config.seed)
         self.tasks: dict[str, EmuTask] = {}
@@ -265,7 +290,7 @@ class EmulatorState:
     def check_rate(self, key: str, kind: str, limit: int | None) -> None:
         if not limit:
             return
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self.lock:
             window = self.windows[(hash(key), kind)]
             while window and now - window[0] >= 60.0:
@@ -283,7 +308,7 @@ class EmulatorState:
         with self.lock:
             while len(self.tasks) >= max(1, cfg.max_tasks):  # forget the oldest, like expiry
                 del self.tasks[next(iter(self.tasks))]
-            now = time.time()
+            now = self.clock.time()
             duration = cfg.task_seconds
             if cfg.task_jitter:
                 duration *= 1 + self.random.uniform(-cfg.task_jitter, cfg.task_jitter)
@@ -306,7 +331,7 @@ class EmulatorState:
 
     def task_view(self, task: EmuTask, base_url: str, now: float | None = None) -> dict:
         """The task as GET /v1/tasks/{id} shows it at this moment."""
-        now = time.time() if now is None else now
+        now = self.clock.time() if now is None else now
         elapsed = now - task.created
         fraction = 1.0 if task.duration <= 0 else elapsed / task.duration
         view = {
@@ -371,7 +396,7 @@ class EmulatorState:
     def add_upload(self, data: bytes, name: str, mime: str, ext: str) -> Upload:
         """Store an upload, or a 400 refusal with the files API's code 40003 when the
         live files already number ``max_files`` (then nothing is stored)."""
-        now = time.time()
+        now = self.clock.time()
         with self.lock:
             self._prune_uploads(now)
             used, limit = len(self.uploads), self.config.max_files
@@ -388,13 +413,13 @@ class EmulatorState:
     def live_uploads(self) -> list[Upload]:
         """The unexpired, undeleted uploads, newest first."""
         with self.lock:
-            self._prune_uploads(time.time())
+            self._prune_uploads(self.clock.time())
             return list(reversed(self.uploads.values()))
 
     def upload_quota(self) -> dict:
         """``{"used", "limit", "remaining"}`` in files."""
         with self.lock:
-            self._prune_uploads(time.time())
+            self._prune_uploads(self.clock.time())
             used, limit = len(self.uploads), self.config.max_files
         return {"used": used, "limit": limit, "remaining": max(0, limit - used)}
 
@@ -402,7 +427,7 @@ class EmulatorState:
         """Remove a live upload by its file_id (its link then answers 404); None if there
         is no such live file."""
         with self.lock:
-            self._prune_uploads(time.time())
+            self._prune_uploads(self.clock.time())
             for name, upload in self.uploads.items():
                 if upload.file_id == file_id:
                     del self.uploads[name]
@@ -413,7 +438,7 @@ class EmulatorState:
     def live_upload(self, name: str) -> Upload | None:
         with self.lock:
             upload = self.uploads.get(name)
-        if upload is None or upload.expires < time.time():
+        if upload is None or upload.expires < self.clock.time():
             return None
         return upload
 

@@ -48,10 +48,9 @@ def auto_resume() -> None:
         print(f"hailuo_nb: could not resume unfinished tasks: {' '.join(str(exc).split())}",
               file=sys.stderr)
         return
-    if tasks:
-        print(resumed_line(tasks))
-        for task in tasks:
-            show_task(task)
+    if tasks:  # shown where they belong: in their own cells, when those run again
+        print(resumed_line(tasks) + " — re-run their cells to see them there (nothing is "
+              "sent again), or `%hailuo status ID`.")
 
 
 # -- subcommands ---------------------------------------------------------------------------

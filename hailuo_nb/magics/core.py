@@ -28,6 +28,7 @@ from .._presentation.display import (
     follow_in_terminal,
     in_terminal,
     register_task_display,
+    say_when_it_ends,
     show_task,
 )
 from ..errors import HailuoError, ValidationError
@@ -80,6 +81,7 @@ class HailuoMagics(Magics):
     first_poll_delay = _mirrored("first_poll_delay")
     download_dir = _mirrored("download_dir")
     auto_download = _mirrored("auto_download")
+    auto_analyse = _mirrored("auto_analyse")
     auto_resume = _mirrored("auto_resume")
     base_url = _mirrored("base_url")
     files_url = _mirrored("files_url")
@@ -257,10 +259,13 @@ def _wait(task: Any, *, terminal: bool = False) -> None:
             follow_in_terminal(task)
         task.wait()
     except KeyboardInterrupt:
-        where = ("it goes on in the background" if terminal
-                 else "its output keeps updating")
-        print(f"Stopped waiting; task {task.id or '(queued)'} goes on — {where} "
-              f"(`%hailuo status {task.id}`).", file=sys.stderr)
+        if terminal:  # nothing in a terminal updates: a line comes when it ends
+            print(f"Stopped waiting; task {task.id or '(queued)'} goes on in the background "
+                  "and a line says when it ends.", file=sys.stderr)
+            say_when_it_ends(task)
+        else:
+            print(f"Stopped waiting; task {task.id or '(queued)'} goes on and its output "
+                  "above keeps updating.", file=sys.stderr)
         return
     except HailuoError as exc:  # TaskFailedError, DownloadError: the record shows it too
         raise usage_error(exc) from None

@@ -11,6 +11,8 @@ from IPython.core.error import UsageError
 
 from .. import api
 from .._client import credentials
+from .._presentation.facts import clip
+from .._pure.takes import IN_KERNEL_EMULATOR_ENV
 from ..emulator import Emulator
 from ..settings import settings
 from .args import HelpShown, MagicArgumentParser, split_words
@@ -47,6 +49,8 @@ class EmulatorSession:
         # `hailuo_nb.Client()` reads the environment: point it at the emulator too.
         os.environ["HAILUO_BASE_URL"] = emu.base_url
         os.environ["HAILUO_FILES_URL"] = emu.files_url
+        # Takes name it "the in-kernel emulator", not by its port (new in every kernel).
+        os.environ[IN_KERNEL_EMULATOR_ENV] = emu.base_url
         self.set_key = not credentials.has_key()
         if self.set_key:
             credentials.set_session_key(SESSION_KEY)
@@ -68,6 +72,8 @@ class EmulatorSession:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+        if os.environ.get(IN_KERNEL_EMULATOR_ENV) == url:
+            os.environ.pop(IN_KERNEL_EMULATOR_ENV, None)
         if self.set_key:
             credentials.set_session_key(None)
             self.set_key = False
@@ -106,8 +112,30 @@ def emulator_command(rest: str) -> None:
             emu = SESSION.emulator
             print(f"The emulator is running at {emu.base_url} "
                   f"({emu.tasks_created} task(s) created).")
+            print(received_lines(emu))
         else:
             print("The emulator is not running (`%hailuo emulator start`).")
+
+
+RECEIVED_SHOWN = 10
+
+
+def received_lines(emu: Any) -> str:
+    """What the emulator received, newest last: each task's id, its request's model,
+    resolution and duration, whether it had an image, and the prompt."""
+    ids = emu.task_ids[-RECEIVED_SHOWN:]
+    if not ids:
+        return "It has received no generation request yet."
+    lines = [f"The last {len(ids)} request(s) it received:"]
+    for task_id in ids:
+        task = emu.task(task_id)
+        body = task.get("body") or {}
+        image = " · image" if body.get("image_urls") or body.get("first_frame_image") else ""
+        lines.append(f"  {task_id}  {task.get('status', '?'):<10} {body.get('model', '?')} · "
+                     f"{body.get('quality') or body.get('resolution') or '?'} · "
+                     f"{body.get('duration', '?')} s{image} · "
+                     f"{clip(str(body.get('prompt') or ''), 60)}")
+    return "\n".join(lines)
 
 
 def _start(task_seconds: float | None) -> None:

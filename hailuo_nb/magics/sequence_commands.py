@@ -14,8 +14,7 @@ from .._client.credentials import MissingAPIKeyError
 from .._media.camera_motion import CameraReport
 from .._media.frames import FrameError
 from .._media.stitching import stitch
-from .._presentation.records import shown_path
-from .._presentation.render import relative_src
+from .._presentation.facts import relative_src, shown_path, video_tag
 from ..errors import HailuoError
 from .args import split_words, usage_error
 
@@ -44,8 +43,7 @@ def cmd_stitch(shell: Any, rest: str) -> None:
     except (HailuoError, FrameError, OSError) as exc:
         raise usage_error(exc) from None
     src = relative_src(path)
-    player = (f'<video src="{src}" controls preload="metadata" style="width:480px;'
-              'max-width:100%"></video>' if src else "")
+    player = video_tag(src, width="480px") if src else ""
     print(f"Stitched {len(items)} clips into {shown_path(str(path))} (parts listed in "
           f"{shown_path(str(path.with_suffix('.json')))}).")
     if player:

@@ -9,17 +9,19 @@ at once; the new task's ``TaskView`` goes first in the list right under the butt
 
 from __future__ import annotations
 
+import contextlib
 import html
 from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as W
+from IPython.display import display
 from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from .._presentation import render
+from .._presentation.facts import GREY, STATUS_COLOURS, VERDICT_COLOURS, clip
+from .._presentation.records import grid_bundle, record_html, record_text
 from .._pure.camera_lint import CAMERA_GROUPS, add_camera_command, lint_prompt
-from .._pure.describe import task_text
 from .._pure.lineup import DEFAULT_MODEL, FAST_MODEL, MODELS
 from ..api import queue_generation
 from ..errors import HailuoError, ValidationError
@@ -28,9 +30,8 @@ from .choices import Choice
 from .form_rules import model_grey, size_greys, size_text, upload_label
 from .task_view import THUMBNAIL_MAX_BYTES, TaskView
 
-RED = "#cf222e"
-AMBER = "#9a6700"
-GREY = "#6e7781"
+RED = STATUS_COLOURS["failed"]
+AMBER = VERDICT_COLOURS["unsure"]
 HINT = "Describe the video above (or add an image), then press Generate."
 EMPTY_PROMPT = "Write a prompt first — describe the video, or add an image for image-to-video."
 URL_PLACEHOLDER = "https://… or a local file path (optional: image-to-video)"
@@ -40,6 +41,21 @@ UPLOAD_BLOCKED = "Clear the Image field to upload a file instead"
 
 def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _preview_bytes(data: bytes | None, info: Any) -> tuple[str, bytes] | None:
+    """(format, bytes) of the picked image's preview: itself when small, else a JPEG
+    thumbnail of it (None when there is nothing to show)."""
+    if data is None:
+        return None
+    if len(data) <= THUMBNAIL_MAX_BYTES:
+        return (info.format if info is not None else "png"), data
+    try:
+        from .._media.frames import image_thumbnail_jpeg  # PyAV loads only for this
+
+        return "jpeg", image_thumbnail_jpeg(data)
+    except Exception:  # the name and size still say which image it is
+        return None
 
 
 def _small(text_html: str, colour: str = GREY) -> str:
@@ -73,6 +89,8 @@ class GenerationForm(W.VBox):
         self._touched: set[str] = set()
         self.tasks: list = []
         self.views: list[TaskView] = []
+        self.sent: list[str] = []  # one line per request it sent, for the static log
+        self._log: Any = None  # the output under the form that outlives it
         self.request: GenerationRequest | None = None
         self.error: str = ""
         self._error_field: str | None = None
@@ -271,14 +289,13 @@ class GenerationForm(W.VBox):
         self._image_name = name
         self._image_error = error
         self._image_info = info
-        small = data is not None and len(data) <= THUMBNAIL_MAX_BYTES
+        preview = _preview_bytes(data, info)
         with self.thumbnail.hold_sync():
-            if small:
-                self.thumbnail.format = info.format if info is not None else "png"
-                self.thumbnail.value = data
+            if preview is not None:
+                self.thumbnail.format, self.thumbnail.value = preview
             else:
                 self.thumbnail.value = b""
-        self.thumbnail.layout.display = None if small else "none"
+        self.thumbnail.layout.display = None if preview is not None else "none"
         self.clear_image.layout.display = None if (data is not None or error) else "none"
         self._update_controls()
 
@@ -364,9 +381,7 @@ class GenerationForm(W.VBox):
             return _small("✖ Use either the upload or the URL/path, not both.", RED)
         if self._image_bytes is not None:
             info = self._image_info.describe() if self._image_info is not None else ""
-            extra = ("" if len(self._image_bytes) <= THUMBNAIL_MAX_BYTES
-                     else " (too big for a preview)")
-            return _small(f"✔ {_esc(self._image_name)}: {_esc(info)}{_esc(extra)}")
+            return _small(f"✔ {_esc(self._image_name)}: {_esc(info)}")
         text = self.image_url.value.strip()
         if not text:
             return _small(f"✖ {_esc(self._image_error)}", RED) if self._image_error else ""
@@ -381,10 +396,10 @@ class GenerationForm(W.VBox):
         except ValidationError as exc:
             return _small(f"✖ {_esc(exc)}", RED)
         if req.image_kind == "url":
-            return _small(f"✔ image URL <code>{_esc(render.shorten(text, 70))}</code> "
+            return _small(f"✔ image URL <code>{_esc(clip(text, 70))}</code> "
                           "(the provider fetches it)")
         info = req.image_info.describe() if req.image_info else ""
-        return _small(f"✔ local file <code>{_esc(render.shorten(text, 50))}</code>: "
+        return _small(f"✔ local file <code>{_esc(clip(text, 50))}</code>: "
                       f"{_esc(info)} (uploaded when you submit)")
 
     def _update_controls(self, _change: Any = None) -> None:
@@ -456,6 +471,12 @@ class GenerationForm(W.VBox):
         self.tasks.append(task)
         self.views.append(view)
         self.task_box.children = (view, *self.task_box.children)
+        self.sent.append(f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z} · {task.mode} · "
+                         f"{self.request.quality}, {self.request.duration} s · "
+                         f"{clip(self.request.prompt or '(no prompt)', 90)}")
+        self._update_log()
+        task.observe(self._update_log_when_settled, names=["status", "download_state",
+                                                           "stills", "stills_error"])
         self.reason.value = _small(f"queued {_esc(task.mode)} — its progress is right below; "
                                    "you can generate another one now")
         return task
@@ -464,14 +485,43 @@ class GenerationForm(W.VBox):
         """Same as clicking Generate; returns the new Task (or None if the input is invalid)."""
         return self._submit()
 
+    def _ipython_display_(self) -> None:
+        """The form, and under it an output of plain HTML and text that outlives the
+        kernel: what the form sent, and each of its tasks as its record."""
+        display(self._repr_mimebundle_(), raw=True)
+        self._log = display(self.log_bundle(), raw=True, display_id=True)
+
+    def log_bundle(self) -> dict:
+        """What the form sent (a line each) and its tasks as records, newest first."""
+        if not self.tasks:
+            line = ("Hailuo generation form: nothing sent yet (each request it sends is "
+                    "listed here, and its video's record).")
+            return {"text/plain": line, "text/html": f"<p style=\"font-size:12px;color:{GREY}\">"
+                    f"{_esc(line)}</p>"}
+        title = f"Sent from the generation form ({len(self.tasks)})"
+        grid = grid_bundle(list(reversed(self.tasks)), title)
+        lines = "".join(f"<li>{_esc(line)}</li>" for line in reversed(self.sent))
+        return {"text/plain": "\n".join([*reversed(self.sent), "", grid["text/plain"]]),
+                "text/html": f'<ul style="font-size:12px;margin:2px 0">{lines}</ul>'
+                             + grid["text/html"]}
+
+    def _update_log(self) -> None:
+        if self._log is not None:
+            with contextlib.suppress(Exception):  # a closed page must not break a click
+                self._log.update(self.log_bundle(), raw=True)
+
+    def _update_log_when_settled(self, change: Any) -> None:
+        if change["owner"].is_settled:
+            self._update_log()
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         data = super()._repr_mimebundle_(**kwargs) or {}
         lines = ["Hailuo generation form — needs a Jupyter frontend with ipywidgets."]
         html_rows = ["<p><b>Hailuo generation form</b>: it needs a live Jupyter kernel with "
                      "ipywidgets; in a terminal use <code>hailuo_nb.generate(...)</code>.</p>"]
         for task in self.tasks:
-            lines.append(task_text(task))
-            html_rows.append(render.task_html(task))
+            lines.append(record_text(task))
+            html_rows.append(record_html(task))
         data["text/plain"] = "\n\n".join(lines)
         data["text/html"] = "\n".join(html_rows)
         return data

@@ -18,12 +18,11 @@ import traitlets as T
 from IPython.display import display
 
 from .._presentation.handover import hand_over_when_settled
+from .._presentation.headless import headless, show_static
 from .._presentation.records import grid_bundle
-from .._presentation.render import task_html
-from .._pure.describe import task_text
 from ..api import recent_tasks
 from ..task import Task
-from .task_view import WATCHED, LiveView, save_in_background, send_video, with_fallback
+from .task_view import WATCHED, LiveView, save_in_background, send_video
 from .view_state import gallery_summary, same_state, task_state
 
 # What a card is labelled with, when it differs from card to card.
@@ -104,11 +103,7 @@ class Gallery(LiveView):
     def summary_text(self) -> str:
         """The page's summary line in words (the cards' own counts)."""
         with self._lock:
-            counts = gallery_summary(self._states)
-        noun = "task" if counts["total"] == 1 else "tasks"
-        text = (f"{counts['total']} {noun}: {counts['done']} done · "
-                f"{counts['running']} running · {counts['failed']} failed")
-        return text + (" · all done" if not counts["running"] else "")
+            return gallery_summary(self._states)["words"]
 
     def draw(self) -> int:
         """One message: the cards that changed since the last one, and the summary made
@@ -176,9 +171,9 @@ class Gallery(LiveView):
 
     def _ipython_display_(self) -> None:
         """Live while tasks run; a static labelled grid of records once all have settled."""
-        if all(task.is_settled for task in self.tasks):
-            display(grid_bundle(self.tasks), raw=True)
-            self.close()
+        if all(task.is_settled for task in self.tasks) or headless():
+            self.close()  # no live grid: the static one, replaced by the final grid
+            show_static(self.tasks, lambda: grid_bundle(self.tasks))
             return
         data = self._repr_mimebundle_()
         data, metadata = data if isinstance(data, tuple) else (data, {})
@@ -188,7 +183,6 @@ class Gallery(LiveView):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, plus text and HTML that stand alone (terminal, nbconvert)."""
-        text = "\n\n".join([self.summary_text(), *(task_text(t) for t in self.tasks)])
-        return with_fallback(super()._repr_mimebundle_(**kwargs), text,
-                             "".join(task_html(t) for t in self.tasks))
+        grid = grid_bundle(self.tasks)
+        return self.live_bundle(grid["text/plain"], grid["text/html"])
 

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from .._presentation.facts import relative_path
+
 
 def page_src(path: str | None) -> str | None:
     """A URL (path) the page can load ``path`` from, or None."""
@@ -28,22 +30,18 @@ def page_src(path: str | None) -> str | None:
 
 
 def _jupyter_files_url(path: str) -> str | None:
-    server = _jupyter_server(os.environ.get("JPY_PARENT_PID", ""))
+    server = jupyter_server(os.environ.get("JPY_PARENT_PID", ""))
     if server is None:
         return None
     root, base_url = server
-    try:
-        rel = os.path.relpath(os.path.realpath(path), root)
-    except ValueError:  # another drive (Windows)
-        return None
-    parts = rel.replace(os.sep, "/").split("/")
-    if parts[0] == ".." or any(part.startswith(".") for part in parts):
+    rel = relative_path(os.path.realpath(path), root)
+    if rel is None or any(part.startswith(".") for part in rel.split("/")):
         return None  # outside the root, or hidden (Jupyter refuses to serve hidden files)
-    return base_url.rstrip("/") + "/files/" + quote(rel.replace(os.sep, "/"))
+    return base_url.rstrip("/") + "/files/" + quote(rel)
 
 
 @functools.lru_cache(maxsize=4)
-def _jupyter_server(pid: str) -> tuple[str, str] | None:
+def jupyter_server(pid: str) -> tuple[str, str] | None:
     """(root folder, base URL) of the Jupyter server with this pid, or None."""
     if not pid.isdigit():
         return None

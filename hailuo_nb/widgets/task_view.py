@@ -21,8 +21,9 @@ import anywidget
 import ipywidgets as W
 import traitlets as T
 
-from .._presentation.render import task_html
-from .._pure.describe import task_text
+from .._presentation.facts import css_variables
+from .._presentation.headless import headless
+from .._presentation.records import record_bundle
 from ..task import Task
 from .redraws import redraws
 from .view_state import THUMBNAIL_MAX_BYTES, same_state, task_state
@@ -70,16 +71,35 @@ class LiveView(anywidget.AnyWidget):
     """
 
     _esm = T.Unicode((STATIC / "views.js").read_text(encoding="utf-8")).tag(sync=True)
-    _css = T.Unicode((STATIC / "views.css").read_text(encoding="utf-8")).tag(sync=True)
+    # The status colours come from the one Python table, as CSS variables.
+    _css = T.Unicode(css_variables() + (STATIC / "views.css").read_text(encoding="utf-8")
+                     ).tag(sync=True)
     _anywidget_id = T.Unicode("hailuo_nb.widgets.LiveView").tag(sync=True)
     kind = T.Unicode("task").tag(sync=True)
 
     def __init__(self, **kwargs: Any):
-        kwargs.setdefault("layout", shared_layout())
+        self._headless = headless()
+        if "layout" not in kwargs:  # no page: no model at all (nbclient would save it)
+            kwargs["layout"] = _PageLessLayout() if self._headless else shared_layout()
         self._closed = False
         _colab_widgets_once()
         W.DOMWidget.__init__(self, **kwargs)
         self.on_msg(self._on_front_end)
+
+    def open(self) -> None:
+        """No comm where no page will ever draw the view (nbconvert, papermill): nbclient
+        keeps the state of every model it sees, front-end module included, in the saved
+        file. The view's text and HTML (its record) are what such a run shows."""
+        if getattr(self, "_headless", False):
+            return
+        super().open()
+
+    def live_bundle(self, text: str, html_: str) -> Any:
+        """The widget's mime bundle with ``text`` and ``html_`` beside it (just those two
+        where there is no model)."""
+        if self.comm is None:
+            return {"text/plain": text, "text/html": html_}
+        return with_fallback(super()._repr_mimebundle_(), text, html_)
 
     def draw(self) -> int:  # pragma: no cover - each view says what it draws
         raise NotImplementedError
@@ -107,6 +127,13 @@ class LiveView(anywidget.AnyWidget):
         with contextlib.suppress(Exception):
             redraws.drop(self)
         super().close()
+
+
+class _PageLessLayout(W.Layout):
+    """A layout that opens no comm (for views in a run with no page)."""
+
+    def open(self) -> None:
+        return
 
 
 def save_in_background(task: Task, path: str, done: Any) -> None:
@@ -201,8 +228,8 @@ class TaskView(LiveView):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, plus text and HTML that stand alone (terminal, nbconvert)."""
-        return with_fallback(super()._repr_mimebundle_(**kwargs),
-                             task_text(self.task), task_html(self.task))
+        record = record_bundle(self.task)  # what was known then, should no kernel draw it
+        return self.live_bundle(record["text/plain"], record["text/html"])
 
 
 def with_fallback(bundle: Any, text: str, html_: str) -> Any:

@@ -154,7 +154,7 @@ function meta(st) {
   const bits = [h("b", { text: st.mode })];
   if (st.model) bits.push(st.model);
   if (st.quality) bits.push(`${st.quality} · ${st.duration} s`);
-  if (st.image) bits.push(h("span", { title: st.image }, "image ", h("code", { text: short(st.image, 48) })));
+  if (st.image) bits.push(h("span", { title: st.image }, "image ", h("code", { text: st.image_short })));
   bits.push(h("code", { class: "hl-id", text: st.id || "not yet submitted" }));
   if (st.credits !== null && st.credits !== undefined) bits.push(`${st.credits} credits`);
   if (st.emulator) bits.push(h("span", { class: "hl-muted", title: "a local emulator, not the real service" }, "emulator"));
@@ -167,15 +167,18 @@ function meta(st) {
   return line;
 }
 
-function short(text, limit) {
-  text = String(text).split(/\s+/).join(" ").trim();
-  return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
+function errors(st) {
+  const lines = [...(st.errors || []), ...(st.missing ? [st.missing] : [])];
+  if (!lines.length) return null;
+  return h("div", { class: "hl-errors", role: "alert" }, ...lines.map((line) => h("div", { text: line })));
 }
 
-function errors(st) {
-  if (!st.errors || !st.errors.length) return null;
-  return h("div", { class: "hl-errors", role: "alert" },
-    ...st.errors.map((line) => h("div", { text: line })));
+// The one player: a <video> with controls and no autoplay; `onFail` runs once if the
+// source will not load (the page then asks the kernel for the bytes).
+function videoPlayer(src, poster, preload, onFail) {
+  const video = h("video", { class: "hl-video", src, poster, controls: true, preload, playsinline: true });
+  if (onFail) video.addEventListener("error", onFail, { once: true });
+  return video;
 }
 
 // -- one task --------------------------------------------------------------------------
@@ -237,16 +240,14 @@ function renderTask(model, el) {
       return poster ? h("img", { class: "hl-video", src: poster, alt: "poster" }) : null;
     }
     if (!videoNode || videoNode.getAttribute("src") !== src) {
-      videoNode = h("video", { class: "hl-video", src, controls: true, preload: "metadata", playsinline: true });
-      if (src !== bytes) {
-        // The server would not give it (another origin, a hidden folder): ask the kernel.
-        videoNode.addEventListener("error", () => {
-          if (!st.saved || servedFailed === st.saved) return;
-          servedFailed = st.saved;
-          askForBytes(false);
-          draw();
-        }, { once: true });
-      }
+      // The server would not give it (another origin, a hidden folder): ask the kernel.
+      const onFail = src === bytes ? null : () => {
+        if (!st.saved || servedFailed === st.saved) return;
+        servedFailed = st.saved;
+        askForBytes(false);
+        draw();
+      };
+      videoNode = videoPlayer(src, null, "metadata", onFail);
     }
     if (poster) videoNode.setAttribute("poster", poster);
     return videoNode;
@@ -335,11 +336,8 @@ function renderGallery(model, el) {
     const src = served || blobs[i] || null;
     const poster = safeUrl(st.poster, true);
     if (src) {
-      const video = h("video", { class: "hl-video", src, poster, controls: true, preload: "none", playsinline: true });
-      if (src === served && st.saved) {
-        video.addEventListener("error", () => { failedSrc[i] = st.video; redrawCard(i); }, { once: true });
-      }
-      return video;
+      const onFail = src === served && st.saved ? () => { failedSrc[i] = st.video; redrawCard(i); } : null;
+      return videoPlayer(src, poster, "none", onFail);
     }
     if (st.saved && (st.bytes_video || failedSrc[i] === st.video)) {
       // No server has the file: the kernel sends it when asked (one click, one video).
@@ -375,7 +373,7 @@ function renderGallery(model, el) {
     const st = cards[i];
     if (!st) return h("div", { class: "hl-card" });
     statusNodes[i] = h("div", { class: "hl-status", style: `color:${st.colour}`, text: statusText(st, clock) });
-    const title = h("div", { class: "hl-card-label", title: st.label || st.prompt, text: st.label || short(st.prompt || "(no prompt)", 90) });
+    const title = h("div", { class: "hl-card-label", title: st.label || st.prompt, text: st.label || st.prompt_short });
     const actions = h("div", { class: "hl-actions" }, copyButton(() => st.id, true));
     if (st.status === "completed") {
       actions.append(h("button", {
@@ -412,15 +410,15 @@ function renderGallery(model, el) {
     const ended = (s.done || 0) + (s.failed || 0);
     const partial = cards.reduce((sum, st) => sum + (st && RUNNING.has(st.status) ? st.progress : 0), 0) / 100;
     const pct = total ? Math.min(100, Math.round((100 * (ended + partial)) / total)) : 100;
-    const words = [`${total} task${total === 1 ? "" : "s"}: ${s.done || 0} done · ${s.running || 0} running · ${s.failed || 0} failed`];
-    if (!s.running) words.push(s.saving ? `saving ${s.saving}…` : "all done");
-    else if (s.eta_at) {
+    const words = [s.words || ""]; // facts.status_summary's words, made in Python
+    if (s.running && s.eta_at) {
       const left = s.eta_at - clock.now();
       words.push(left >= 1 ? `ETA ~${fmt(left)}` : "past the estimate");
     }
     const segments = [
-      ["done", s.done || 0, "#1a7f37"], ["failed", s.failed || 0, "#cf222e"],
-      ["running", partial, "#0969da"],
+      // The colours of the one table in Python (facts.STATUS_COLOURS, as CSS variables).
+      ["done", s.done || 0, "var(--hl-status-completed)"], ["failed", s.failed || 0, "var(--hl-status-failed)"],
+      ["running", partial, "var(--hl-status-processing)"],
     ].map(([name, n, colour]) => h("div", {
       class: `hl-seg hl-seg-${name}`, style: `width:${total ? (100 * n) / total : 0}%;background:${colour}`,
     }));
