@@ -95,6 +95,7 @@ def check_saved(saved: Path, key: str) -> str:
     assert views == [] and "widgets" not in nb.metadata
     assert "hailuo-record" in text
     assert not re.search(r"\b(pending|processing|queued)\b ·", text), "a result never settled"
+    assert "being measured" not in text, "a record was saved before its video was measured"
     assert str(saved.parent) not in raw, "an absolute path of the kernel's folder was saved"
     return text
 
