@@ -94,9 +94,10 @@ def _unsettled() -> list:
 
 def _update_settled() -> None:
     with _lock:
-        done = [entry for entry in _pending if all(_final(t) for t in entry[0])]
-        for entry in done:
-            _pending.remove(entry)
+        done = [entry for entry in _pending if all(t.is_settled for t in entry[0])]
+        for entry in done:  # drawn now; drawn again after a later cell until measured
+            if all(_final(t) for t in entry[0]):
+                _pending.remove(entry)
     for _tasks, handle, bundle in done:
         with contextlib.suppress(Exception):
             handle.update(bundle(), raw=True)
