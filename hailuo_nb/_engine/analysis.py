@@ -18,6 +18,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from .workers import OnePerProcess
+
 if TYPE_CHECKING:
     from ..task import Task
 
@@ -111,13 +113,9 @@ class Analyst:
             time.sleep(PAUSE)
 
 
-_analyst: Analyst | None = None
-_analyst_lock = threading.Lock()
+_the_analyst: OnePerProcess[Analyst] = OnePerProcess(lambda: Analyst())
 
 
 def get_analyst() -> Analyst:
-    global _analyst
-    with _analyst_lock:
-        if _analyst is None:
-            _analyst = Analyst()
-        return _analyst
+    """The one analysis lane of this process (its thread starts with its first clip)."""
+    return _the_analyst.get()

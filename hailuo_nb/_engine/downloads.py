@@ -96,9 +96,11 @@ def save_result(task: Task, client: Client) -> Path | None:
 def stills_or_reason(path: str | os.PathLike) -> tuple[object | None, str]:
     """(Stills, '') of a saved video, or (None, why) when it cannot be decoded."""
     from .._media import frames  # PyAV loads with the first video, not with the package
+    from .._media.stills_cache import stills_on_disk
 
-    try:
-        return frames.read_stills(path, max_total_bytes=STILLS_BUDGET), ""
+    try:  # kept on disk: a settled task holds a handle, not ~25 KB of JPEGs
+        return stills_on_disk(
+            path, lambda: frames.read_stills(path, max_total_bytes=STILLS_BUDGET)), ""
     except (frames.FrameError, ValueError, OSError) as exc:
         return None, f"no preview: {exc}"
 

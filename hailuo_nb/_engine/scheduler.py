@@ -51,7 +51,7 @@ from .policy import (
     session_budget,
 )
 from .uploads import image_url_for
-from .workers import Workers
+from .workers import OnePerProcess, Workers
 
 if TYPE_CHECKING:
     from .._client.client import Client
@@ -448,23 +448,17 @@ class Poller:
 
 
 
-_poller: Poller | None = None
-_poller_lock = threading.Lock()
+_the_poller: OnePerProcess[Poller] = OnePerProcess(lambda: Poller())
 
 
 def get_poller() -> Poller:
     """The one poller of this process (started on first use)."""
-    global _poller
-    with _poller_lock:
-        if _poller is None:
-            _poller = Poller()
-        return _poller
+    return _the_poller.get()
 
 
 def stop_following_all() -> None:
     """Stop following every task, if anything was followed (a dead emulator, tests)."""
-    with _poller_lock:
-        poller = _poller
+    poller = _the_poller.if_made()
     if poller is not None:
         poller.stop_following_all()
 

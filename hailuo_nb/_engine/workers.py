@@ -9,7 +9,9 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class Workers:
@@ -39,3 +41,23 @@ class Workers:
     def _run(self) -> None:
         while True:
             self._job(self._queue.get())
+
+
+class OnePerProcess(Generic[T]):
+    """The one ``make()`` of this process, made on first use (the poller, the analysis lane)."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = self._make()
+            return self._value
+
+    def if_made(self) -> T | None:
+        """The one made so far, without making it."""
+        with self._lock:
+            return self._value

@@ -219,10 +219,12 @@ def task_facts(task: Any, *, checksum: bool = False, shown: tuple[str, str] | No
     stills = getattr(task, "stills", None)
     report = getattr(task, "camera", None)
     url = safe_http_url(task.url) if task.status == "completed" else None
-    poster = data_uri(stills.poster) if stills is not None and stills.poster else ""
+    # Read once per drawing: settled tasks keep their stills on disk, not in memory.
+    poster_jpeg, strip_jpegs = (stills.poster, stills.strip) if stills is not None else (b"", [])
+    poster = data_uri(poster_jpeg) if poster_jpeg else ""
     duration = (stills.duration or 0.0) if stills is not None else 0.0
-    strip = tuple((data_uri(jpeg), duration * i / max(1, len(stills.strip)))
-                  for i, jpeg in enumerate(stills.strip)) if stills is not None else ()
+    strip = tuple((data_uri(jpeg), duration * i / max(1, len(strip_jpegs)))
+                  for i, jpeg in enumerate(strip_jpegs))
     saved = _saved(task)
     return TaskFacts(
         status=task.status,
