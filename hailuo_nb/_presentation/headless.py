@@ -56,7 +56,7 @@ def headless() -> bool:
 def show_static(tasks: list, bundle: Callable[[], dict]) -> None:
     """Show ``bundle()`` now and replace it by the final one once ``tasks`` settle."""
     handle = display(bundle(), raw=True, display_id=True)
-    if all(task.is_settled for task in tasks):
+    if all(_final(task) for task in tasks):
         return
     with _lock:
         _pending.append((list(tasks), handle, bundle))
@@ -81,16 +81,23 @@ def _after_cell(result: Any = None) -> None:
     _update_settled()
 
 
+def _final(task: Any) -> bool:
+    """Settled, and its video measured when the analysis lane has it queued (the record's
+    camera check and quality line come a little after the download)."""
+    return task.is_settled and getattr(task, "analysis_state", "") not in ("waiting", "running")
+
+
 def _unsettled() -> list:
     with _lock:
-        return [t for tasks, _h, _b in _pending for t in tasks if not t.is_settled]
+        return [t for tasks, _h, _b in _pending for t in tasks if not _final(t)]
 
 
 def _update_settled() -> None:
     with _lock:
         done = [entry for entry in _pending if all(t.is_settled for t in entry[0])]
-        for entry in done:
-            _pending.remove(entry)
+        for entry in done:  # drawn now; drawn again after a later cell until measured
+            if all(_final(t) for t in entry[0]):
+                _pending.remove(entry)
     for _tasks, handle, bundle in done:
         with contextlib.suppress(Exception):
             handle.update(bundle(), raw=True)
@@ -104,6 +111,7 @@ def _wait_for_the_rest() -> None:
             break
         with contextlib.suppress(Exception):  # a failure is a record like any other
             task.wait(timeout=left)
+            task.wait_analysed(timeout=max(0.0, deadline - time.monotonic()))
     _update_settled()
     still = _unsettled()
     if still:
