@@ -124,11 +124,11 @@ def run() -> dict:
     all_times = [(w, c) for w, c, _ in big_times.values()] + emulator_times
     walls = [w for w, _ in all_times]
     cpus = [c for _, c in all_times]
-    rows.append(bc.row(f"time per 6 s 768p clip (median of {len(walls)}: {len(big_times)} "
+    rows.append(bc.row(f"CPU time per 6 s 768p clip (median of {len(cpus)}: {len(big_times)} "
                        f"truth clips at 24 fps, {len(emulator_times)} emulator clips at 12 fps;"
-                       f" worst {max(walls):.2f} s)", "0.50 s",
-                       f"{statistics.median(walls):.2f} s", "-", "<= 0.5 s",
-                       statistics.median(walls) <= 0.5))
+                       f" worst {max(cpus):.2f} s)", "0.50 s",
+                       f"{statistics.median(cpus):.2f} s (wall {statistics.median(walls):.2f} s)",
+                       "-", "<= 0.5 s", statistics.median(cpus) <= 0.5))
     for name, (wall, cpu, encoding) in big_times.items():
         rows.append(bc.row(f"  {name} (1366x768, 24 fps, 6 s, {encoding}): CPU time", "0.50 s",
                            f"{cpu:.2f} s (wall {wall:.2f} s)", "-", "<= 0.5 s", cpu <= 0.5))

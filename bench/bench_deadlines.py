@@ -10,17 +10,14 @@ the deadline + 2 s, and a typed error (never a hang, never a bare exception).
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_common as bc
+import bench_common as bc  # also puts tests/ on the path
+from chaos_server import ChaosProcess
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
 DEADLINE = 8.0
 FAULTS = (  # (what, prompt word, the call that meets it)
     ("503 forever (status)", "always-503", "get_task"),
@@ -31,28 +28,18 @@ FAULTS = (  # (what, prompt word, the call that meets it)
 )
 
 
-def _server() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, str(TESTS / "chaos_server.py"), "--drip", "1"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    return proc, proc.stdout.readline().strip()
-
-
-def _one(base: str, word: str, call: str, folder: Path) -> tuple[float, str, str]:
+def _one(server: ChaosProcess, word: str, call: str, folder: Path) -> tuple[float, str, str]:
     import hailuo_nb
 
-    client = hailuo_nb.Client(api_key="sk-bench-deadline", base_url=base,
+    client = hailuo_nb.Client(api_key="sk-bench-deadline", base_url=server.base_url,
                               deadline=DEADLINE, download_deadline=DEADLINE)
-    # The task itself is made through a plain request: the fault is only in what follows.
-    task = requests.post(f"{base}/v1/videos/generations", json={"prompt": word},
-                         timeout=5).json()
-    time.sleep(0.3)  # done on the server (task_seconds 0.2)
-    url = f"{base}/media/{task['id']}.mp4"
+    task_id = server.done_task(word)  # finished on the server: the fault is in what follows
     started = time.monotonic()
     try:
         if call == "get_task":
-            client.get_task(task["id"])
+            client.get_task(task_id)
         else:
-            client.download(url, folder / f"{word}.mp4")
+            client.download(f"{server.base_url}/media/{task_id}.mp4", folder / f"{word}.mp4")
         error, text = "none", "(no error)"
     except hailuo_nb.HailuoError as exc:
         error, text = type(exc).__name__, str(exc)
@@ -63,20 +50,15 @@ def _one(base: str, word: str, call: str, folder: Path) -> tuple[float, str, str
 
 def run() -> dict:
     rows, data = [], {}
-    proc, base = _server()
-    try:
-        with bc.isolated_home() as home:
-            for what, word, call in FAULTS:
-                took, error, text = _one(base, word, call, Path(home))
-                data[word] = {"seconds": took, "error": error, "message": text}
-                print(f"{what:34} {took:6.2f} s  {error}: {text}", flush=True)
-                rows.append(bc.row(what, f"deadline {DEADLINE:g} s", f"{took:.2f} s",
-                                   f"{took - DEADLINE:+.2f} s", f"<= {DEADLINE + 2:g} s, typed",
-                                   took <= DEADLINE + 2 and error not in ("none",)))
-                rows.append(bc.row(f"  error ({call})", "-", error, None, "(report)", None))
-    finally:
-        proc.stdin.close()
-        proc.wait(10)
+    with ChaosProcess(task_seconds=0.2, drip_s=1.0) as server, bc.isolated_home() as home:
+        for what, word, call in FAULTS:
+            took, error, text = _one(server, word, call, Path(home))
+            data[word] = {"seconds": took, "error": error, "message": text}
+            print(f"{what:34} {took:6.2f} s  {error}: {text}", flush=True)
+            rows.append(bc.row(what, f"deadline {DEADLINE:g} s", f"{took:.2f} s",
+                               f"{took - DEADLINE:+.2f} s", f"<= {DEADLINE + 2:g} s, typed",
+                               took <= DEADLINE + 2 and error != "none"))
+            rows.append(bc.row(f"  error ({call})", "-", error, None, "(report)", None))
     notes = [f"Client(deadline={DEADLINE:g}, download_deadline={DEADLINE:g}); the chaos "
              "server (tests/chaos_server.py) runs in its own process and drips one byte a "
              "second; seconds are time.monotonic() from the call to its error.",

@@ -113,6 +113,12 @@ def _section(title: str, base: dict, subj: dict, order: list[str], n: int) -> di
             f"{_ms(b['dom_p50_ms'])} / {_ms(b['dom_p95_ms'])}; {_ms(b['max_ms'])}",
             f"{_ms(s['dom_p50_ms'])} / {_ms(s['dom_p95_ms'])}; {_ms(s['max_ms'])}",
             "-", "(breakdown)", None))
+    hand = subj.get("handover_long_task_ms")
+    rows.append(bc.row(
+        f"longest task on the page's main thread at the hand-over to the static grid "
+        f"({n} cards, within 2 s of the grid's arrival)", "-",
+        "-" if hand is None else f"{hand:.0f} ms", "-", "<= 200 ms",
+        None if hand is None else hand <= 200))
     rows.append(bc.row(
         "(context) long tasks on the page's main thread: count, in all, longest",
         f"{base['long_tasks']}, {base['long_task_ms']:.0f} ms, {base['long_task_max_ms']:.0f} ms",

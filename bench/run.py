@@ -32,7 +32,7 @@ BENCHES = (
     ("notebook", "bench_notebook.py", 600),
     ("comm", "bench_comm.py", 300),
     ("drip", "bench_drip.py", 400),
-    ("camera", "bench_camera.py", 300),
+    ("camera", "bench_camera.py", 900),  # renders its clips with a known camera first
     ("analysis", "bench_analysis.py", 400),  # downloads with and without the analysis lane
     # 200 live tasks in JupyterLab + headless Chromium: one Gallery vs 200 TaskViews
     ("gallery_browser", "bench_gallery_browser.py", 600),

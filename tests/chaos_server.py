@@ -31,8 +31,11 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -149,6 +152,10 @@ def _handler(server: ChaosServer):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
+            if self.path == "/_chaos/tasks":  # a task made directly, ``age`` seconds ago
+                task = server.new_task(str(body.get("prompt", "")))
+                task.created -= float(body.get("age", 0))
+                return self._send(200, json.dumps({"id": task.id}).encode())
             if self._refused():
                 return
             if server.out_of_credits:
@@ -162,6 +169,12 @@ def _handler(server: ChaosServer):
             self._send(200, json.dumps(task.json(server.base_url)).encode())
 
         def do_GET(self):
+            if self.path == "/_chaos/hits":  # what it saw, for a test in another process
+                with server._lock:
+                    counts = Counter()
+                    for (kind, _), n in server.hits.items():
+                        counts[kind] += n
+                return self._send(200, json.dumps(counts).encode())
             media = re.fullmatch(r"/media/([\w-]+)\.mp4", self.path)
             if media:
                 return self._media(media.group(1))
@@ -241,11 +254,52 @@ def _handler(server: ChaosServer):
     return Handler
 
 
+class ChaosProcess:
+    """A ChaosServer in its own process (tests of deadlines wait on real time: the server
+    must not share the test's interpreter), driven over HTTP."""
+
+    def __init__(self, *, task_seconds: float = 0.4, drip_s: float = 1.0):
+        self.args = ["--task-seconds", str(task_seconds), "--drip", str(drip_s)]
+        self.proc: subprocess.Popen | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> ChaosProcess:
+        self.proc = subprocess.Popen([sys.executable, __file__, *self.args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.base_url = self.proc.stdout.readline().strip()
+        if not self.base_url.startswith("http://"):
+            self.__exit__()
+            raise RuntimeError("the chaos server process did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.stdin.close()  # it serves until its stdin closes
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def _call(self, path: str, data: dict | None = None) -> dict:
+        request = urllib.request.Request(  # noqa: S310 - our server's http:// URL
+            self.base_url + path, method="GET" if data is None else "POST",
+            data=None if data is None else json.dumps(data).encode())
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - localhost
+            return json.loads(answer.read())
+
+    def count(self, kind: str) -> int:
+        return int(self._call("/_chaos/hits").get(kind, 0))
+
+    def done_task(self, prompt: str) -> str:
+        """The id of a task that finished on the server some seconds ago."""
+        return self._call("/_chaos/tasks", {"prompt": prompt, "age": 10})["id"]
+
+
 def main() -> None:
-    """Run one in its own process (benchmarks): prints its base URL, serves until stdin
-    closes."""
+    """Run one in its own process: prints its base URL, serves until stdin closes."""
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--task-seconds", type=float, default=0.2)

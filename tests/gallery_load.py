@@ -702,6 +702,10 @@ def _summarise(state: dict, ws_log: list[dict], typing: dict, printed: str,
         "long_tasks": None if state.get("longTasks") is None else len(long_tasks),
         "long_task_ms": sum(t["d"] for t in long_tasks),
         "long_task_max_ms": max((t["d"] for t in long_tasks), default=0),
+        # The hand-over: the long tasks that overlap the 2 s around the grid's arrival.
+        "handover_long_task_ms": max((t["d"] for t in long_tasks if state["gridAt"] and
+                                      t["t"] - 2000 <= state["gridAt"] <= t["t"] + t["d"] + 2000),
+                                     default=0) if state["gridAt"] else None,
         "long_tasks_at_s": [(round(t["t"] / 1000 - run_at, 1), round(t["d"]))
                             for t in long_tasks if t["d"] >= 150],
         "redraws": redraws,

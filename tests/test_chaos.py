@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from chaos_server import SAMPLE, ChaosServer
+from chaos_server import SAMPLE, ChaosProcess, ChaosServer
 
 import hailuo_nb
 from hailuo_nb._engine import key_state as accounts
@@ -91,6 +91,7 @@ def test_odd_task_bodies_get_a_bounded_outcome(chaos, word):
 
 @pytest.mark.slow
 def test_a_revoked_key_loses_no_video(chaos):
+    chaos.task_seconds = 3.0  # still running when the key is revoked, even on a busy machine
     tasks = _make(chaos, [f"revoked {i} [Pan right]" for i in range(20)])
     chaos.reject_until = time.time() + 5.0
     noted = time.time() + 4.0  # the first poll that meets the 401 sets the note
@@ -133,50 +134,63 @@ def test_requests_a_402_stopped_are_sent_by_resume_unsent_once_topped_up(chaos):
 # -- one total deadline per call (Client(deadline=…, download_deadline=…)) -------------------
 
 @pytest.fixture
-def strict(chaos, api_key):
+def apart():
+    """The chaos server in its own process: these tests wait on real time."""
+    with ChaosProcess() as server:
+        yield server
+
+
+@pytest.fixture
+def strict(apart, api_key):
     """A client whose every call has 3 s in all, attempts and reading included."""
-    client = hailuo_nb.Client(api_key=api_key, base_url=chaos.base_url, deadline=3.0,
+    client = hailuo_nb.Client(api_key=api_key, base_url=apart.base_url, deadline=3.0,
                               download_deadline=3.0, backoff_base=0.05)
     yield client
     client.close()
 
 
-def _done_task(chaos, word):
-    task = chaos.new_task(word)
-    task.created -= 10  # finished on the server already
-    return task
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("word", ["drip-poll", "no-answer", "drip-or-503"])
-def test_a_status_call_ends_at_its_total_deadline_with_a_deadline_error(chaos, strict, word):
-    task = _done_task(chaos, word)
+def test_a_status_call_ends_at_its_total_deadline_with_a_deadline_error(apart, strict, word):
+    task_id = apart.done_task(word)
     with pytest.raises(hailuo_nb.DeadlineError) as info:
-        strict.get_task(task.id)
+        strict.get_task(task_id)
     text = str(info.value)
     assert "3 s deadline" in text and "Client(deadline=" in text and "\n" not in text
     assert info.value.deadline == 3.0
     # One attempt ran into the deadline; it was not followed by attempts of their own.
-    assert chaos.count("GET") <= 2
+    assert apart.count("GET") <= 2
 
 
 @pytest.mark.slow
-def test_a_status_503_forever_stops_within_the_deadline_and_says_so(chaos, strict):
-    task = _done_task(chaos, "always-503")
+def test_a_status_503_forever_stops_within_the_deadline_and_says_so(apart, strict):
+    task_id = apart.done_task("always-503")
     strict.max_retries = 1000
     with pytest.raises(hailuo_nb.ServerError) as info:
-        strict.get_task(task.id)
+        strict.get_task(task_id)
     assert "3 s deadline" in str(info.value) and "Client(deadline=" in str(info.value)
 
 
 @pytest.mark.slow
-def test_a_dripping_video_gets_one_deadline_over_all_its_attempts(chaos, strict, tmp_path):
-    task = _done_task(chaos, "drip-video")
+def test_a_dripping_video_gets_one_deadline_over_all_its_attempts(apart, strict, tmp_path):
+    task_id = apart.done_task("drip-video")
     with pytest.raises(hailuo_nb.DeadlineError) as info:
-        strict.download(f"{chaos.base_url}/media/{task.id}.mp4", tmp_path / "v.mp4")
+        strict.download(f"{apart.base_url}/media/{task_id}.mp4", tmp_path / "v.mp4")
     assert "Client(download_deadline=" in str(info.value)
-    assert chaos.count("MEDIA") + chaos.count("RANGE") == 1  # not 4 attempts of 3 s each
+    assert apart.count("MEDIA") + apart.count("RANGE") == 1  # not 4 attempts of 3 s each
     assert not (tmp_path / "v.mp4").exists()
+
+
+@pytest.mark.slow
+def test_one_call_is_one_loop_of_attempts_whatever_goes_wrong(apart, api_key):
+    """Drips and 503s in turn: each attempt counts once, against max_retries (no loop for
+    bodies around a loop for statuses)."""
+    task_id = apart.done_task("drip-or-503")
+    with hailuo_nb.Client(api_key=api_key, base_url=apart.base_url, call_deadline=0.5,
+                          deadline=60, max_retries=3, backoff_base=0.01) as client, \
+            pytest.raises(hailuo_nb.HailuoError):
+        client.get_task(task_id)
+    assert apart.count("GET") == 4  # 1 + max_retries
 
 
 # -- a disk that cannot take the video -------------------------------------------------------
@@ -196,16 +210,16 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def test_a_video_that_does_not_fit_leaves_nothing_behind(chaos, tiny_disk):
-    big, small = _done_task(chaos, "big-video"), _done_task(chaos, "fine")
-    client = chaos.client
+def test_a_video_that_does_not_fit_leaves_nothing_behind(apart, strict, tiny_disk):
+    big, small = apart.done_task("big-video"), apart.done_task("fine")
+    client = strict
     with pytest.raises(hailuo_nb.DownloadError) as info:
-        client.download(f"{chaos.base_url}/media/{big.id}.mp4", tiny_disk / "big.mp4")
+        client.download(f"{apart.base_url}/media/{big}.mp4", tiny_disk / "big.mp4")
     text = str(info.value)
     assert "No space left" in text and "3.0 MB" in text and "download_dir" in text
     assert list(tiny_disk.iterdir()) == [], "a part file that can never complete was kept"
     # The next video into the same folder is not refused for want of space.
-    saved = client.download(f"{chaos.base_url}/media/{small.id}.mp4", tiny_disk / "small.mp4")
+    saved = client.download(f"{apart.base_url}/media/{small}.mp4", tiny_disk / "small.mp4")
     assert saved.read_bytes() == SAMPLE
 
 
@@ -229,14 +243,15 @@ def test_elapsed_time_is_measured_on_our_clock(chaos, word):
     assert 0 <= task.elapsed < 60 and "elapsed 3h" not in repr(task)
 
 
-def test_a_folder_that_cannot_be_written_is_said_once_and_leaves_nothing(chaos, tiny_disk):
+def test_a_folder_that_cannot_be_written_is_said_once_and_leaves_nothing(apart, strict,
+                                                                         tiny_disk):
     import subprocess
 
-    task = _done_task(chaos, "fine")
+    task_id = apart.done_task("fine")
     if subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)]).returncode:
         pytest.skip("cannot make the tmpfs read-only here")
     with pytest.raises(hailuo_nb.DownloadError) as info:
-        chaos.client.download(f"{chaos.base_url}/media/{task.id}.mp4", tiny_disk / "v.mp4")
+        strict.download(f"{apart.base_url}/media/{task_id}.mp4", tiny_disk / "v.mp4")
     text = str(info.value)
     assert "Cannot write" in text and "download_dir" in text and "\n" not in text
     assert list(tiny_disk.iterdir()) == []

@@ -446,9 +446,10 @@ def test_help_everywhere_sends_nothing(shell, emu):
 def test_form_displays_the_generation_form(shell):
     run = shell.run("%hailuo form")
     assert run.error is None, run.stderr
-    form, log = run.outputs  # the form, then the plain output that outlives it
+    form, log = run.outputs  # the form, then the plain output where its work is recorded
     assert WIDGET_VIEW in form["data"]
-    assert WIDGET_VIEW not in log["data"] and "nothing sent yet" in log["data"]["text/plain"]
+    assert WIDGET_VIEW not in log["data"] and "text/plain" in log["data"]
+    assert log["transient"]["display_id"]  # updated in place as the form sends requests
 
 
 # ----------------------------------------------------------------------------- status, resume
@@ -829,7 +830,7 @@ def test_history_table_is_sized_for_ids_and_prompts():
         [line] = [x for x in lines if row["task_id"] in x]
         assert prompt[:40] in line, line
     page = HistoryTable(rows).html()
-    assert page.count('<code style="white-space:nowrap">task-unified-') == 3
+    assert page.count('<td style="white-space:nowrap"><code>task-unified-') == 3
     assert "min-width:18em" in page and prompt in page
 
 

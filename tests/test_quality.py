@@ -168,6 +168,14 @@ def test_a_video_without_a_sidecar_gets_one(clips, tmp_path):
     assert json.loads((tmp_path / "lone.json").read_text())["quality"]["motion"] == r.motion
 
 
+def test_a_json_file_of_another_kind_is_left_alone(clips, tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(clips["clean"].read_bytes())
+    (tmp_path / "clip.json").write_text("[1, 2, 3]")
+    assert hailuo_nb.quality_report(video).black_seconds == 0
+    assert (tmp_path / "clip.json").read_text() == "[1, 2, 3]"
+
+
 def test_words_for_the_record(clips):
     r = report(clips["black"])
     assert len(r.lines()) == 5 and all("\n" not in line for line in r.lines())

@@ -205,6 +205,7 @@ def test_compare_labels_takes_by_what_varies(sweep, tmp_path):
     assert failed["file"] is None and failed["motion"] is None
     stubborn = table.rows[-2]
     assert stubborn["seen"] == "static" and stubborn["verdicts"] != "match"
+    assert json.loads(json.dumps(table.rows)) == table.rows  # plain values, ready to keep
     follow = table.follow_rate()
     assert follow["Pan left"]["match"] == 2 and sum(follow["Pan left"].values()) == 3
     # the same numbers in every format

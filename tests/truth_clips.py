@@ -104,8 +104,10 @@ def camera_path(spec: Spec) -> list[tuple[float, float, float, float]]:
         out.append((t, ox, oy, mag))
         move = spec.moves[min(len(spec.moves) - 1, n * len(spec.moves) // frames)]
         dt = 1 / spec.fps
-        ox += -move.pan * w * dt  # panning right moves the content left
-        oy += move.tilt * h * dt  # tilting up moves the content down
+        # offsets are in the scene's units: divided by the magnification, the content
+        # moves through the FRAME at the stated speed however far the camera zoomed
+        ox += -move.pan * w * dt / mag  # panning right moves the content left
+        oy += move.tilt * h * dt / mag  # tilting up moves the content down
         mag *= move.zoom ** dt
     return out
 
@@ -275,9 +277,9 @@ CASES = (
          ("[Tracking shot]", "[Pan right]", "[Static shot]")),
     Case("parallax (a nearer layer 2x faster)",
          Spec("truck_right_parallax", (Move(pan=R),), parallax=2.0, photo="rocket.jpg"),
-         ("[Truck right]", "[Pan right]", "[Truck left]", "[Static shot]")),
+         ("[Truck right]", "[Pan right]", "[Truck left]", "[Static shot]", "[Zoom in]")),
     Case("parallax, tilt", Spec("pedestal_up_parallax", (Move(tilt=0.08),), parallax=1.7),
-         ("[Pedestal up]", "[Pedestal down]", "[Static shot]")),
+         ("[Pedestal up]", "[Pedestal down]", "[Static shot]", "[Zoom out]", "[Zoom in]")),
     Case("noise and flicker", Spec("pan_right_noisy", (Move(pan=0.06),), noise=18,
                                    flicker=0.15, photo="chelsea.png"),
          ("[Pan right]", "[Pan left]", "[Static shot]")),

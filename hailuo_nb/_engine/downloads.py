@@ -16,7 +16,7 @@ from .._pure.paths import inside, safe_stem, sha256_of, write_json_atomically
 from .._version import __version__
 from ..errors import HailuoError, NotFoundError
 from ..settings import settings
-from .analysis import get_analyst
+from .analysis import check_camera, get_analyst
 from .journal import record_task
 from .policy import needs_download
 from .workers import Workers
@@ -105,18 +105,20 @@ def stills_or_reason(path: str | os.PathLike) -> tuple[object | None, str]:
         return None, f"no preview: {exc}"
 
 
-def add_stills(task: Task) -> None:
+def add_stills(task: Task, *, measure_now: bool = True) -> None:
     """Read the stills (and check the camera) of a video saved earlier (a task from the
-    history): a reused record is the same record as the first."""
+    history): a reused record is the same record as the first. ``measure_now=False`` (the
+    download workers) leaves the camera check and quality to the analysis lane."""
     if task.stills is None and task.local_path and os.path.exists(task.local_path):
         stills, why = stills_or_reason(task.local_path)
-        measure = (stills is not None and settings.auto_analyse and task.camera is None
-                   and not task.analysis_state)
+        camera = task.camera
+        if camera is None and stills is not None and measure_now:
+            camera = check_camera(task.local_path, task.prompt)
         with task.settling():
             task.stills, task.stills_error = stills, why
-            if measure:  # measured again, as the first time (its quality from the sidecar)
-                task.analysis_state = "waiting"
-        if measure:
+            task.camera = camera
+        if stills is not None and not measure_now and settings.auto_analyse and (
+                task.camera is None or task.clip_quality is None):
             get_analyst().enqueue(task)
 
 
@@ -158,7 +160,7 @@ class Downloader:
         task, client = work
         try:
             if client is None:
-                add_stills(task)
+                add_stills(task, measure_now=False)  # a worker: measured in the lane
             else:
                 save_result(task, client)
         except Exception as exc:  # save_result reports its own errors; this is a bug net

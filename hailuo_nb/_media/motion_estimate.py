@@ -81,6 +81,8 @@ def _sample(path: str, per_second: float, width: int, skip: str) -> Sampled:
         stream.thread_type = "NONE"  # one thread: FFmpeg's own threads would add up per task
         stream.codec_context.thread_count = 1
         stream.codec_context.skip_frame = skip
+        # no deblocking: a seventh less decoding; block edges a little sharper do not move
+        stream.codec_context.options = {"skip_loop_filter": "all"}
         if stream.duration is not None and stream.time_base:
             duration = float(stream.duration * stream.time_base)
         step = 1.0 / per_second
@@ -191,8 +193,23 @@ def motion_between(a: np.ndarray | Prepared, b: np.ndarray | Prepared, start: fl
         return PairMotion(start, end, 0.0, 0.0, 0.0, 0.0, "unsure", n_textured,
                           int(inliers.sum()))
     tx, ty, a_, r_ = params
+    a_ = _zoom_both_ways(cx[inliers], cy[inliers], u[inliers], v[inliers], a_)
     return PairMotion(start, end, tx / w / dt, ty / h / dt, float(np.log1p(a_)) / dt,
                       r_ / dt, "ok", n_textured, int(inliers.sum()))
+
+
+def _zoom_both_ways(x, y, u, v, scale: float) -> float:
+    """The fitted scale change, kept only as far as the frame grows (or shrinks) across AND
+    down alike: two layers sliding at different speeds (parallax) stretch it one way only,
+    which a similarity would otherwise half-explain as a zoom."""
+    if len(x) < 6 or np.ptp(x) < BLOCK or np.ptp(y) < BLOCK:
+        return scale
+    ones = np.ones_like(x)
+    across = np.linalg.lstsq(np.column_stack([ones, x, y]), u, rcond=None)[0][1]
+    down = np.linalg.lstsq(np.column_stack([ones, x, y]), v, rcond=None)[0][2]
+    if across * down <= 0:
+        return 0.0
+    return float(np.sign(scale) * min(abs(scale), abs(across), abs(down))) if scale else 0.0
 
 
 def _match_blocks(image, ya, xa, blocks_a, spectra_a, gx, gy):

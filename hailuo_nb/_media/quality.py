@@ -163,7 +163,7 @@ def quality_report(path: str | os.PathLike, *, cache: bool = True) -> QualityRep
         raise FrameError(f"cannot read video frames from {path}: no such file; check the path")
     digest = sha256_of(path)
     sidecar = sidecar_path(path)
-    known = _read_sidecar(sidecar) if cache else {}
+    known = (_read_sidecar(sidecar) or {}) if cache else {}
     stored = known.get("quality")
     if isinstance(stored, dict) and stored.get("sha256") == digest \
             and stored.get("version") == VERSION:
@@ -172,19 +172,23 @@ def quality_report(path: str | os.PathLike, *, cache: bool = True) -> QualityRep
     report = measure(path, sha256=digest)
     if cache:
         with contextlib.suppress(OSError):  # a read-only folder: measured, not kept
-            fresh = _read_sidecar(sidecar)
-            fresh.setdefault("file", os.path.basename(path))
-            fresh["quality"] = report.to_json()
-            write_json_atomically(sidecar, fresh)
+            fresh = _read_sidecar(sidecar) if sidecar.exists() else {}
+            if fresh is not None:  # a JSON file of another kind is never overwritten
+                fresh.setdefault("file", os.path.basename(path))
+                fresh["quality"] = report.to_json()
+                write_json_atomically(sidecar, fresh)
     return report
 
 
-def _read_sidecar(sidecar: Path) -> dict:
+def _read_sidecar(sidecar: Path) -> dict | None:
+    """The sidecar's object; {} when there is none; None when the file is something else."""
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 # -- the measuring ----------------------------------------------------------------------

@@ -111,8 +111,10 @@ def _camera_of(task: Any, measure: bool) -> Any:
     return report
 
 
-def row_of(task: Any, label: str, params: dict, *, measure: bool = True) -> dict[str, Any]:
-    """One take's row: label, parameters, outcome, camera check, clip quality, file."""
+def row_of(task: Any, label: str, params: dict, *, measure: bool = True
+           ) -> tuple[dict[str, Any], Any, Any]:
+    """One take's row (label, parameters, outcome, camera check, clip quality, file), with
+    the camera report and the quality report it was read from."""
     quality = _quality_of(task, measure)
     camera = _camera_of(task, measure)
     error = task.error or {}
@@ -125,8 +127,7 @@ def row_of(task: Any, label: str, params: dict, *, measure: bool = True) -> dict
     row["file"] = task.local_path if task.local_path and os.path.exists(task.local_path) \
         else None
     row["parent_id"] = getattr(task, "parent_id", "") or None
-    row["_camera"], row["_quality"] = camera, quality
-    return row
+    return row, camera, quality
 
 
 SHOWN = ("label", "status", "credits", "commands", "seen", "verdicts", "camera_x", "camera_y",
@@ -148,15 +149,17 @@ class Comparison:
     """The takes of a sweep, one row each (see the module's notes)."""
 
     tasks: list
-    rows: list  # dicts; keys starting with "_" hold the report objects
+    rows: list  # one dict of plain values per take
+    camera_reports: list  # per take: its camera report, or None
+    quality_reports: list  # per take: its quality report, or None
 
     @property
     def columns(self) -> list[str]:
-        return [k for k in self.rows[0] if not k.startswith("_")] if self.rows else []
+        return list(self.rows[0]) if self.rows else []
 
     def records(self) -> list[dict]:
-        """The rows without the report objects (plain values only)."""
-        return [{k: v for k, v in row.items() if not k.startswith("_")} for row in self.rows]
+        """The rows as copies (what export writes)."""
+        return [dict(row) for row in self.rows]
 
     @property
     def score(self) -> float | None:
@@ -165,8 +168,8 @@ class Comparison:
         return sum(v == "match" for v in verdicts) / len(verdicts) if verdicts else None
 
     def _camera_rows(self) -> list[tuple[dict, Any]]:
-        return [(row, r) for row in self.rows if row["_camera"] is not None
-                for r in row["_camera"].rows]
+        return [(row, r) for row, report in zip(self.rows, self.camera_reports, strict=True)
+                if report is not None for r in report.rows]
 
     # -- outputs -------------------------------------------------------------------------
 
@@ -282,9 +285,9 @@ def compare(tasks: Iterable[Any], *, measure: bool = True) -> Comparison:
         task.wait_analysed()
     params = [parameters_of(t) for t in tasks]
     labels = labels_for(params)
-    rows = [row_of(t, label, p, measure=measure)
+    made = [row_of(t, label, p, measure=measure)
             for t, label, p in zip(tasks, labels, params, strict=True)]
-    return Comparison(tasks, rows)
+    return Comparison(tasks, [m[0] for m in made], [m[1] for m in made], [m[2] for m in made])
 
 
 __all__ = ["Comparison", "Plot", "compare"]

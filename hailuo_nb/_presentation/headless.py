@@ -98,7 +98,8 @@ def _wait_for_measures() -> None:
 
 
 def _final(task: Any) -> bool:
-    """Settled, and measured by the analysis lane when it was queued there."""
+    """Settled, and its video measured when the analysis lane has it queued (the record's
+    camera check and quality line come a little after the download)."""
     return task.is_settled and getattr(task, "analysis_state", "") not in ("waiting", "running")
 
 
@@ -109,9 +110,10 @@ def _unsettled() -> list:
 
 def _update_settled() -> None:
     with _lock:
-        done = [entry for entry in _pending if all(_final(t) for t in entry[0])]
-        for entry in done:
-            _pending.remove(entry)
+        done = [entry for entry in _pending if all(t.is_settled for t in entry[0])]
+        for entry in done:  # drawn now; drawn again after a later cell until measured
+            if all(_final(t) for t in entry[0]):
+                _pending.remove(entry)
     for _tasks, handle, bundle in done:
         with contextlib.suppress(Exception):
             handle.update(bundle(), raw=True)

@@ -235,8 +235,10 @@ def _card_html(f: TaskFacts, label: str) -> str:
         f'<span title="{esc(f.prompt, quote=True)}">{esc(clip(label, 80))}</span></div>'
         f"<div>{chips}</div>{why}"
         '<details><summary style="cursor:pointer;color:#57606a">record</summary>'
-        f'<pre style="white-space:pre-wrap;font-size:10px;margin:2px 0">'
-        f"{esc(facts_text(f))}</pre></details></div>"
+        f'<div style="margin:2px 0;overflow-wrap:anywhere">{esc(f.prompt)}</div>'
+        + "".join(f'<div style="overflow-wrap:anywhere"><span style="color:#57606a">'
+                  f"{esc(label)}</span> {esc(value)}</div>" for label, value in f.rows)
+        + "</details></div>"
     )
 
 
