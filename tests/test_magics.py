@@ -830,7 +830,7 @@ def test_history_table_is_sized_for_ids_and_prompts():
         [line] = [x for x in lines if row["task_id"] in x]
         assert prompt[:40] in line, line
     page = HistoryTable(rows).html()
-    assert page.count('<td style="white-space:nowrap"><code>task-unified-') == 3
+    assert page.count('<code style="white-space:nowrap">task-unified-') == 3
     assert "min-width:18em" in page and prompt in page
 
 
