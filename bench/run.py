@@ -38,6 +38,8 @@ BENCHES = (
     ("gallery_browser", "bench_gallery_browser.py", 600),
     # one call per fault (503 forever, drips, no answer) against Client(deadline=8)
     ("deadlines", "bench_deadlines.py", 200),
+    # 200 and 1,000 takes headless, shown in a Gallery: memory, notebook weight, history
+    ("sweep", "bench_sweep.py", 3600),
 )
 OTHERS = (("emulator_throughput", "emulator_throughput.py", 300),
           ("soak", "soak.py", 900))  # 300 tasks through every fault, slow links included
