@@ -228,7 +228,10 @@ def _card_html(f: TaskFacts, label: str) -> str:
     why = "".join(f'<div style="color:{colour_of("failed")}">{esc(clip(line, 120))}</div>'
                   for line in f.errors[:1])
     return (
-        '<div class="hailuo-card hailuo-record" style="border:1px solid #d0d7de;border-radius:6px;'
+        # content-visibility: cards out of sight skip layout and paint until scrolled to,
+        # so handing a big sweep over to its grid does not hold the page up.
+        '<div class="hailuo-card hailuo-record" style="content-visibility:auto;'
+        'contain-intrinsic-size:auto 170px;border:1px solid #d0d7de;border-radius:6px;'
         'padding:4px;font-size:11px;min-width:0;overflow:hidden">'
         f"{media}<div style=\"margin-top:3px\"><span style=\"background:{f.colour};color:#fff;"
         f'border-radius:8px;padding:0 6px">{esc(f.status)}</span> '
