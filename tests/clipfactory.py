@@ -65,11 +65,8 @@ def make_clip(path, seconds: float = 4.0, fps: int = 12, *, pan=(0.0, 0.0), subj
     count = round(seconds * fps)
     path = Path(path)
     frames_at: dict[int, np.ndarray] = {}
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        stream.options = {"preset": "ultrafast", "crf": "16"}
+
+    def frames():
         for n in range(count):
             t = n / fps
             held = _within(t, frozen)
@@ -95,6 +92,21 @@ def make_clip(path, seconds: float = 4.0, fps: int = 12, *, pan=(0.0, 0.0), subj
                     image = image + rng.normal(0, noise, image.shape)
                 image = np.clip(image, 0, 255).astype(np.uint8)
             frames_at[n] = image
+            yield image
+
+    return write_clip(path, frames(), fps)
+
+
+def write_clip(path, images, fps: int = 12) -> Path:
+    """Encode RGB frames (uint8 arrays of SIZE) as an H.264 MP4 at ``fps``, one per frame."""
+    path = Path(path)
+    width, height = SIZE
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        stream.options = {"preset": "ultrafast", "crf": "16"}
+        for n, image in enumerate(images):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = n
             for packet in stream.encode(frame):

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from clipfactory import SIZE, make_clip, photo
+from clipfactory import SIZE, make_clip, photo, write_clip
 
 import hailuo_nb
 from hailuo_nb._media import quality
@@ -87,27 +87,17 @@ def test_stillness_and_motion_as_a_share_of_frame_pairs(clips, tmp_path):
 
 
 def _still_then_pan(path):
-    import av
-
     scene = photo()
     width, height = SIZE
     rng = np.random.default_rng(3)
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "16"}
+
+    def frames():
         for n in range(4 * FPS):
-            t = n / FPS
-            x0 = 40 + round(max(0.0, t - 2.0) * 90)
+            x0 = 40 + round(max(0.0, n / FPS - 2.0) * 90)
             image = scene[40:40 + height, x0:x0 + width] + rng.normal(0, 1.5, (height, width, 3))
-            frame = av.VideoFrame.from_ndarray(np.clip(image, 0, 255).astype(np.uint8),
-                                               format="rgb24")
-            frame.pts = n
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+            yield np.clip(image, 0, 255).astype(np.uint8)
+
+    return write_clip(path, frames(), FPS)
 
 
 @pytest.mark.parametrize("dx, dy", [(0, 0), (2, 0), (0, 3), (5, -4), (1.5, 0), (-7, 2)])

@@ -42,6 +42,10 @@ class Stills:
     duration: float | None
     frame_count: int | None
 
+    def pictures(self) -> tuple[bytes, list[bytes]]:
+        """(poster, strip): what a drawing needs, in one call (one read when on disk)."""
+        return self.poster, self.strip
+
 
 
 

@@ -36,13 +36,14 @@ class StillsOnDisk:
 
     @property
     def poster(self) -> bytes:
-        return self._pictures()[0]
+        return self.pictures()[0]
 
     @property
     def strip(self) -> list[bytes]:
-        return self._pictures()[1]
+        return self.pictures()[1]
 
-    def _pictures(self) -> tuple[bytes, list[bytes]]:
+    def pictures(self) -> tuple[bytes, list[bytes]]:
+        """(poster, strip) from one read of the file."""
         try:
             _meta, pictures = _parse(Path(self.file).read_bytes())
         except (OSError, ValueError):

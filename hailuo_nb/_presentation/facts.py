@@ -220,7 +220,7 @@ def task_facts(task: Any, *, checksum: bool = False, shown: tuple[str, str] | No
     report = getattr(task, "camera", None)
     url = safe_http_url(task.url) if task.status == "completed" else None
     # Read once per drawing: settled tasks keep their stills on disk, not in memory.
-    poster_jpeg, strip_jpegs = (stills.poster, stills.strip) if stills is not None else (b"", [])
+    poster_jpeg, strip_jpegs = stills.pictures() if stills is not None else (b"", [])
     poster = data_uri(poster_jpeg) if poster_jpeg else ""
     duration = (stills.duration or 0.0) if stills is not None else 0.0
     strip = tuple((data_uri(jpeg), duration * i / max(1, len(strip_jpegs)))
@@ -257,7 +257,7 @@ def task_facts(task: Any, *, checksum: bool = False, shown: tuple[str, str] | No
         missing=_missing(task),
         poster=poster,
         strip=strip,
-        camera=_camera_rows(report),
+        camera=camera_rows(report),
         camera_score=(str(report.summary) if report is not None and report.rows else ""),
         camera_note=str(getattr(report, "note", "") or ""),
         image=input_image(req),
@@ -297,7 +297,8 @@ def _missing(task: Any) -> str:
     return f"The video was saved as {shown_path(task.local_path)}, which is not there now; {again}."
 
 
-def _camera_rows(report: Any) -> tuple:
+def camera_rows(report: Any) -> tuple:
+    """A camera report's rows as drawn: command, verdict, what was seen, share of the clip."""
     if report is None or not report.rows:
         return ()
     total = max((r.end for r in report.rows), default=1.0) or 1.0

@@ -13,9 +13,11 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
+from .compare import labels_for, parameters_of
 from .facts import (
     VERDICT_COLOURS,
     TaskFacts,
+    camera_rows,
     clip,
     colour_of,
     shown_path,
@@ -43,9 +45,7 @@ def facts(task: Any, *, checksum: bool = False,
 
 def camera_html(report: Any) -> str:
     """A camera check as a small timeline: one cell per command, coloured by its verdict."""
-    from .facts import _camera_rows  # the same rows the task's facts carry
-
-    return _camera_timeline(_camera_rows(report), str(report.summary), str(report.note))
+    return _camera_timeline(camera_rows(report), str(report.summary), str(report.note))
 
 
 def _camera_timeline(rows: tuple, summary: str, note: str) -> str:
@@ -206,8 +206,6 @@ def grid_html(tasks: Iterable[Any], labels: list[str] | None = None) -> str:
 
 def take_labels(tasks: list[Any]) -> list[str]:
     """Each take named by the parameters that vary across ``tasks`` (not by its id)."""
-    from .compare import labels_for, parameters_of
-
     return labels_for([parameters_of(task) for task in tasks])
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import traitlets as T
 from IPython.display import display
 
+from .._presentation.compare import compare
 from .._presentation.handover import hand_over_when_settled
 from .._presentation.headless import headless, show_static
 from .._presentation.records import grid_bundle
@@ -165,8 +166,6 @@ class Gallery(LiveView):
 
     def compare(self, **options: Any) -> Any:
         """The gallery's takes side by side (hailuo_nb.compare): one row per take."""
-        from .._presentation.compare import compare
-
         return compare(self.tasks, **options)
 
     def _ipython_display_(self) -> None:
