@@ -821,7 +821,9 @@ def reloaded(lab, finished, saved, served_report):
     (lab.state / "settings" / TRACKER_SETTINGS).unlink(missing_ok=True)
     page.reload(wait_until="domcontentloaded")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=180_000)
-    page.locator(RECORD).first.wait_for(timeout=60_000)
+    # JupyterLab renders a reopened notebook's outputs one after another (a busy machine
+    # takes seconds): wait for all of them, as a reader would, before reading any.
+    _wait_records(page, len(PROMPTS))
     page.reloaded_from_kernel = session["kernel"]["id"]  # type: ignore[attr-defined]
     return page
 
@@ -883,7 +885,7 @@ def test_notebook7_shows_the_records_without_the_kernel(lab, browser, saved, rel
     browser.console.watch(page, "notebook7")
     page.goto(lab.notebook7_url(QUICKSTART.name), wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=180_000)
-    page.locator(RECORD).first.wait_for(timeout=60_000)
+    _wait_records(page, len(PROMPTS))
     assert "/notebooks/" in page.url, page.url
     time.sleep(4)  # the widget manager's turn
     _assert_no_placeholder(page, "Notebook 7")
@@ -950,7 +952,7 @@ def colleague(lab, browser, saved, reloaded):
     page = browser.new_page()
     browser.console.watch(page, "colleague")
     bh.open_notebook(page, lab, "colleague.ipynb")
-    page.locator(RECORD).first.wait_for(timeout=60_000)
+    _wait_records(page, len(PROMPTS))
     yield page
     page.close()
 
