@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._client.client import Client, check_task_id, default_client
+from ._client.endpoints import resolve_urls
 from ._engine import journal
 from ._engine.downloads import add_stills
 from ._engine.journal import live_tasks, record_task, task_from_row
@@ -28,8 +29,8 @@ from ._engine.scheduler import Batch, fetch_if_needed, get_poller
 from ._engine.uploads import image_url_for
 from ._history.store import Store, default_store, owner_alive
 from ._pure.describe import LINK_LIFETIME
-from ._pure.takes import take_key
-from .errors import NotFoundError, TaskFailedError, ValidationError
+from ._pure.takes import form_origin, take_key
+from .errors import MissingAPIKeyError, NotFoundError, TaskFailedError, ValidationError
 from .request import GenerationRequest, dry_run_body
 from .settings import settings
 from .task import DownloadError, Task
@@ -186,33 +187,51 @@ def queue_generation(
     download_dir: str | os.PathLike | None = None,
     download: bool | None = None,
     store: Store | None = None,
+    take_key: str = "",
 ) -> Task:
     """Return a Task at once and let the poller thread send the request.
 
     For callers that must never wait on the network (a button's click handler).
-    Errors end up on the task (status failed, ``error`` set), not raised.
+    Errors end up on the task (status failed, ``error`` set), not raised. ``take_key``
+    names where it was made (a form's cell), so that place can show it again.
     """
     [task] = _queue_all([request], client, store, _download_dir(download_dir, download), None,
-                        reuse=False)  # a click is always a new take
+                        reuse=False, key=take_key)  # a click is always a new take
     return task
+
+
+def form_takes(client: Client | None = None,
+               store: Store | None = None) -> tuple[str, list[Task]]:
+    """(the take-key prefix for a generation form shown by the running cell, the tasks a
+    form of that cell sent before, followed again where unfinished); ('', []) outside a
+    cell. Nothing is sent."""
+    prefix = form_origin(client.base_url if client is not None else resolve_urls()[0])
+    if not prefix:
+        return "", []
+    store = store or default_store()
+    try:
+        return prefix, [_reuse(row, client or default_client(base_url=row.get("base_url")),
+                               store) for row in store.by_take_prefix(prefix)]
+    except MissingAPIKeyError:  # no key yet: nothing can be followed, the form says why
+        return prefix, []
 
 
 def _queue_all(requests: list[GenerationRequest], client: Client | None,
                store: Store | None, folder: str | None, batch: Batch | None, *,
-               reuse: bool) -> list[Task]:
+               reuse: bool, key: str = "") -> list[Task]:
     """Record every request (so none is lost), then hand them to the poller to send;
     with ``reuse``, what this notebook cell made before for a request is taken instead."""
     client = client or default_client()
     store = store or default_store()
     tasks, fresh = [], []
     for request in requests:
-        key = take_key(request.to_record(), client.base_url) if reuse else None
-        made = store.by_take(key) if key else None
+        found = take_key(request.to_record(), client.base_url) if reuse else None
+        made = store.by_take(found) if found else None
         if made is not None:
             tasks.append(_reuse(made, client, store))
             continue
         task = _new_task(request, client, store, folder)
-        task.take_key = key or ""
+        task.take_key = found or key
         record_task(task)
         tasks.append(task)
         fresh.append(task)

@@ -422,14 +422,20 @@ def test_a_task_displayed_in_a_kernel_is_a_live_view_then_its_record(comm_log, m
     task = Task(request=GenerationRequest(prompt="A lighthouse [Zoom in]"),
                 id="task-unified-1-repr", status="processing", progress=30)
     assert shell.display_formatter.format(task) == ({}, {})
-    [(data, kw)] = published
+    # The live view, and below it its stand-in: what a page reopened without the kernel
+    # shows in its place (the record of the moment), hidden while the view is drawn.
+    [(data, kw), (kept, kept_kw)] = published
     display_id = kw["transient"]["display_id"]
     view = next(m for m in comm_log.opens() if m.comm_id == data[WIDGET_MIME]["model_id"])
     assert view.data["state"]["_model_name"] == "AnyModel"
-    assert "A lighthouse" in data["text/plain"]  # a terminal or nbconvert still reads it
+    assert "text/html" not in data and "task-unified-1-repr" in data["text/plain"]
+    assert 'class="hailuo-stand-in' in kept["text/html"] and "<style>" in kept["text/html"]
+    assert "A lighthouse" in kept["text/plain"] and "processing" in kept["text/html"]
     task.set_trait("finished", time.time())
     task.status = "failed"
-    data, kw = published[-1]
+    [(emptied, emptied_kw), (data, kw)] = published[-2:]  # emptied before the record shows
+    assert emptied_kw["transient"]["display_id"] == kept_kw["transient"]["display_id"]
+    assert emptied_kw.get("update") and emptied == {}
     assert kw.get("update") and kw["transient"]["display_id"] == display_id
     assert WIDGET_MIME not in data
     for fact in ("task-unified-1-repr", "failed", "text-to-video", "A lighthouse [Zoom in]"):
@@ -565,3 +571,56 @@ def test_marks_during_a_flush_wait_for_the_budget():
     assert budget.flush() == 20
     # The mark made during the flush waited for it: one flush scheduled, 20 / 10 s later.
     assert delays == [0.0, pytest.approx(2.0, abs=0.05)]
+
+
+def test_a_gallery_in_a_kernel_has_a_light_stand_in_emptied_when_it_settles(comm_log,
+                                                                            monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    monkeypatch.setattr(shell, "kernel", object(), raising=False)  # as under ipykernel
+    published = []
+    monkeypatch.setattr(shell.display_pub, "publish",
+                        lambda data, metadata=None, **kw: published.append((data, kw)))
+    tasks = [Task(request=GenerationRequest(prompt=f"A kite number {i} [Pan left]"),
+                  id=f"task-unified-{i}-sweep", status="processing", progress=10)
+             for i in range(60)]
+    Gallery(tasks)._ipython_display_()
+    [(data, _kw), (kept, kept_kw)] = published
+    assert WIDGET_MIME in data and "text/html" not in data
+    assert "Hailuo gallery of 60 tasks" in data["text/plain"]
+    html_ = kept["text/html"]
+    assert "60 tasks: 0 done · 60 running" in html_ and "… and 10 more" in html_
+    assert len(html_) < 12_000  # counts and a line per take, not 60 records
+    for task in tasks:
+        task.set_trait("finished", time.time())
+        task.status = "failed"
+    [(emptied, emptied_kw), (grid, _grid_kw)] = published[-2:]
+    assert emptied_kw["transient"]["display_id"] == kept_kw["transient"]["display_id"]
+    assert emptied == {}  # drawn as no output at all
+    assert "60 tasks: 0 done · 0 running · 60 failed" in grid["text/html"]
+
+
+def test_a_form_shown_again_by_its_cell_shows_what_it_sent(comm_log, emulator, env_for,
+                                                            monkeypatch):
+    """The form's tasks carry its cell's name: the same cell run again (a new kernel, a
+    reopened notebook) lists them again, followed to their records, and sends nothing."""
+    from hailuo_nb._pure import takes
+
+    env_for(emulator)
+    monkeypatch.setattr(takes, "current_cell", lambda: ("run-1", "cell:form-cell"))
+    form = GenerationForm()
+    for prompt in ("A lantern drifts [Pan left]", "A snail climbs [Push in]"):
+        form.prompt.value = prompt
+        assert form.submit() is not None
+    hailuo_nb.wait_all(form.tasks, timeout=60)
+    created = emulator.tasks_created
+    again = GenerationForm()  # the cell run again
+    assert [t.id for t in again.tasks] == [t.id for t in form.tasks]
+    assert all("sent earlier from this cell" in line for line in again.sent)
+    assert emulator.tasks_created == created
+    monkeypatch.setattr(takes, "current_cell", lambda: ("run-2", "cell:another-cell"))
+    assert GenerationForm().tasks == []  # another cell's form starts empty

@@ -210,8 +210,9 @@ def test_cell_magic_in_a_kernel_shows_one_live_widget(shell, emu, monkeypatch):
     finally:
         shell.kernel = None
     assert run.error is None, run.stderr
-    [shown] = run.outputs
+    [shown, stand_in] = run.outputs  # the view, and what stands in for it once saved
     assert WIDGET_VIEW in shown["data"], shown["data"].keys()
+    assert "hailuo-stand-in" in stand_in["data"]["text/html"]
     model_id = shown["data"][WIDGET_VIEW]["model_id"]
     assert model_id in [m.comm_id for m in log.opens()]
     assert shell.user_ns["t"].id in shown["data"]["text/plain"]  # readable without widgets

@@ -304,6 +304,14 @@ class Store:
             (take_key,))
         return rows[0] if rows else None
 
+    def by_take_prefix(self, prefix: str) -> list[dict]:
+        """Every task whose take key starts with ``prefix`` (a form's), oldest first, failed
+        ones included and forgotten ones not."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self._rows(
+            "SELECT * FROM tasks WHERE take_key LIKE ? ESCAPE '\\' AND forgotten = 0"
+            " AND task_id IS NOT NULL ORDER BY created_at, rowid", (pattern,))
+
     def unfinished(self, local_failures: Iterable[str] = ()) -> list[dict]:
         """Rows with a server id that are not known to be finished and saved: still running,
         finished but not on disk, or failed here with one of ``local_failures``."""

@@ -18,6 +18,7 @@ from typing import Any
 from IPython.display import display
 
 from .._pure.describe import failure_line, status_line
+from . import stand_in
 from .handover import hand_over_when_settled, redraw_when_analysed
 from .headless import headless, show_static
 from .records import Record, camera_bundle, camera_table_bundle, record_bundle, shown_path
@@ -37,11 +38,17 @@ def show_task(task: Any) -> Any:
         show_static([task], lambda: record_bundle(task))
         return None
     view = _live_view(task)
+    companion = None
     if view is None:  # no widgets (a terminal): text and HTML of the moment, then the record
         handle = display(record_bundle(task), raw=True, display_id=True)
+    elif stand_in.wanted():  # a page that saves what it cannot draw again: a stand-in below
+        data, metadata = stand_in.widget_only(
+            view._repr_mimebundle_(), f"Hailuo task {task.id or '(being sent)'}, {task.status}")
+        handle = display(data, metadata=metadata, raw=True, display_id=True)
+        companion = stand_in.StandIn(lambda: record_bundle(task)).show().follow([task])
     else:
         handle = display(view, display_id=True)
-    hand_over_when_settled([task], view, handle, lambda: Record(task))
+    hand_over_when_settled([task], view, handle, lambda: Record(task), stand_in=companion)
     return view
 
 

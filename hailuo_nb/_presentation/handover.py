@@ -15,9 +15,11 @@ _lock = threading.Lock()
 
 
 def hand_over_when_settled(tasks: list, widget: Any, handle: Any,
-                           record: Callable[[], Any], *, raw: bool = False) -> None:
-    """When every task in ``tasks`` is settled, ``handle.update(record())`` and close
-    ``widget``. Runs on whichever thread settles the last task (an engine thread)."""
+                           record: Callable[[], Any], *, raw: bool = False,
+                           stand_in: Any = None) -> None:
+    """When every task in ``tasks`` is settled, empty ``stand_in`` (if any), then
+    ``handle.update(record())`` and close ``widget`` (the record is never shown twice).
+    Runs on whichever thread settles the last task (an engine thread)."""
     done = threading.Event()
 
     def hand_over(_change: Any = None) -> None:
@@ -28,6 +30,8 @@ def hand_over_when_settled(tasks: list, widget: Any, handle: Any,
         for task in tasks:
             with contextlib.suppress(Exception):  # an observer must never break the engine
                 task.unobserve(hand_over)
+        if stand_in is not None:
+            stand_in.end()
         with contextlib.suppress(Exception):
             handle.update(record(), raw=raw)
         if widget is not None:

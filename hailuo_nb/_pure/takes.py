@@ -163,6 +163,16 @@ def server_name(base_url: str) -> str:
     return base_url
 
 
+def form_origin(base_url: str) -> str | None:
+    """The prefix of the take keys of a generation form shown by the running cell (None
+    outside a cell): the same cell run again shows the form's earlier tasks once more."""
+    cell = current_cell()
+    if cell is None:
+        return None
+    what = json.dumps([cell[1], server_name(base_url)], sort_keys=True)
+    return f"form:{hashlib.sha256(what.encode()).hexdigest()[:32]}:"
+
+
 def take_key(request_record: dict[str, Any], base_url: str) -> str | None:
     """The key of the next take of this request in the running cell, or None outside one."""
     global _run_of_counts

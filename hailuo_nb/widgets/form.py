@@ -9,8 +9,8 @@ at once; the new task's ``TaskView`` goes first in the list right under the butt
 
 from __future__ import annotations
 
-import contextlib
 import html
+import secrets
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,11 +19,12 @@ from IPython.display import display
 from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_string import HTMLStyle
 
+from .._presentation import stand_in
 from .._presentation.facts import GREY, STATUS_COLOURS, VERDICT_COLOURS, clip
 from .._presentation.records import grid_bundle, record_html, record_text
 from .._pure.camera_lint import CAMERA_GROUPS, add_camera_command, lint_prompt
 from .._pure.lineup import DEFAULT_MODEL, FAST_MODEL, MODELS
-from ..api import queue_generation
+from ..api import form_takes, queue_generation
 from ..errors import HailuoError, ValidationError
 from ..request import DURATIONS, MAX_PROMPT_CHARS, QUALITIES, GenerationRequest
 from .choices import Choice
@@ -90,7 +91,9 @@ class GenerationForm(W.VBox):
         self.tasks: list = []
         self.views: list[TaskView] = []
         self.sent: list[str] = []  # one line per request it sent, for the static log
-        self._log: Any = None  # the output under the form that outlives it
+        self._log: Any = None  # the output under the form that outlives it (a stand-in)
+        # Take keys name the cell that shows the form: run again, it shows what it sent.
+        self._origin, earlier = form_takes(client)
         self.request: GenerationRequest | None = None
         self.error: str = ""
         self._error_field: str | None = None
@@ -226,6 +229,8 @@ class GenerationForm(W.VBox):
         super().__init__(children=children, layout=layout, **kwargs)
         self.add_class("hailuo-form")
         self._update_controls()
+        for task in earlier:
+            self._add(task, "sent earlier from this cell")
 
     # -- events (main thread: they come from the frontend) ------------------------------------
 
@@ -463,23 +468,32 @@ class GenerationForm(W.VBox):
                 self.prompt.focus()
             return None
         try:
-            task = queue_generation(self.request, client=self._client)
+            key = f"{self._origin}{secrets.token_hex(8)}" if self._origin else ""
+            task = queue_generation(self.request, client=self._client, take_key=key)
         except HailuoError as exc:  # e.g. no API key: say so where the user looks
             self.reason.value = _small(f"✖ {_esc(exc)}", RED)
             return None
-        view = TaskView(task)
-        self.tasks.append(task)
-        self.views.append(view)
-        self.task_box.children = (view, *self.task_box.children)
-        self.sent.append(f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z} · {task.mode} · "
-                         f"{self.request.quality}, {self.request.duration} s · "
-                         f"{clip(self.request.prompt or '(no prompt)', 90)}")
-        self._update_log()
-        task.observe(self._update_log_when_settled, names=["status", "download_state",
-                                                           "stills", "stills_error"])
+        self._add(task, "")
         self.reason.value = _small(f"queued {_esc(task.mode)} — its progress is right below; "
                                    "you can generate another one now")
         return task
+
+    def _add(self, task: Any, note: str) -> None:
+        """Show ``task`` in the form (newest on top) and in the log below it."""
+        req = task.request
+        self.tasks.append(task)
+        view = TaskView(task)
+        self.views.append(view)
+        self.task_box.children = (view, *self.task_box.children)
+        made = datetime.fromtimestamp(task.created, timezone.utc) if task.created else (
+            datetime.now(timezone.utc))
+        size = f"{req.quality}, {req.duration} s" if req is not None else ""
+        prompt = clip((req.prompt if req is not None else "") or "(no prompt)", 90)
+        self.sent.append(f"{made:%Y-%m-%d %H:%M UTC} · {task.mode} · {size} · {prompt}"
+                         + (f" ({note})" if note else ""))
+        if self._log is not None:
+            self._log.follow([task])
+            self._log.refresh()
 
     def submit(self):
         """Same as clicking Generate; returns the new Task (or None if the input is invalid)."""
@@ -487,9 +501,18 @@ class GenerationForm(W.VBox):
 
     def _ipython_display_(self) -> None:
         """The form, and under it an output of plain HTML and text that outlives the
-        kernel: what the form sent, and each of its tasks as its record."""
-        display(self._repr_mimebundle_(), raw=True)
-        self._log = display(self.log_bundle(), raw=True, display_id=True)
+        kernel: what the form sent, and each of its tasks as its record (also the form's
+        stand-in where a page saves the form it cannot draw again)."""
+        if stand_in.wanted():
+            data, metadata = stand_in.widget_only(self._repr_mimebundle_(),
+                                                  "Hailuo generation form")
+            display(data, metadata=metadata, raw=True)
+        else:
+            display(self._repr_mimebundle_(), raw=True)
+        self._log = stand_in.StandIn(self.log_bundle, while_away=False, away_note=(
+            "The generation form above needs a running kernel: run this cell again to use it "
+            "(it shows what it sent from here; nothing is sent again).")).show()
+        self._log.follow(self.tasks)
 
     def log_bundle(self) -> dict:
         """What the form sent (a line each) and its tasks as records, newest first."""
@@ -504,15 +527,6 @@ class GenerationForm(W.VBox):
         return {"text/plain": "\n".join([*reversed(self.sent), "", grid["text/plain"]]),
                 "text/html": f'<ul style="font-size:12px;margin:2px 0">{lines}</ul>'
                              + grid["text/html"]}
-
-    def _update_log(self) -> None:
-        if self._log is not None:
-            with contextlib.suppress(Exception):  # a closed page must not break a click
-                self._log.update(self.log_bundle(), raw=True)
-
-    def _update_log_when_settled(self, change: Any) -> None:
-        if change["owner"].is_settled:
-            self._update_log()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         data = super()._repr_mimebundle_(**kwargs) or {}

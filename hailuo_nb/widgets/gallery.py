@@ -17,6 +17,7 @@ from typing import Any
 import traitlets as T
 from IPython.display import display
 
+from .._presentation import stand_in
 from .._presentation.compare import compare
 from .._presentation.handover import hand_over_when_settled
 from .._presentation.headless import headless, show_static
@@ -176,9 +177,16 @@ class Gallery(LiveView):
             return
         data = self._repr_mimebundle_()
         data, metadata = data if isinstance(data, tuple) else (data, {})
+        companion = None
+        if stand_in.wanted():  # a page that saves what it cannot draw again: a stand-in
+            data, metadata = stand_in.widget_only((data, metadata),
+                                                  f"Hailuo gallery of {len(self.tasks)} tasks")
         handle = display(data, metadata=metadata, raw=True, display_id=True)
+        if stand_in.wanted():
+            companion = stand_in.StandIn(lambda: stand_in.sweep_bundle(self.tasks)).show()
+            companion.follow(self.tasks)
         hand_over_when_settled(self.tasks, self, handle, lambda: grid_bundle(self.tasks),
-                               raw=True)
+                               raw=True, stand_in=companion)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, plus text and HTML that stand alone (terminal, nbconvert)."""
