@@ -16,6 +16,8 @@ import json
 import os
 import re
 import secrets
+import subprocess
+import sys
 import time
 
 import browser_harness as bh
@@ -121,6 +123,24 @@ def _saved_outputs(saved: dict) -> list[dict]:
             for out in cell.get("outputs", [])]
 
 
+def _assert_export_shows_the_stand_in(page, lab, name: str) -> None:
+    """The saved file exported with ``nbconvert --to html`` and opened from disk, as a
+    colleague gets it: the task as it was, no widget words."""
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", name],
+                   cwd=lab.root, check=True, capture_output=True, timeout=300)
+    export = page.context.new_page()
+    try:
+        export.goto((lab.root / name).with_suffix(".html").as_uri(), wait_until="load")
+        text = export.locator("body").inner_text()
+        assert KITE in text and re.search("pending|processing", text), text[:2000]
+        assert not [w for w in bh.WIDGET_ERRORS if w.lower() in text.lower()], text[:2000]
+        assert export.locator(STAND_IN).first.is_visible()
+        bh.shoot(export.locator(STAND_IN).first, "saved_while_running.png", docs=DOCS,
+                 settle_s=1)
+    finally:
+        export.close()
+
+
 def test_a_task_saved_while_running_reopens_as_its_saved_state(lab, page):
     name = "running.ipynb"
     _open_alone(page, lab, name)
@@ -147,6 +167,8 @@ def test_a_task_saved_while_running_reopens_as_its_saved_state(lab, page):
     assert lab.key not in (lab.root / name).read_text(encoding="utf-8")
     state = saved["metadata"].get("widgets", {})
     assert not state, f"widget state saved: {list(state)}"
+
+    _assert_export_shows_the_stand_in(page, lab, name)
 
     _shut_down_and_reopen(page, lab, name)
     assert not _visible_widget_words(page), _visible_widget_words(page)
