@@ -158,7 +158,8 @@ def run() -> dict:
         "that move, [Static shot] only if it stayed still, [Shake] only if it shook; a "
         "tracking shot, a flat scene and a cut are 'unsure' (a tracking shot with a camera "
         "that never moved is a mismatch).",
-        "Timing: camera_report() on one thread (decode the frames other frames refer to, "
+        "Timing: camera_report() on one thread (decode only the I- and P-frames where they "
+        "come 6 a second, else the frames other frames refer to, "
         f"scale {SAMPLES_PER_SECOND} a second to {ANALYSIS_WIDTH} px grey, match blocks, fit, "
         f"judge), median of {TIMING_ROUNDS + 1} runs per clip on "
         "the 768p truth clips and of 3 on the emulator's; the machine's 2 cores are shared "
