@@ -814,10 +814,11 @@ def reloaded(lab, finished, saved, served_report):
     session = next(s for s in lab.api("/api/sessions")
                    if s["path"].endswith(QUICKSTART.name))
     bh.click_menu(page, "Kernel", "Shut Down Kernel")
-    bh.accept_dialog(page, timeout_ms=3_000)
     deadline = time.monotonic() + 60
     while session["kernel"]["id"] in lab.kernel_ids():
         assert time.monotonic() < deadline, "Kernel → Shut Down Kernel left the kernel running"
+        if page.locator(".jp-Dialog").count():  # a confirmation, if JupyterLab asks
+            bh.accept_dialog(page, timeout_ms=3_000)
         time.sleep(0.3)
     # The harness turned notebook windowing off; a user has the default (contentVisibility).
     (lab.state / "settings" / TRACKER_SETTINGS).unlink(missing_ok=True)
