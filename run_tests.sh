@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh Debian machine (chromium, ffmpeg, nodejs,
-# the `test` extra), lints, then runs the tiers on every core:
+# the `test` extra), lints, then runs the tiers on every core (the slow tier, which mostly
+# waits, on 1.5 workers a core):
 #   bash run_tests.sh           everything: the fast tier, then the slow, kernel and browser tiers
 #   bash run_tests.sh --fast    the fast tier only: no browser, no kernel, no real-time waits
 # Any other argument goes to pytest (both tiers), e.g. `bash run_tests.sh --fast -k camera`.
@@ -28,13 +29,15 @@ python3 -m pip install -q --disable-pip-version-check -e ".[test]"
 
 python3 -m ruff check hailuo_nb tests bench
 
-workers=$(python3 -c "import os; print(max(2, len(os.sched_getaffinity(0))))")
-tier() {  # one tier: its marker expression, then pytest's own arguments
-  local marks=$1; shift
+cores=$(python3 -c "import os; print(max(2, len(os.sched_getaffinity(0))))")
+tier() {  # one tier: its number of workers, its marker expression, then pytest's own arguments
+  local workers=$1 marks=$2; shift 2
   local rc=0
   python3 -m pytest -m "$marks" -n "$workers" --dist loadfile --durations=15 "$@" || rc=$?
   [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || exit "$rc"  # 5: a -k filter left this tier empty
 }
-tier "not browser and not kernel and not slow" ${args[@]+"${args[@]}"}
+tier "$cores" "not browser and not kernel and not slow" ${args[@]+"${args[@]}"}
 [ "$fast_only" -eq 1 ] && exit 0
-tier "browser or kernel or slow" ${args[@]+"${args[@]}"}
+# The slow tier mostly waits (emulator tasks, kernels and JupyterLab starting, pages loading):
+# one worker per core keeps the cores less than half busy, so it runs half as many again.
+tier $((cores + cores / 2)) "browser or kernel or slow" ${args[@]+"${args[@]}"}

@@ -771,6 +771,7 @@ def test_no_widget_errors_and_no_key_in_the_page(lab, browser, finished, form_pa
 def saved(lab, finished):
     """quickstart saved from the page (File → Save), as it is on disk afterwards."""
     page = finished
+    page.bring_to_front()  # back to its tab (later pages opened over it)
     path = lab.root / QUICKSTART.name
     before = lab.api(f"/api/contents/{QUICKSTART.name}?content=0")["last_modified"]
     bh.click_menu(page, "File", re.compile(r"^Save( Notebook)?$"))
@@ -807,15 +808,17 @@ def reloaded(lab, finished, saved, served_report):
     """The kernel shut down (Kernel → Shut Down Kernel), JupyterLab's notebook settings
     back to their defaults, and the page reloaded: what anyone opening the file sees."""
     page = finished
+    page.bring_to_front()
     old = lab.kernel_ids()
     assert old, "no kernel before the shutdown"
     session = next(s for s in lab.api("/api/sessions")
                    if s["path"].endswith(QUICKSTART.name))
     bh.click_menu(page, "Kernel", "Shut Down Kernel")
-    bh.accept_dialog(page, timeout_ms=3_000)
     deadline = time.monotonic() + 60
     while session["kernel"]["id"] in lab.kernel_ids():
         assert time.monotonic() < deadline, "Kernel → Shut Down Kernel left the kernel running"
+        if page.locator(".jp-Dialog").count():  # a confirmation, if JupyterLab asks
+            bh.accept_dialog(page, timeout_ms=3_000)
         time.sleep(0.3)
     # The harness turned notebook windowing off; a user has the default (contentVisibility).
     (lab.state / "settings" / TRACKER_SETTINGS).unlink(missing_ok=True)

@@ -11,7 +11,9 @@ and the history table keeps ids whole. Screenshots go to tests/_screens/ and, wi
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -42,12 +44,35 @@ def headless_lab(tmp_path_factory, pw):
     run_env = {**os.environ, **env,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(bh.REPO),
                                                            os.environ.get("PYTHONPATH")]))}
+    # The three headless runs go at once, while JupyterLab starts (they mostly wait on the
+    # emulator and on kernels starting). Each has its own history (HAILUO_HOME), as three
+    # separate runs would: a shared one would let one kernel's `%load_ext` re-attach (show)
+    # another's unfinished tasks.
+    runs = []
     for name in NAMES:
         shutil.copyfile(bh.REPO / "notebooks" / name, root / name)
-        subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
-                        "--execute", "--inplace", "--ExecutePreprocessor.timeout=600", name],
-                       cwd=root, env=run_env, check=True, capture_output=True, timeout=900)
-    server = bh.start_lab(root, state, env)
+        log = state / f"nbconvert_{name}.log"
+        with open(log, "wb") as out:
+            runs.append((name, log, subprocess.Popen(
+                [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
+                 "--execute", "--inplace", "--ExecutePreprocessor.timeout=600", name],
+                cwd=root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**run_env, "HAILUO_HOME": str(state / f"hailuo_home_{name}")})))
+    server = None
+    try:
+        server = bh.start_lab(root, state, env)
+        for name, log, run in runs:
+            code = run.wait(timeout=900)
+            assert code == 0, (f"nbconvert --execute {name} exited {code}:\n"
+                               f"{log.read_text(errors='replace')[-3000:]}")
+    except BaseException:
+        for _name, _log, run in runs:
+            run.kill()
+            run.wait()
+        if server is not None:
+            server.stop()
+        emu.stop()
+        raise
     chromium = bh.launch_chromium(pw)
     context = chromium.new_context(viewport=VIEWPORT)
     context.set_default_timeout(60_000)
@@ -67,7 +92,24 @@ def open_saved(page, lab, name: str) -> None:
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=180_000)
     bh.wait_kernel_idle(page)
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .hailuo-record")
-    page.wait_for_timeout(1500)  # every output rendered (images decode)
+    # Every output rendered: as many records as the saved file holds, every image decoded.
+    page.wait_for_function(RENDERED_JS, arg=saved_records(lab.root / name), timeout=60_000)
+
+
+RENDERED_JS = """(n) => {
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    if (!panel || panel.querySelectorAll('.hailuo-record').length < n) return false;
+    return [...panel.querySelectorAll('.jp-OutputArea img')].every(
+        (img) => img.complete);
+}"""
+
+
+def saved_records(path) -> int:
+    """How many records (``.hailuo-record`` elements) the saved notebook's outputs hold."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    html = ["".join(out.get("data", {}).get("text/html", ""))
+            for cell in nb["cells"] for out in cell.get("outputs", [])]
+    return sum(len(re.findall(r'class="(?:[\w-]+ )*hailuo-record[" ]', h)) for h in html)
 
 
 def visible_text(page) -> str:

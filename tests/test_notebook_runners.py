@@ -85,20 +85,25 @@ def run_as_lab(path: Path, env: dict[str, str], spec_root: Path):
     return nb
 
 
+def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """``cmd`` must succeed; when it does not, the failure shows the end of what it said."""
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
+                          check=False)
+    assert done.returncode == 0, (f"{cmd[2:4]} exited {done.returncode}:\n"
+                                  f"{done.stderr[-4000:]}")
+
+
 def run_nbconvert(path: Path, env: dict[str, str], out: str):
-    subprocess.run(
-        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-         "--ExecutePreprocessor.timeout=600", str(path), "--output", out],
-        cwd=path.parent, env=env, check=True, capture_output=True, timeout=900)
+    _run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+          "--ExecutePreprocessor.timeout=600", str(path), "--output", out], path.parent, env)
     return nbformat.read(path.parent / out, as_version=4)
 
 
 def run_papermill(path: Path, env: dict[str, str], out: str):
     pytest.importorskip("papermill")
-    subprocess.run(
-        [sys.executable, "-m", "papermill", str(path), str(path.parent / out),
-         "--cwd", str(path.parent), "-k", "python3", "--execution-timeout", "600"],
-        cwd=path.parent, env=env, check=True, capture_output=True, timeout=900)
+    _run([sys.executable, "-m", "papermill", str(path), str(path.parent / out),
+          "--cwd", str(path.parent), "-k", "python3", "--execution-timeout", "600"],
+         path.parent, env)
     return nbformat.read(path.parent / out, as_version=4)
 
 
