@@ -119,9 +119,12 @@ def run_emulator(args: argparse.Namespace) -> int:
     print("Press Ctrl-C to stop.", flush=True)
 
     stop = threading.Event()
-    previous = None
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # SIGINT too: a process started from a background job inherits it ignored, and
+        # "Press Ctrl-C to stop" must hold there as well.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass
@@ -129,7 +132,7 @@ def run_emulator(args: argparse.Namespace) -> int:
         pass
     finally:
         emu.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("Emulator stopped.", flush=True)
     return 0
