@@ -208,7 +208,12 @@ def test_a_form_saved_while_its_two_videos_run_reopens_without_widget_errors(lab
     _open_alone(page, lab, name)
     bh.run_all_cells(page)
     form = page.locator(f"{PANEL} .hailuo-form").first
-    form.wait_for(timeout=180_000)
+    try:
+        form.wait_for(timeout=180_000)
+    except Exception:
+        bh.shoot(page, "saved_form_debug.png", docs=False, settle_s=0)
+        raise AssertionError("no form drawn (tests/_screens/saved_form_debug.png): "
+                             f"{page.locator(PANEL).inner_text()[-1500:]!r}") from None
     before = _submissions(lab)
     textarea = form.locator("textarea").first
     generate = form.get_by_role("button", name="Generate")

@@ -6,6 +6,7 @@ import _thread
 import getpass
 import json
 import os
+import signal
 import stat
 import threading
 import time
@@ -739,12 +740,16 @@ def test_emulator_stop_ends_its_unfinished_tasks(shell):
 @pytest.mark.slow
 def test_ctrl_c_stops_the_waiting_not_the_task(shell, emulator_factory, env_for):
     env_for(emulator_factory(task_seconds=30))
+    # Ctrl-C as a terminal delivers it, even where the suite runs from a background job
+    # (which starts with SIGINT ignored, and then interrupt_main does nothing).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, _thread.interrupt_main)
     timer.start()
     try:
         run = shell.run("%%hailuo --wait -o t\nA long exposure [Static shot]")
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert run.error is None, run.stderr
     assert "Stopped waiting" in run.stderr
     task = shell.user_ns["t"]

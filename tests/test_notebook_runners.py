@@ -246,8 +246,9 @@ def test_a_marimo_app_pays_once_per_take(emulator_factory, api_key, tmp_path):
 def test_a_view_saved_while_its_task_runs_reads_without_a_kernel(emulator_factory, api_key,
                                                                   tmp_path):
     """Saved from JupyterLab (no widget state, as its default settings save) while a task
-    runs: the live view's output carries what was known then beside the widget, and the
-    HTML export shows that — status, parameters, when, how to pick it up — not a widget."""
+    runs: the live view's output names the task beside the widget, its stand-in below holds
+    what was known then, and the HTML export shows that — status, parameters, when, how to
+    pick it up — not a widget."""
     emu = emulator_factory(task_seconds=120.0, api_keys=(api_key,))
     work = tmp_path / "work"
     path = write_cells(work / "running.ipynb", [
@@ -255,8 +256,10 @@ def test_a_view_saved_while_its_task_runs_reads_without_a_kernel(emulator_factor
     nb = run_as_lab(path, kernel_env(tmp_path / "home", emu, api_key), tmp_path / "specs")
     nb.metadata.pop("widgets", None)  # JupyterLab's default: widget state is not saved
     nbformat.write(nb, path)
-    [output] = nb.cells[1].outputs
-    assert WIDGET_VIEW in output["data"] and "hailuo-record" in output["data"]["text/html"]
+    [output, stand_in] = nb.cells[1].outputs
+    assert WIDGET_VIEW in output["data"] and "task-unified-" in output["data"]["text/plain"]
+    assert "hailuo-stand-in" in stand_in["data"]["text/html"]
+    assert "hailuo-record" in stand_in["data"]["text/html"]
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(path)],
                    cwd=work, check=True, capture_output=True, timeout=300)
     page = (work / "running.html").read_text(encoding="utf-8")

@@ -4,11 +4,12 @@ JupyterLab and Notebook 7 draw a saved widget output with the widget manager wha
 the output holds (its HTML twin is used only where the notebook is untrusted), and once the
 kernel is gone the widget's model is too: "Error displaying widget: model not found". So
 where a page draws live views, each live widget output gets a stand-in right below it: an
-output of plain HTML, brought up to date at most every ``EVERY`` seconds, saying what was
-known then (status, parameters, when). A style inside it (applied in trusted notebooks:
-your own) hides the widget output above it while no live view is drawn there, and hides
-the stand-in while one is. When the tasks settle, the stand-in empties (no data: no output
-drawn) and the widget output becomes the record: a finished cell shows its record once.
+output of plain HTML, redrawn when its task changes (progress at most every ``EVERY`` s),
+saying what was known then (status, parameters, when). A style inside it (applied in
+trusted notebooks: your own) hides the widget output above it while no live view is drawn
+there, and hides the stand-in while one is. When the tasks settle, the stand-in empties
+(no data: no output drawn) and the widget output becomes the record: a finished cell shows
+its record once.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from .headless import headless
 from .records import take_labels
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-EVERY = 2.0  # seconds: a stand-in is at most this stale, and costs at most one update per
-HEARTBEAT = 10.0  # seconds: redrawn this often even when nothing changed (its elapsed time)
+EVERY = 2.0  # seconds: progress is redrawn at most this often (a status change at once)
 LIVE_ROOTS = ".hailuo-task-view,.hailuo-gallery,.hailuo-form"  # what a drawn live view is
 WATCHED = ("id", "status", "progress", "error", "download_state", "local_path", "note")
+THROTTLED = ("progress", "note")
 
 _OUTPUT = ".jp-OutputArea-child"
 # A widget output as JupyterLab and Notebook 7 draw it (the widget renderer is the only
@@ -127,7 +128,7 @@ class StandIn:
         self._away_note = away_note
         self._handle: Any = None
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        self._drawn_at = 0.0  # time.monotonic() of the last drawing
         self._followed: list = []
         self._ended = False
 
@@ -140,38 +141,35 @@ class StandIn:
         return self
 
     def follow(self, tasks: list) -> StandIn:
-        """Redraw (coalesced: once per ``EVERY`` s at most) when a task's state changes,
-        and every ``HEARTBEAT`` s anyway (its elapsed time), until ``end``."""
+        """Redraw when a task's state changes (progress at most every ``EVERY`` s), until
+        ``end``."""
         for task in tasks:
             task.observe(self._changed, names=list(WATCHED))
             self._followed.append(task)
-        _beating(self)
         return self
 
-    def _changed(self, _change: Any = None) -> None:
+    def _changed(self, change: Any = None) -> None:
+        """On the engine's thread that changed the task: a new status (or id, error,
+        file) is drawn at once; progress at most every ``EVERY`` s (the next one catches
+        up). No thread of its own: a sweep of 200 views adds none."""
+        name = change.get("name") if isinstance(change, dict) else None
         with self._lock:
-            if self._ended or self._timer is not None:
+            if self._ended or (name in THROTTLED and time.monotonic() - self._drawn_at < EVERY):
                 return
-            self._timer = threading.Timer(EVERY, self.refresh)
-            self._timer.daemon = True
-            self._timer.start()
+        self.refresh()
 
     def refresh(self) -> None:
         with self._lock:
-            self._timer = None
             if self._ended or self._handle is None:
                 return
+            self._drawn_at = time.monotonic()
         with contextlib.suppress(Exception):  # a closed page must not break the engine
             self._handle.update(self._drawn(), raw=True)
 
     def end(self) -> None:
         """Empty it (its live view is becoming the record) and stop following."""
-        _beats.discard(self)
         with self._lock:
             self._ended = True
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
         for task in self._followed:
             with contextlib.suppress(Exception):
                 task.unobserve(self._changed, names=list(WATCHED))
@@ -179,25 +177,3 @@ class StandIn:
             with contextlib.suppress(Exception):
                 self._handle.update(EMPTY, raw=True)
 
-
-_beats: set[StandIn] = set()
-_beat_lock = threading.Lock()
-_beat_thread: threading.Thread | None = None
-
-
-def _beating(stand_in: StandIn) -> None:
-    """One daemon thread redraws every followed stand-in each ``HEARTBEAT`` seconds."""
-    global _beat_thread
-    with _beat_lock:
-        _beats.add(stand_in)
-        if _beat_thread is None or not _beat_thread.is_alive():
-            _beat_thread = threading.Thread(target=_beat, name="hailuo-stand-ins", daemon=True)
-            _beat_thread.start()
-
-
-def _beat() -> None:
-    while True:
-        time.sleep(HEARTBEAT)
-        for stand_in in list(_beats):
-            if not all(task.is_settled for task in stand_in._followed):
-                stand_in._changed()
