@@ -47,7 +47,10 @@ def test_terminal_ipython_says_each_thing_once(emulator, api_key, tmp_path):
 
 
 CTRL_C = r"""
-import _thread, threading, time
+import _thread, signal, threading, time
+# Ctrl-C as a terminal delivers it, even when the suite runs from a background job (which
+# starts with SIGINT ignored, and then interrupt_main does nothing).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 ip = get_ipython()
 ip.run_line_magic("load_ext", "hailuo_nb")
 threading.Timer(1.0, _thread.interrupt_main).start()
