@@ -78,10 +78,14 @@ def run_as_lab(path: Path, env: dict[str, str], spec_root: Path):
         kc.shell_channel.send(msg)
         return msg["header"]["msg_id"]
 
-    with client.setup_kernel(env={**env, "JPY_SESSION_NAME": str(path)}):
-        client.kc.execute = execute_with_cell_id
-        for index, cell in enumerate(nb.cells):
-            client.execute_cell(cell, index)
+    try:
+        with client.setup_kernel(env={**env, "JPY_SESSION_NAME": str(path)}):
+            client.kc.execute = execute_with_cell_id
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+    finally:  # nbclient leaves alone a kernel whose manager it was given: shut it down
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     return nb
 
 

@@ -61,7 +61,11 @@ def execute(path: Path, cwd: Path, env: dict[str, str], spec_root: Path):
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, km=km, timeout=CELL_TIMEOUT,
                                      resources={"metadata": {"path": str(cwd)}})
-    client.execute(env=env)
+    try:
+        client.execute(env=env)
+    finally:  # nbclient leaves alone a kernel whose manager it was given: shut it down
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     return nb
 
 

@@ -525,8 +525,12 @@ def test_an_executed_quickstart_notebook_holds_no_key(emulator_factory, api_key,
     nb = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
     km = KernelManager(kernel_name="hailuo-security-python",
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]))
-    nbclient.NotebookClient(nb, km=km, timeout=600,
-                            resources={"metadata": {"path": str(work)}}).execute(env=env)
+    try:
+        nbclient.NotebookClient(nb, km=km, timeout=600,
+                                resources={"metadata": {"path": str(work)}}).execute(env=env)
+    finally:  # nbclient leaves alone a kernel whose manager it was given
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     saved = work / "quickstart.ipynb"
     nbformat.write(nb, saved)
 
